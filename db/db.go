@@ -1,0 +1,156 @@
+// Package db is loggraph's data layer: the connection, migrations, partitions and the
+// stores every surface calls. SQL lives here and nowhere else.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// DefaultURL is where loggraph looks for PostgreSQL unless told otherwise.
+const DefaultURL = "postgres://postgres@localhost:5432/loggraph?sslmode=disable"
+
+// ErrNotFound is returned when a row does not exist in the caller's workspace.
+var ErrNotFound = errors.New("not found")
+
+// DB holds the one pgx pool and the bun handle over it: bun for queries and
+// migrations, pgx directly for COPY and LISTEN.
+type DB struct {
+	Pool *pgxpool.Pool
+	Bun  *bun.DB
+	URL  string
+}
+
+// Options tune the connection.
+type Options struct {
+	MaxConns int32
+	// StatementTimeout bounds every statement of the pool's connections (0: server default).
+	StatementTimeout time.Duration
+}
+
+// Open connects to url, creating the database first if it does not exist.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid database URL %s: %w", Redact(rawURL), err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
+	}
+	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, Unreachable(rawURL, err)
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	return &DB{Pool: pool, Bun: bun.NewDB(sqldb, pgdialect.New()), URL: rawURL}, nil
+}
+
+// Close closes bun's handle and the pool.
+func (d *DB) Close() {
+	_ = d.Bun.Close()
+	d.Pool.Close()
+}
+
+// Unreachable words a connection failure in one line: the URL without its password,
+// the cause, and how to start a database.
+func Unreachable(rawURL string, err error) error {
+	return fmt.Errorf("cannot reach PostgreSQL at %s (%s); start one with `docker compose up -d postgres` or set DATABASE_URL",
+		Redact(rawURL), rootCause(err))
+}
+
+func rootCause(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		msg := ce.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			return msg[i+2:]
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+// Redact removes the password from a database URL.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// ensureDatabase creates the target database through the maintenance database
+// `postgres` when the target is missing.
+func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return Unreachable(cfg.ConnString(), err)
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	aconn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return Unreachable(cfg.ConnString(), err)
+	}
+	defer aconn.Close(ctx)
+	_, err = aconn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	if err != nil && !isCode(err, "42P04") { // duplicate_database: another process won the race
+		return fmt.Errorf("create database %q: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// IsUniqueViolation reports a unique_violation (23505).
+func IsUniqueViolation(err error) bool { return isCode(err, "23505") }
+
+// IsQueryCanceled reports a statement timeout or cancellation (57014).
+func IsQueryCanceled(err error) bool { return isCode(err, "57014") }
+
+// noRows maps sql.ErrNoRows to ErrNotFound.
+func noRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }

@@ -1,0 +1,171 @@
+// Package dbtest gives each test its own PostgreSQL database, cloned from a migrated
+// template (CREATE DATABASE ... TEMPLATE), so that tests run in parallel and never
+// see each other's rows.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/db/migrations"
+)
+
+// EnvURL names the maintenance-database URL the tests use.
+const EnvURL = "LOGGRAPH_TEST_DATABASE_URL"
+
+const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// AdminURL is the URL of the maintenance database tests create databases through.
+func AdminURL() string {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	return defaultAdminURL
+}
+
+// WithDatabase returns url pointing at database name.
+func WithDatabase(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// migrationsHash names the template after the migration files, so that a changed
+// schema gets a new template and an unchanged one is reused across runs.
+func migrationsHash() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS(), path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12], err
+}
+
+func ensureTemplate(ctx context.Context) (string, error) {
+	sum, err := migrationsHash()
+	if err != nil {
+		return "", err
+	}
+	name := "loggraph_tmpl_" + sum
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return "", fmt.Errorf("tests need PostgreSQL at %s (set %s): %w", db.Redact(AdminURL()), EnvURL, err)
+	}
+	defer conn.Close(ctx)
+	// Test binaries of several packages run at once: one builds, the others wait.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7262)"); err != nil {
+		return "", err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7262)") //nolint:errcheck
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	build := name + "_build"
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+build+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+build); err != nil {
+		return "", err
+	}
+	d, err := db.Open(ctx, WithDatabase(AdminURL(), build), db.Options{MaxConns: 2})
+	if err != nil {
+		return "", err
+	}
+	_, err = d.MigrateUp(ctx)
+	d.Close()
+	if err != nil {
+		return "", err
+	}
+	for _, q := range []string{
+		"ALTER DATABASE " + build + " RENAME TO " + name,
+		"ALTER DATABASE " + name + " IS_TEMPLATE true",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// NewURL creates a fresh migrated database for t and returns its URL; the database
+// is dropped when the test ends.
+func NewURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(ctx) })
+	if templateErr != nil {
+		t.Fatalf("test database: %v", templateErr)
+	}
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	name := "lgtest_" + hex.EncodeToString(suffix)
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
+		t.Fatalf("clone template: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Errorf("drop test database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return WithDatabase(AdminURL(), name)
+}
+
+// New opens a fresh migrated database for t; it is closed and dropped when the
+// test ends.
+func New(t testing.TB) *db.DB {
+	t.Helper()
+	u := NewURL(t)
+	d, err := db.Open(context.Background(), u, db.Options{MaxConns: 8})
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(d.Close) // runs before the drop registered by NewURL
+	return d
+}

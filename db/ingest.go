@@ -1,0 +1,724 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// NotifyChannel is the LISTEN/NOTIFY channel of committed ingest batches.
+const NotifyChannel = "loggraph_ingest"
+
+// IngestResult counts what a batch did: rows stored and records skipped because the
+// same (id, time) was already stored or appeared earlier in the batch.
+type IngestResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// BatchNotice is the payload of the one NOTIFY sent per committed batch.
+type BatchNotice struct {
+	WorkspaceID uuid.UUID     `json:"workspace_id"`
+	Kind        model.LogKind `json:"kind"`
+	Count       int           `json:"count"`
+	From        time.Time     `json:"from"`
+	To          time.Time     `json:"to"`
+}
+
+// IngestStore writes validated batches: all or nothing, idempotent for client ids.
+type IngestStore struct {
+	db    *DB
+	parts *Partitions
+}
+
+// NewIngestStore returns the ingest store.
+func NewIngestStore(d *DB, parts *Partitions) *IngestStore { return &IngestStore{db: d, parts: parts} }
+
+// maxAttempts bounds retries when a concurrent batch stored the same client ids
+// between our duplicate check and our COPY.
+const maxAttempts = 3
+
+// Ingest stores a batch in one transaction and notifies listeners after the commit.
+// A *model.BatchError is returned when the batch contradicts stored data (a job that
+// belongs to another integration).
+func (s *IngestStore) Ingest(ctx context.Context, ws uuid.UUID, b *model.Batch) (IngestResult, error) {
+	if b.Len() == 0 {
+		return IngestResult{}, nil
+	}
+	w, err := newBatchWriter(ws, b)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if err := s.parts.Ensure(ctx, b.Kind, w.times()); err != nil {
+		return IngestResult{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := s.ingestOnce(ctx, w)
+		if err != nil && IsUniqueViolation(err) && attempt < maxAttempts {
+			continue // a concurrent retry of the same records won; recheck duplicates
+		}
+		if err != nil {
+			return IngestResult{}, err
+		}
+		return res, nil
+	}
+}
+
+func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestResult, error) {
+	var res IngestResult
+	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
+		if err := w.syncEntities(ctx, tx); err != nil {
+			return err
+		}
+		keep, err := w.dropDuplicates(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := w.assignIDs(ctx, tx, keep); err != nil {
+			return err
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{w.kind.Table()}, w.columns(), w.rows(keep))
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", w.kind.Table(), err)
+		}
+		res = IngestResult{Accepted: int(n), Duplicates: w.n - int(n)}
+		if n == 0 {
+			return nil
+		}
+		from, to := w.timeRange(keep)
+		payload, err := json.Marshal(BatchNotice{WorkspaceID: w.ws, Kind: w.kind, Count: int(n), From: from, To: to})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, string(payload))
+		return err
+	})
+	return res, err
+}
+
+// batchWriter turns one validated batch into rows. Entity ids (collections, clients)
+// are filled in by syncEntities.
+type batchWriter struct {
+	ws     uuid.UUID
+	kind   model.LogKind
+	b      *model.Batch
+	n      int
+	seenAt []bool // records that repeat an earlier record of the same batch
+
+	collectionIDs map[string]int64
+	clientIDs     map[string]int64
+}
+
+func newBatchWriter(ws uuid.UUID, b *model.Batch) (*batchWriter, error) {
+	w := &batchWriter{ws: ws, kind: b.Kind, b: b, n: b.Len()}
+	w.seenAt = make([]bool, w.n)
+	if err := w.assignUUIDs(); err != nil {
+		return nil, err
+	}
+	w.markInBatchRepeats()
+	return w, nil
+}
+
+// assignUUIDs gives server ids (UUIDv7, time-ordered) to records sent without one.
+func (w *batchWriter) assignUUIDs() error {
+	next := func() (uuid.UUID, error) { return uuid.NewV7() }
+	var err error
+	for i := range w.b.App {
+		if r := &w.b.App[i]; !r.IDGiven {
+			if r.Log.ID, err = next(); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range w.b.APIRequest {
+		if r := &w.b.APIRequest[i]; !r.IDGiven {
+			if r.Log.ID, err = next(); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range w.b.Integration {
+		if r := &w.b.Integration[i]; !r.IDGiven {
+			if r.Log.ID, err = next(); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range w.b.APIReference {
+		if r := &w.b.APIReference[i]; !r.IDGiven {
+			id, err := next()
+			if err != nil {
+				return err
+			}
+			r.Log.ID = id.String()
+		}
+	}
+	return nil
+}
+
+// recordKey is a record's identity for idempotency: its id and its time.
+type recordKey struct {
+	id string
+	t  time.Time
+}
+
+func (w *batchWriter) key(i int) (recordKey, bool) {
+	switch w.kind {
+	case model.KindApp:
+		r := w.b.App[i]
+		return recordKey{r.Log.ID.String(), r.Log.Timestamp}, r.IDGiven
+	case model.KindAPIRequest:
+		r := w.b.APIRequest[i]
+		return recordKey{r.Log.ID.String(), r.Log.ReceivedAt}, r.IDGiven
+	case model.KindIntegration:
+		r := w.b.Integration[i]
+		return recordKey{r.Log.ID.String(), r.Log.CreatedAt}, r.IDGiven
+	case model.KindAction:
+		r := w.b.Action[i]
+		return recordKey{fmt.Sprint(r.Log.ID), r.Log.CreatedAt}, r.IDGiven
+	case model.KindAPIReference:
+		r := w.b.APIReference[i]
+		return recordKey{r.Log.ID, r.Log.ModifiedAt}, r.IDGiven
+	}
+	return recordKey{}, false
+}
+
+func (w *batchWriter) markInBatchRepeats() {
+	seen := make(map[recordKey]bool)
+	for i := 0; i < w.n; i++ {
+		k, given := w.key(i)
+		if !given {
+			continue
+		}
+		if seen[k] {
+			w.seenAt[i] = true
+		}
+		seen[k] = true
+	}
+}
+
+func (w *batchWriter) timeAt(i int) time.Time {
+	switch w.kind {
+	case model.KindApp:
+		return w.b.App[i].Log.Timestamp
+	case model.KindAPIRequest:
+		return w.b.APIRequest[i].Log.ReceivedAt
+	case model.KindIntegration:
+		return w.b.Integration[i].Log.CreatedAt
+	case model.KindAction:
+		return w.b.Action[i].Log.CreatedAt
+	case model.KindAPIReference:
+		return w.b.APIReference[i].Log.ModifiedAt
+	}
+	return time.Time{}
+}
+
+func (w *batchWriter) times() []time.Time {
+	ts := make([]time.Time, w.n)
+	for i := range ts {
+		ts[i] = w.timeAt(i)
+	}
+	return ts
+}
+
+func (w *batchWriter) timeRange(keep []int) (from, to time.Time) {
+	for j, i := range keep {
+		t := w.timeAt(i)
+		if j == 0 || t.Before(from) {
+			from = t
+		}
+		if j == 0 || t.After(to) {
+			to = t
+		}
+	}
+	return from, to
+}
+
+// dropDuplicates returns the indexes of the records to store: those not repeated
+// within the batch and not already stored with the same (id, time).
+func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, error) {
+	var ids []string
+	var ts []time.Time
+	for i := 0; i < w.n; i++ {
+		if k, given := w.key(i); given && !w.seenAt[i] {
+			ids = append(ids, k.id)
+			ts = append(ts, k.t)
+		}
+	}
+	stored := make(map[recordKey]bool)
+	if len(ids) > 0 {
+		idType := "uuid"
+		switch w.kind {
+		case model.KindAction:
+			idType = "bigint"
+		case model.KindAPIReference:
+			idType = "text"
+		}
+		table, col := pgx.Identifier{w.kind.Table()}.Sanitize(), pgx.Identifier{w.kind.TimeColumn()}.Sanitize()
+		rows, err := tx.Query(ctx, fmt.Sprintf(`
+			SELECT t.id::text, t.%[2]s FROM unnest($2::text[], $3::timestamptz[]) AS k(id, ts)
+			JOIN %[1]s t ON t.workspace_id = $1 AND t.%[2]s = k.ts AND t.id = k.id::%[3]s`, table, col, idType),
+			w.ws, ids, ts)
+		if err != nil {
+			return nil, fmt.Errorf("check duplicates: %w", err)
+		}
+		for rows.Next() {
+			var k recordKey
+			if err := rows.Scan(&k.id, &k.t); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("check duplicates: %w", err)
+			}
+			stored[recordKey{k.id, k.t.UTC()}] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("check duplicates: %w", err)
+		}
+	}
+	keep := make([]int, 0, w.n)
+	for i := 0; i < w.n; i++ {
+		if w.seenAt[i] {
+			continue
+		}
+		if k, given := w.key(i); given && stored[recordKey{k.id, k.t.UTC()}] {
+			continue
+		}
+		keep = append(keep, i)
+	}
+	return keep, nil
+}
+
+// assignIDs takes action log ids from the sequence for records sent without one, and
+// moves the sequence past client-sent ids so that later server ids never reuse them.
+func (w *batchWriter) assignIDs(ctx context.Context, tx pgx.Tx, keep []int) error {
+	if w.kind != model.KindAction {
+		return nil
+	}
+	var need int
+	var maxGiven int64
+	for _, i := range keep {
+		r := w.b.Action[i]
+		if r.IDGiven {
+			maxGiven = max(maxGiven, r.Log.ID)
+		} else {
+			need++
+		}
+	}
+	if maxGiven > 0 {
+		if _, err := tx.Exec(ctx, `SELECT setval('action_logs_id_seq', $1)
+			WHERE $1 > (SELECT last_value FROM action_logs_id_seq)`, maxGiven); err != nil {
+			return fmt.Errorf("advance action id sequence: %w", err)
+		}
+	}
+	if need == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, "SELECT nextval('action_logs_id_seq') FROM generate_series(1, $1)", need)
+	if err != nil {
+		return fmt.Errorf("reserve action ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("reserve action ids: %w", err)
+	}
+	slices.Sort(ids)
+	j := 0
+	for _, i := range keep {
+		if r := &w.b.Action[i]; !r.IDGiven {
+			r.Log.ID = ids[j]
+			j++
+		}
+	}
+	return nil
+}
+
+func (w *batchWriter) columns() []string {
+	switch w.kind {
+	case model.KindApp:
+		return []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details"}
+	case model.KindAPIRequest:
+		return []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
+			"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url"}
+	case model.KindIntegration:
+		return []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
+			"body", "status_code", "error_detail"}
+	case model.KindAction:
+		return []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace"}
+	case model.KindAPIReference:
+		return []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
+			"error_count", "alerts_count", "errors", "alerts"}
+	}
+	return nil
+}
+
+func (w *batchWriter) rows(keep []int) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return w.row(keep[j]) })
+}
+
+func (w *batchWriter) row(i int) ([]any, error) {
+	switch w.kind {
+	case model.KindApp:
+		l := &w.b.App[i].Log
+		var details any
+		if l.Details != nil {
+			details = []byte(l.Details)
+		}
+		return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details}, nil
+	case model.KindAPIRequest:
+		r := &w.b.APIRequest[i]
+		l := &r.Log
+		var client *int64
+		if r.Client != nil {
+			id := w.clientIDs[*r.Client]
+			client = &id
+		}
+		return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
+			l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL}, nil
+	case model.KindIntegration:
+		l := &w.b.Integration[i].Log
+		return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
+			l.Body, int16(l.StatusCode), l.ErrorDetail}, nil
+	case model.KindAction:
+		l := &w.b.Action[i].Log
+		return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace}, nil
+	case model.KindAPIReference:
+		l := &w.b.APIReference[i].Log
+		errs, err := json.Marshal(l.Errors)
+		if err != nil {
+			return nil, err
+		}
+		alerts, err := json.Marshal(l.Alerts)
+		if err != nil {
+			return nil, err
+		}
+		return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
+			errs, alerts}, nil
+	}
+	return nil, fmt.Errorf("unknown kind %q", w.kind)
+}
+
+// syncEntities creates the entities the batch refers to and updates changed names.
+// It reads first and writes only what is missing or changed, so that concurrent
+// batches naming the same entities do not queue on row locks.
+func (w *batchWriter) syncEntities(ctx context.Context, tx pgx.Tx) error {
+	switch w.kind {
+	case model.KindAPIRequest:
+		return w.syncCollectionsAndClients(ctx, tx)
+	case model.KindIntegration:
+		return w.syncIntegrations(ctx, tx)
+	case model.KindAPIReference:
+		return w.syncReferencesAndUsers(ctx, tx)
+	}
+	return nil
+}
+
+func (w *batchWriter) syncCollectionsAndClients(ctx context.Context, tx pgx.Tx) error {
+	types := make(map[string]model.CollectionType)
+	clients := make(map[string]bool)
+	for _, r := range w.b.APIRequest {
+		types[r.Collection] = r.CollectionType // the last record's type wins
+		if r.Client != nil {
+			clients[*r.Client] = true
+		}
+	}
+	names := sortedKeys(types)
+	var err error
+	w.collectionIDs, err = selectIDsByName(ctx, tx, "api_collections", w.ws, names, func(name string, stored string) bool {
+		return string(types[name]) != stored
+	})
+	if err != nil {
+		return err
+	}
+	var upsert, upsertTypes []string
+	for _, n := range names {
+		if _, ok := w.collectionIDs[n]; !ok {
+			upsert = append(upsert, n)
+			upsertTypes = append(upsertTypes, string(types[n]))
+		}
+	}
+	if len(upsert) > 0 {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO api_collections (workspace_id, name, type)
+			SELECT $1, u.name, u.type FROM unnest($2::text[], $3::text[]) AS u(name, type)
+			ON CONFLICT (workspace_id, name) DO UPDATE SET type = EXCLUDED.type
+			WHERE api_collections.type <> EXCLUDED.type`, w.ws, upsert, upsertTypes)
+		if err != nil {
+			return fmt.Errorf("upsert collections: %w", err)
+		}
+		if w.collectionIDs, err = selectIDsByName(ctx, tx, "api_collections", w.ws, names, nil); err != nil {
+			return err
+		}
+	}
+	clientNames := sortedKeys(clients)
+	if len(clientNames) == 0 {
+		return nil
+	}
+	if w.clientIDs, err = selectIDsByName(ctx, tx, "api_clients", w.ws, clientNames, nil); err != nil {
+		return err
+	}
+	if len(w.clientIDs) < len(clientNames) {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO api_clients (workspace_id, name) SELECT $1, unnest($2::text[])
+			ON CONFLICT (workspace_id, name) DO NOTHING`, w.ws, clientNames)
+		if err != nil {
+			return fmt.Errorf("upsert clients: %w", err)
+		}
+		if w.clientIDs, err = selectIDsByName(ctx, tx, "api_clients", w.ws, clientNames, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selectIDsByName maps names to ids in a name-keyed entity table. When changed is
+// given, a row whose type differs is left out, so that the caller upserts it.
+func selectIDsByName(ctx context.Context, tx pgx.Tx, table string, ws uuid.UUID, names []string,
+	changed func(name, storedType string) bool) (map[string]int64, error) {
+	col := "''"
+	if table == "api_collections" {
+		col = "type"
+	}
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, name, %s FROM %s WHERE workspace_id = $1 AND name = ANY($2)`,
+		col, pgx.Identifier{table}.Sanitize()), ws, names)
+	if err != nil {
+		return nil, fmt.Errorf("select %s: %w", table, err)
+	}
+	defer rows.Close()
+	ids := make(map[string]int64, len(names))
+	for rows.Next() {
+		var id int64
+		var name, typ string
+		if err := rows.Scan(&id, &name, &typ); err != nil {
+			return nil, fmt.Errorf("select %s: %w", table, err)
+		}
+		if changed == nil || !changed(name, typ) {
+			ids[name] = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select %s: %w", table, err)
+	}
+	return ids, nil
+}
+
+func (w *batchWriter) syncIntegrations(ctx context.Context, tx pgx.Tx) error {
+	names := make(map[uuid.UUID]*string)
+	type jobInfo struct {
+		integration uuid.UUID
+		first       time.Time
+		line        int
+	}
+	jobs := make(map[uuid.UUID]jobInfo)
+	var bad model.BatchError
+	for _, r := range w.b.Integration {
+		setName(names, r.Log.IntegrationID, r.IntegrationName)
+		if r.Log.JobID == nil {
+			continue
+		}
+		j, ok := jobs[*r.Log.JobID]
+		switch {
+		case !ok:
+			jobs[*r.Log.JobID] = jobInfo{r.Log.IntegrationID, r.Log.CreatedAt, r.Line}
+		case j.integration != r.Log.IntegrationID:
+			addBad(&bad, r.Line, fmt.Sprintf("field \"job_id\": job %s belongs to integration %s (line %d), not %s",
+				r.Log.JobID, j.integration, j.line, r.Log.IntegrationID))
+		case r.Log.CreatedAt.Before(j.first):
+			j.first = r.Log.CreatedAt
+			jobs[*r.Log.JobID] = j
+		}
+	}
+	if bad.Total > 0 {
+		return &bad
+	}
+	ids := sortedUUIDs(names)
+	rows, err := tx.Query(ctx, `SELECT id, name FROM integrations WHERE workspace_id = $1 AND id = ANY($2)`, w.ws, ids)
+	if err != nil {
+		return fmt.Errorf("select integrations: %w", err)
+	}
+	stored := make(map[uuid.UUID]*string)
+	for rows.Next() {
+		var id uuid.UUID
+		var name *string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return fmt.Errorf("select integrations: %w", err)
+		}
+		stored[id] = name
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("select integrations: %w", err)
+	}
+	var upIDs []uuid.UUID
+	var upNames []*string
+	for _, id := range ids {
+		cur, ok := stored[id]
+		if n := names[id]; !ok || (n != nil && (cur == nil || *cur != *n)) {
+			upIDs, upNames = append(upIDs, id), append(upNames, n)
+		}
+	}
+	if len(upIDs) > 0 {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO integrations (workspace_id, id, name)
+			SELECT $1, u.id, u.name FROM unnest($2::uuid[], $3::text[]) AS u(id, name)
+			ON CONFLICT (workspace_id, id) DO UPDATE SET name = EXCLUDED.name
+			WHERE EXCLUDED.name IS NOT NULL AND integrations.name IS DISTINCT FROM EXCLUDED.name`, w.ws, upIDs, upNames)
+		if err != nil {
+			return fmt.Errorf("upsert integrations: %w", err)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	jobIDs := make([]uuid.UUID, 0, len(jobs))
+	for id := range jobs {
+		jobIDs = append(jobIDs, id)
+	}
+	slices.SortFunc(jobIDs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	jobInts := make([]uuid.UUID, len(jobIDs))
+	jobFirst := make([]time.Time, len(jobIDs))
+	for i, id := range jobIDs {
+		jobInts[i], jobFirst[i] = jobs[id].integration, jobs[id].first
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO integration_jobs (workspace_id, id, integration_id, created_at)
+		SELECT $1, u.id, u.integration_id, u.created_at FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[]) AS u(id, integration_id, created_at)
+		ON CONFLICT (workspace_id, id) DO NOTHING`, w.ws, jobIDs, jobInts, jobFirst)
+	if err != nil {
+		return fmt.Errorf("upsert jobs: %w", err)
+	}
+	// A job stored earlier under another integration contradicts the batch.
+	rows, err = tx.Query(ctx, `SELECT id, integration_id FROM integration_jobs
+		WHERE workspace_id = $1 AND id = ANY($2)`, w.ws, jobIDs)
+	if err != nil {
+		return fmt.Errorf("check jobs: %w", err)
+	}
+	owner := make(map[uuid.UUID]uuid.UUID)
+	for rows.Next() {
+		var id, integ uuid.UUID
+		if err := rows.Scan(&id, &integ); err != nil {
+			rows.Close()
+			return fmt.Errorf("check jobs: %w", err)
+		}
+		owner[id] = integ
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check jobs: %w", err)
+	}
+	for _, r := range w.b.Integration {
+		if r.Log.JobID != nil && owner[*r.Log.JobID] != r.Log.IntegrationID {
+			addBad(&bad, r.Line, fmt.Sprintf("field \"job_id\": job %s belongs to integration %s, not %s",
+				r.Log.JobID, owner[*r.Log.JobID], r.Log.IntegrationID))
+		}
+	}
+	if bad.Total > 0 {
+		return &bad
+	}
+	return nil
+}
+
+func (w *batchWriter) syncReferencesAndUsers(ctx context.Context, tx pgx.Tx) error {
+	refs := make(map[string]*string)
+	users := make(map[string]*string)
+	for _, r := range w.b.APIReference {
+		setName(refs, r.Log.APIReferenceID, r.APIReferenceName)
+		name := r.UserName
+		users[r.Log.UserID] = &name
+	}
+	if err := syncTextKeyed(ctx, tx, "api_references", w.ws, refs); err != nil {
+		return err
+	}
+	return syncTextKeyed(ctx, tx, "team_accounts", w.ws, users)
+}
+
+// syncTextKeyed upserts (id, name) rows of a table keyed by a client-chosen text id;
+// a nil name never overwrites a stored one.
+func syncTextKeyed(ctx context.Context, tx pgx.Tx, table string, ws uuid.UUID, want map[string]*string) error {
+	ids := sortedKeys(want)
+	tbl := pgx.Identifier{table}.Sanitize()
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, name FROM %s WHERE workspace_id = $1 AND id = ANY($2)`, tbl), ws, ids)
+	if err != nil {
+		return fmt.Errorf("select %s: %w", table, err)
+	}
+	stored := make(map[string]*string)
+	for rows.Next() {
+		var id string
+		var name *string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return fmt.Errorf("select %s: %w", table, err)
+		}
+		stored[id] = name
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("select %s: %w", table, err)
+	}
+	var upIDs []string
+	var upNames []*string
+	for _, id := range ids {
+		cur, ok := stored[id]
+		if n := want[id]; !ok || (n != nil && (cur == nil || *cur != *n)) {
+			upIDs, upNames = append(upIDs, id), append(upNames, n)
+		}
+	}
+	if len(upIDs) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, fmt.Sprintf(`
+		INSERT INTO %[1]s AS t (workspace_id, id, name)
+		SELECT $1, u.id, u.name FROM unnest($2::text[], $3::text[]) AS u(id, name)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET name = EXCLUDED.name
+		WHERE EXCLUDED.name IS NOT NULL AND t.name IS DISTINCT FROM EXCLUDED.name`, tbl), ws, upIDs, upNames)
+	if err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+// setName records an entity's name: the batch's last non-nil name wins.
+func setName[K comparable](names map[K]*string, id K, name *string) {
+	if _, seen := names[id]; name != nil || !seen {
+		names[id] = name
+	}
+}
+
+func addBad(b *model.BatchError, line int, msg string) {
+	b.Total++
+	if len(b.Lines) < model.DefaultMaxErrors {
+		b.Lines = append(b.Lines, model.LineError{Line: line, Message: msg})
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sortedUUIDs[V any](m map[uuid.UUID]V) []uuid.UUID {
+	keys := make([]uuid.UUID, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	return keys
+}
+
+// IsBatchError reports whether err rejects the batch's content (a 400, not a 500).
+func IsBatchError(err error) bool {
+	var be *model.BatchError
+	return errors.As(err, &be)
+}

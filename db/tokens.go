@@ -1,0 +1,158 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// Token errors. Both are answered 401; the messages differ so that an operator can
+// tell a typo from a revoked key.
+var (
+	ErrInvalidToken = errors.New("invalid API token")
+	ErrRevokedToken = errors.New("API token has been revoked")
+)
+
+// tokenPrefix makes loggraph tokens recognisable (secret scanners, logs).
+const tokenPrefix = "lg_"
+
+// lastUsedGranularity bounds how often last_used_at is written: at most once per
+// token per minute, never on every request.
+const lastUsedGranularity = time.Minute
+
+var wsEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// TokenStore creates, lists, revokes and checks API tokens.
+type TokenStore struct{ db bun.IDB }
+
+// NewTokenStore returns a token store over db.
+func NewTokenStore(db bun.IDB) *TokenStore { return &TokenStore{db: db} }
+
+// newTokenText makes `lg_<workspace id, base32>_<32 random bytes, base64url>`. The
+// workspace part lets the lookup use the workspace-first index.
+func newTokenText(ws uuid.UUID) (string, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return "", fmt.Errorf("token entropy: %w", err)
+	}
+	return tokenPrefix + strings.ToLower(wsEncoding.EncodeToString(ws[:])) + "_" +
+		base64.RawURLEncoding.EncodeToString(secret), nil
+}
+
+func parseTokenText(tok string) (uuid.UUID, bool) {
+	rest, ok := strings.CutPrefix(tok, tokenPrefix)
+	if !ok {
+		return uuid.Nil, false
+	}
+	wsPart, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(secret) != 43 {
+		return uuid.Nil, false
+	}
+	raw, err := wsEncoding.DecodeString(strings.ToUpper(wsPart))
+	if err != nil || len(raw) != 16 {
+		return uuid.Nil, false
+	}
+	return uuid.UUID(raw), true
+}
+
+func hashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// Create stores a new token and returns it with its text, which is never stored.
+func (s *TokenStore) Create(ctx context.Context, ws uuid.UUID, name string, role model.Role) (*model.APIToken, string, error) {
+	text, err := newTokenText(ws)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, "", fmt.Errorf("token id: %w", err)
+	}
+	t := &model.APIToken{WorkspaceID: ws, ID: id, Name: name, Role: role, Hash: hashToken(text),
+		Hint: text[:len(text)-39] + "…" + text[len(text)-4:]}
+	if _, err := s.db.NewInsert().Model(t).Returning("created_at").Exec(ctx); err != nil {
+		return nil, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, text, nil
+}
+
+// List returns the workspace's tokens, newest first.
+func (s *TokenStore) List(ctx context.Context, ws uuid.UUID) ([]model.APIToken, error) {
+	var out []model.APIToken
+	err := s.db.NewSelect().Model(&out).Where("workspace_id = ?", ws).Order("created_at DESC", "id DESC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// Revoke marks a token revoked; it stops working on the next request. Revoking an
+// already revoked token keeps its first revocation time.
+func (s *TokenStore) Revoke(ctx context.Context, ws, id uuid.UUID) (*model.APIToken, error) {
+	t := new(model.APIToken)
+	err := s.db.NewUpdate().Model(t).
+		Set("revoked_at = coalesce(revoked_at, now())").
+		Where("workspace_id = ? AND id = ?", ws, id).
+		Returning("*").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("revoke token: %w", noRows(err))
+	}
+	return t, nil
+}
+
+// Authenticate resolves a token's text to its principal. It writes last_used_at only
+// when the stored value is older than lastUsedGranularity.
+func (s *TokenStore) Authenticate(ctx context.Context, text string) (*model.Principal, error) {
+	ws, ok := parseTokenText(text)
+	if !ok {
+		return nil, ErrInvalidToken
+	}
+	var row struct {
+		TokenID    uuid.UUID  `bun:"token_id"`
+		Role       model.Role `bun:"role"`
+		RevokedAt  *time.Time `bun:"revoked_at"`
+		LastUsedAt *time.Time `bun:"last_used_at"`
+		Slug       string     `bun:"slug"`
+		Name       string     `bun:"name"`
+		CreatedAt  time.Time  `bun:"created_at"`
+	}
+	err := s.db.NewRaw(`
+		SELECT t.id AS token_id, t.role, t.revoked_at, t.last_used_at, w.slug, w.name, w.created_at
+		FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
+		WHERE t.workspace_id = ? AND t.token_hash = ?`, ws, hashToken(text)).Scan(ctx, &row)
+	if err != nil {
+		if errors.Is(noRows(err), ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if row.RevokedAt != nil {
+		return nil, ErrRevokedToken
+	}
+	if row.LastUsedAt == nil || time.Since(*row.LastUsedAt) > lastUsedGranularity {
+		_, err := s.db.NewRaw(`UPDATE api_tokens SET last_used_at = now()
+			WHERE workspace_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < now() - ?::interval)`,
+			ws, row.TokenID, lastUsedGranularity.String()).Exec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("touch token: %w", err)
+		}
+	}
+	return &model.Principal{
+		Workspace: model.Workspace{ID: ws, Slug: row.Slug, Name: row.Name, CreatedAt: row.CreatedAt},
+		TokenID:   row.TokenID,
+		Role:      row.Role,
+	}, nil
+}
