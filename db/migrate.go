@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun/migrate"
@@ -123,4 +124,39 @@ func (d *DB) MigrationState(ctx context.Context) (MigrationStatus, error) {
 		}
 	}
 	return st, nil
+}
+
+// SchemaCurrent reports whether every embedded migration is applied, without taking
+// the migration lock or creating bun's tables (readiness probes call it).
+func (d *DB) SchemaCurrent(ctx context.Context) (bool, error) {
+	ms, err := migrations.Load()
+	if err != nil {
+		return false, err
+	}
+	var applied []string
+	rows, err := d.Pool.Query(ctx, "SELECT name FROM bun_migrations WHERE to_regclass('bun_migrations') IS NOT NULL")
+	if err != nil {
+		if isCode(err, "42P01") { // undefined_table: never migrated
+			return false, nil
+		}
+		return false, fmt.Errorf("read applied migrations: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return false, err
+		}
+		applied = append(applied, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for _, m := range ms.Sorted() {
+		if !slices.Contains(applied, m.Name) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

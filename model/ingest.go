@@ -161,7 +161,8 @@ func (p *BatchParser) Finish() (*Batch, error) {
 	return &b, nil
 }
 
-func (p *BatchParser) reject(line int, msg string) {
+// Reject records a bad record with its message.
+func (p *BatchParser) Reject(line int, msg string) {
 	p.errs.Total++
 	if len(p.errs.Lines) < p.limits.MaxErrors {
 		p.errs.Lines = append(p.errs.Lines, LineError{Line: line, Message: msg})
@@ -226,7 +227,7 @@ func (p *BatchParser) decodeNDJSON(br *bufio.Reader) error {
 			return err
 		}
 		if tooLong {
-			p.reject(line, fmt.Sprintf("line is longer than the limit of %d bytes", p.limits.MaxLineBytes))
+			p.Reject(line, fmt.Sprintf("line is longer than the limit of %d bytes", p.limits.MaxLineBytes))
 		} else if trimmed := bytes.TrimSpace(buf); len(trimmed) > 0 {
 			p.AddRaw(line, trimmed)
 		}
@@ -250,7 +251,7 @@ func (p *BatchParser) decodeArray(br *bufio.Reader) error {
 			return readOrSyntax(p, n, err)
 		}
 		if len(raw) > p.limits.MaxLineBytes {
-			p.reject(n, fmt.Sprintf("record is longer than the limit of %d bytes", p.limits.MaxLineBytes))
+			p.Reject(n, fmt.Sprintf("record is longer than the limit of %d bytes", p.limits.MaxLineBytes))
 			continue
 		}
 		p.AddRaw(n, raw)
@@ -259,7 +260,7 @@ func (p *BatchParser) decodeArray(br *bufio.Reader) error {
 		return readOrSyntax(p, 0, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		p.reject(0, "malformed JSON: unexpected data after the closing ']'")
+		p.Reject(0, "malformed JSON: unexpected data after the closing ']'")
 	}
 	return nil
 }
@@ -269,9 +270,9 @@ func readOrSyntax(p *BatchParser, n int, err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		p.reject(n, "malformed JSON array: "+se.Error())
+		p.Reject(n, "malformed JSON array: "+se.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		p.reject(n, "malformed JSON array: unexpected end of input")
+		p.Reject(n, "malformed JSON array: unexpected end of input")
 	default:
 		return err
 	}
@@ -281,7 +282,7 @@ func readOrSyntax(p *BatchParser, n int, err error) error {
 // AddRaw validates one JSON record of the parser's kind.
 func (p *BatchParser) AddRaw(n int, raw []byte) {
 	if !utf8.Valid(raw) {
-		p.reject(n, fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8Offset(raw)))
+		p.Reject(n, fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8Offset(raw)))
 		return
 	}
 	var err error
@@ -315,7 +316,7 @@ func (p *BatchParser) AddRaw(n int, raw []byte) {
 		err = fmt.Errorf("unknown log kind %q", p.batch.Kind)
 	}
 	if err != nil {
-		p.reject(n, describeJSONError(err))
+		p.Reject(n, describeJSONError(err))
 	}
 }
 
@@ -546,7 +547,7 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 		}
 	}
 	if !c.ok() {
-		p.reject(n, c.message())
+		p.Reject(n, c.message())
 		return
 	}
 	p.batch.App = append(p.batch.App, rec)
@@ -632,7 +633,7 @@ func (p *BatchParser) AddAPIRequest(n int, l APIRequestLogLine) {
 	}
 	rec.Log.JobURL = c.optText("job_url", l.JobURL, 0)
 	if !c.ok() {
-		p.reject(n, c.message())
+		p.Reject(n, c.message())
 		return
 	}
 	p.batch.APIRequest = append(p.batch.APIRequest, rec)
@@ -674,7 +675,7 @@ func (p *BatchParser) AddIntegration(n int, l IntegrationLogLine) {
 	rec.Log.ErrorDetail = c.optText("error_detail", l.ErrorDetail, 0)
 	rec.Log.CreatedAt, rec.TimeGiven = c.timeValue("created_at", l.CreatedAt, p.batch.Received)
 	if !c.ok() {
-		p.reject(n, c.message())
+		p.Reject(n, c.message())
 		return
 	}
 	p.batch.Integration = append(p.batch.Integration, rec)
@@ -706,7 +707,7 @@ func (p *BatchParser) AddAction(n int, l ActionLogLine) {
 	rec.Log.Trace = c.optText("trace", l.Trace, 0)
 	rec.Log.CreatedAt, rec.TimeGiven = c.timeValue("created_at", l.CreatedAt, p.batch.Received)
 	if !c.ok() {
-		p.reject(n, c.message())
+		p.Reject(n, c.message())
 		return
 	}
 	p.batch.Action = append(p.batch.Action, rec)
@@ -752,7 +753,7 @@ func (p *BatchParser) AddAPIReference(n int, l APIReferenceLogLine) {
 	rec.Log.Errors = c.issues("errors", l.Errors)
 	rec.Log.Alerts = c.issues("alerts", l.Alerts)
 	if !c.ok() {
-		p.reject(n, c.message())
+		p.Reject(n, c.message())
 		return
 	}
 	p.batch.APIReference = append(p.batch.APIReference, rec)

@@ -2,7 +2,11 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,3 +188,22 @@ const (
 	CollectionRecipe CollectionType = "recipe"
 	CollectionProxy  CollectionType = "proxy"
 )
+
+// UnmarshalGQL implements graphql.Unmarshaler (GraphQL spells RECIPE and PROXY).
+func (t *CollectionType) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CollectionType must be a string")
+	}
+	switch ct := CollectionType(strings.ToLower(s)); {
+	case s == "RECIPE" || s == "PROXY":
+		*t = ct
+		return nil
+	}
+	return fmt.Errorf("%q is not a valid CollectionType", s)
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (t CollectionType) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(strings.ToUpper(string(t))))
+}

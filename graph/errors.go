@@ -1,0 +1,87 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/model"
+)
+
+// Error codes carried in extensions.code.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeNotFound        = "NOT_FOUND"
+	CodeQueryTimeout    = "QUERY_TIMEOUT"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+)
+
+// userError is an error whose message is meant for the caller.
+func userError(code, format string, args ...any) *gqlerror.Error {
+	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+}
+
+func errUnauthenticated() error {
+	return userError(CodeUnauthenticated, "an API token is required: send `Authorization: Bearer <token>`")
+}
+
+// batchError reports every bad record of a rejected ingest mutation.
+func batchError(be *model.BatchError) error {
+	e := userError(CodeBadUserInput, "%d bad log(s); nothing was stored", be.Total)
+	lines := make([]map[string]any, len(be.Lines))
+	for i, l := range be.Lines {
+		lines[i] = map[string]any{"index": l.Line - 1, "message": l.Message}
+	}
+	e.Extensions["invalidLogs"] = lines
+	return e
+}
+
+// presentError gives every error a code and the request id. gqlgen hands over its own
+// errors (parsing, validation, argument coercion) as *gqlerror.Error: those are the
+// caller's. A resolver's error is the caller's only if it carries a code; anything
+// else is logged and answered "internal error", so no SQL or stack reaches a client.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var out *gqlerror.Error
+		direct, isGQL := err.(*gqlerror.Error)
+		var coded *gqlerror.Error
+		switch {
+		case errors.As(err, &coded) && coded.Extensions["code"] != nil:
+			out = coded
+		case isGQL:
+			out = direct
+			if out.Extensions == nil {
+				out.Extensions = map[string]any{}
+			}
+			out.Extensions["code"] = CodeBadUserInput
+		case db.IsQueryCanceled(err) || errors.Is(err, context.DeadlineExceeded):
+			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
+		default:
+			log.ErrorContext(ctx, "graphql resolver failed", "err", err, "request_id", reqctx.RequestID(ctx))
+			out = userError(CodeInternal, "internal error")
+		}
+		if out.Path == nil {
+			out.Path = graphql.GetPath(ctx)
+		}
+		if id := reqctx.RequestID(ctx); id != "" {
+			out.Extensions["requestId"] = id
+		}
+		return out
+	}
+}
+
+// recoverPanic turns a resolver panic into INTERNAL_SERVER_ERROR (and a log line).
+func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql panic", "panic", fmt.Sprint(p), "request_id", reqctx.RequestID(ctx))
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
+	}
+}

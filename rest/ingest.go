@@ -1,0 +1,144 @@
+package rest
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/model"
+)
+
+// ingestHandler serves POST /v1/ingest/{kind}: NDJSON or a JSON array, optionally
+// gzip-compressed, stored all or nothing.
+type ingestHandler struct{ deps Deps }
+
+// acceptedTypes are the body media types the ingest route reads; an absent
+// Content-Type is read as NDJSON.
+var acceptedTypes = map[string]bool{
+	"": true, "application/x-ndjson": true, "application/ndjson": true, "application/jsonl": true,
+	"application/json": true, "text/plain": true,
+}
+
+func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d := h.deps
+	p := authV1(d, w, r, model.Role.CanIngest, "ingest logs")
+	if p == nil {
+		return
+	}
+	kind, ok := model.KindFromRoute(r.PathValue("kind"))
+	if !ok {
+		writeV1Error(w, r, http.StatusNotFound, "unknown_kind",
+			fmt.Sprintf("unknown log kind %q; want one of app, api-request, integration, action, api-reference", r.PathValue("kind")))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); (err != nil && r.Header.Get("Content-Type") != "") || !acceptedTypes[mt] {
+		writeV1Error(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send application/x-ndjson (one JSON object per line) or application/json (an array of objects)")
+		return
+	}
+	limit := d.Limits.MaxIngestBodyBytes
+	if r.ContentLength > limit {
+		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(limit))
+		return
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			h.readError(w, r, err)
+			return
+		}
+		defer zr.Close()
+		body = &limitedReader{r: zr, left: limit} // a small gzip body may inflate past the limit
+	default:
+		writeV1Error(w, r, http.StatusUnsupportedMediaType, "unsupported_encoding",
+			fmt.Sprintf("unsupported Content-Encoding %q; send gzip or no encoding", enc))
+		return
+	}
+	batch, err := model.DecodeBatch(kind, body, time.Now(), d.Limits.Ingest)
+	if err != nil {
+		h.readError(w, r, err)
+		return
+	}
+	res, err := d.Ingest.Ingest(r.Context(), p.Workspace.ID, batch)
+	var be *model.BatchError
+	switch {
+	case errors.As(err, &be):
+		h.rejected(w, r, kind, be)
+		return
+	case err != nil:
+		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "failed").Inc()
+		if r.Context().Err() != nil {
+			return // the client went away: the transaction was rolled back, nobody to answer
+		}
+		d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route(),
+			"request_id", reqctx.RequestID(r.Context()))
+		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error; nothing was stored")
+		return
+	}
+	d.Metrics.Ingested(kind, res)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *ingestHandler) rejected(w http.ResponseWriter, r *http.Request, kind model.LogKind, be *model.BatchError) {
+	h.deps.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
+	writeJSON(w, http.StatusBadRequest, v1Error{
+		Error:     fmt.Sprintf("%d bad line(s); nothing was stored", be.Total),
+		Code:      "invalid_batch",
+		RequestID: reqctx.RequestID(r.Context()),
+		Errors:    be.Lines,
+		BadLines:  be.Total,
+	})
+}
+
+func bodyTooLarge(limit int64) string {
+	return fmt.Sprintf("request body exceeds the limit of %d bytes; split the batch", limit)
+}
+
+// readError answers a body that could not be read or decoded.
+func (h *ingestHandler) readError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	var be *model.BatchError
+	switch {
+	case errors.As(err, &be):
+		kind, _ := model.KindFromRoute(r.PathValue("kind"))
+		h.rejected(w, r, kind, be)
+	case errors.As(err, &mbe), errors.Is(err, model.ErrBodyTooLarge):
+		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(h.deps.Limits.MaxIngestBodyBytes))
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):
+		writeV1Error(w, r, http.StatusBadRequest, "invalid_gzip", "the body is not valid gzip: "+err.Error())
+	default:
+		writeV1Error(w, r, http.StatusBadRequest, "unreadable_body", "could not read the request body: "+err.Error())
+	}
+}
+
+// limitedReader fails with model.ErrBodyTooLarge past its limit (unlike
+// io.LimitReader, which ends silently and would truncate a batch).
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, model.ErrBodyTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}

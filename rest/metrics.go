@@ -1,0 +1,89 @@
+package rest
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/model"
+)
+
+// Metrics are the server's Prometheus metrics, on a registry of its own (so tests and
+// several servers in one process do not collide).
+type Metrics struct {
+	Registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	ingestedRows  *prometheus.CounterVec
+	ingestedDups  *prometheus.CounterVec
+	ingestBatches *prometheus.CounterVec
+}
+
+// NewMetrics registers the HTTP, ingest, DB pool and Go runtime metrics.
+func NewMetrics(pool *pgxpool.Pool) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "loggraph_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		ingestedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_ingested_rows_total", Help: "Log rows stored, by kind.",
+		}, []string{"kind"}),
+		ingestedDups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_ingest_duplicates_total", Help: "Records skipped as already stored, by kind.",
+		}, []string{"kind"}),
+		ingestBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_ingest_batches_total", Help: "Ingest batches by kind and outcome (stored, rejected, failed).",
+		}, []string{"kind", "outcome"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.ingestedRows, m.ingestedDups, m.ingestBatches,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&poolCollector{pool: pool})
+	for _, k := range model.AllKinds {
+		m.ingestedRows.WithLabelValues(k.Route())
+	}
+	return m
+}
+
+// Ingested records a stored batch.
+func (m *Metrics) Ingested(kind model.LogKind, res db.IngestResult) {
+	m.ingestedRows.WithLabelValues(kind.Route()).Add(float64(res.Accepted))
+	m.ingestedDups.WithLabelValues(kind.Route()).Add(float64(res.Duplicates))
+	m.ingestBatches.WithLabelValues(kind.Route(), "stored").Inc()
+}
+
+// poolCollector exports pgxpool statistics at scrape time.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+var (
+	poolTotal    = prometheus.NewDesc("loggraph_db_pool_connections", "Open connections by state.", []string{"state"}, nil)
+	poolMax      = prometheus.NewDesc("loggraph_db_pool_max_connections", "Maximum pool size.", nil, nil)
+	poolAcquires = prometheus.NewDesc("loggraph_db_pool_acquires_total", "Connections acquired from the pool.", nil, nil)
+	poolWaits    = prometheus.NewDesc("loggraph_db_pool_empty_acquires_total", "Acquires that waited for a free connection.", nil, nil)
+	poolWaitSecs = prometheus.NewDesc("loggraph_db_pool_acquire_seconds_total", "Time spent acquiring connections.", nil, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolTotal
+	ch <- poolMax
+	ch <- poolAcquires
+	ch <- poolWaits
+	ch <- poolWaitSecs
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.AcquiredConns()), "acquired")
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.IdleConns()), "idle")
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.ConstructingConns()), "constructing")
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaitSecs, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}

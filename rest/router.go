@@ -1,0 +1,174 @@
+// Package rest serves loggraph's HTTP routes other than GraphQL's executor: the /v1
+// ingest route, health, readiness and metrics, and (later) the REST shims and
+// exports. Handlers parse, call the stores in db, and write their surface's envelope.
+package rest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/model"
+)
+
+// Deps are what the routes need.
+type Deps struct {
+	DB         *db.DB
+	Tokens     *db.TokenStore
+	Ingest     *db.IngestStore
+	Metrics    *Metrics
+	Log        *slog.Logger
+	GraphQL    http.Handler
+	Playground http.Handler
+	Limits     Limits
+	// ShuttingDown is set when the server starts draining: /readyz then answers 503.
+	ShuttingDown *atomic.Bool
+}
+
+// Limits bound request bodies.
+type Limits struct {
+	MaxIngestBodyBytes int64 // compressed and decompressed (default 64 MiB)
+	Ingest             model.IngestLimits
+}
+
+// DefaultMaxIngestBodyBytes bounds one ingest request body.
+const DefaultMaxIngestBodyBytes = 64 << 20
+
+// NewRouter returns the server's whole HTTP handler.
+func NewRouter(d Deps) http.Handler {
+	if d.Limits.MaxIngestBodyBytes <= 0 {
+		d.Limits.MaxIngestBodyBytes = DefaultMaxIngestBodyBytes
+	}
+	if d.ShuttingDown == nil {
+		d.ShuttingDown = new(atomic.Bool)
+	}
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, instrument(d.Metrics, pattern, h)) }
+	ing := &ingestHandler{deps: d}
+	handle("POST /v1/ingest/{kind}", ing)
+	handle("/v1/ingest/{kind}", methodNotAllowed("POST"))
+	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}))
+	handle("GET /readyz", readiness(d))
+	handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	if d.GraphQL != nil {
+		handle("/graphql", d.GraphQL)
+	}
+	if d.Playground != nil {
+		handle("GET /playground", d.Playground)
+		handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
+	}
+	return requestContext(d.Log, mux)
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeV1Error(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+	})
+}
+
+// requestContext gives every request an id (the caller's X-Request-Id when it is
+// sane), echoes it, logs one JSON line per request, and turns a panic into a 500.
+func requestContext(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if len(id) == 0 || len(id) > 128 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := reqctx.WithRequestID(r.Context(), id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(ctx, "panic", "panic", p, "request_id", id)
+				if !rec.wrote {
+					writeV1Error(rec, r, http.StatusInternalServerError, "internal", "internal error")
+				}
+			}
+			log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+// instrument counts and times requests by route pattern (never by raw path, which
+// would make label values unbounded).
+func instrument(m *Metrics, route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, ok := w.(*statusRecorder)
+		if !ok {
+			rec = &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, hijack for websockets).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush passes flushes through (streamed responses).
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func readiness(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.ShuttingDown.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+			return
+		}
+		current, err := d.DB.SchemaCurrent(r.Context())
+		switch {
+		case err != nil:
+			d.Log.WarnContext(r.Context(), "readiness: database", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		case !current:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "migrations pending"})
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		}
+	})
+}

@@ -1,0 +1,64 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/model"
+)
+
+// v1Error is the error envelope of the /v1 routes.
+type v1Error struct {
+	Error     string            `json:"error"`
+	Code      string            `json:"code"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    []model.LineError `json:"errors,omitempty"`
+	BadLines  int               `json:"bad_lines,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeV1Error(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="loggraph"`)
+	}
+	writeJSON(w, status, v1Error{Error: msg, Code: code, RequestID: reqctx.RequestID(r.Context())})
+}
+
+// authV1 authenticates `Authorization: Bearer <token>` and checks the role; on failure
+// it has written the 401/403 and returns nil.
+func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.Role) bool, what string) *model.Principal {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "an API token is required: send `Authorization: Bearer <token>`")
+		return nil
+	}
+	scheme, tok, _ := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "the Authorization header must be `Bearer <token>`")
+		return nil
+	}
+	p, err := d.Tokens.Authenticate(r.Context(), tok)
+	switch {
+	case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
+		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", err.Error())
+		return nil
+	case err != nil:
+		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
+		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
+		return nil
+	case !allowed(p.Role):
+		writeV1Error(w, r, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not "+what)
+		return nil
+	}
+	return p
+}
