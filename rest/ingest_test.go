@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loggraph/loggraph/internal/testserver"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -42,13 +43,13 @@ func decodeReply(t *testing.T, body string) ingestReply {
 
 func TestIngestEachKindAndRetry(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, rest.Limits{})
+	e := testserver.New(t, rest.Limits{})
 	for _, c := range []struct{ kind, line string }{
 		{"app", goodApp}, {"api-request", goodAPIRequest}, {"integration", goodIntegration},
 		{"action", goodAction}, {"api-reference", goodAPIRef},
 	} {
 		kind, _ := model.KindFromRoute(c.kind)
-		resp, body := e.ingest(c.kind, e.tokens[model.RoleIngest], c.line+"\n", "Content-Type", "application/x-ndjson")
+		resp, body := e.Ingest(c.kind, e.Tokens[model.RoleIngest], c.line+"\n", "Content-Type", "application/x-ndjson")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: status %d: %s", c.kind, resp.StatusCode, body)
 		}
@@ -57,37 +58,37 @@ func TestIngestEachKindAndRetry(t *testing.T) {
 		}
 		// The retry of a record without an id stores a second row (no identity to
 		// recognise); a record with an id is a duplicate.
-		_, body = e.ingest(c.kind, e.tokens[model.RoleAdmin], "["+c.line+"]", "Content-Type", "application/json")
+		_, body = e.Ingest(c.kind, e.Tokens[model.RoleAdmin], "["+c.line+"]", "Content-Type", "application/json")
 		r := decodeReply(t, body)
 		hasID := strings.Contains(c.line, `"id"`) || strings.Contains(c.line, `"logs_id"`)
 		if hasID && (r.Accepted != 0 || r.Duplicates != 1) {
 			t.Fatalf("%s retry: %s", c.kind, body)
 		}
-		if want := map[bool]int{true: 1, false: 2}[hasID]; e.count(kind.Table()) != want {
-			t.Fatalf("%s: %d rows, want %d", c.kind, e.count(kind.Table()), want)
+		if want := map[bool]int{true: 1, false: 2}[hasID]; e.Count(kind.Table()) != want {
+			t.Fatalf("%s: %d rows, want %d", c.kind, e.Count(kind.Table()), want)
 		}
 	}
-	if e.count("api_collections") != 1 || e.count("api_clients") != 1 || e.count("integrations") != 1 ||
-		e.count("integration_jobs") != 1 || e.count("api_references") != 1 || e.count("team_accounts") != 1 {
+	if e.Count("api_collections") != 1 || e.Count("api_clients") != 1 || e.Count("integrations") != 1 ||
+		e.Count("integration_jobs") != 1 || e.Count("api_references") != 1 || e.Count("team_accounts") != 1 {
 		t.Fatal("entities were not created on first sight exactly once")
 	}
 }
 
 func TestIngestGzipAndArray(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, rest.Limits{})
+	e := testserver.New(t, rest.Limits{})
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	for i := 0; i < 500; i++ {
 		fmt.Fprintf(zw, `{"level":"INFO","service":"svc-%d","message":"hello %d"}`+"\n", i%7, i)
 	}
 	zw.Close()
-	resp, body := e.do(http.MethodPost, "/v1/ingest/app", &buf, "Authorization", "Bearer "+e.tokens[model.RoleIngest],
+	resp, body := e.Do(http.MethodPost, "/v1/ingest/app", &buf, "Authorization", "Bearer "+e.Tokens[model.RoleIngest],
 		"Content-Encoding", "gzip", "Content-Type", "application/x-ndjson")
 	if resp.StatusCode != 200 || decodeReply(t, body).Accepted != 500 {
 		t.Fatalf("gzip: %d %s", resp.StatusCode, body)
 	}
-	if n := e.count("app_logs"); n != 500 {
+	if n := e.Count("app_logs"); n != 500 {
 		t.Fatalf("%d rows", n)
 	}
 }
@@ -96,7 +97,7 @@ func TestIngestGzipAndArray(t *testing.T) {
 // nothing at all was stored (the good lines of a bad batch included).
 func TestIngestRejectsBadInput(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, rest.Limits{})
+	e := testserver.New(t, rest.Limits{})
 	long := `{"level":"INFO","service":"s","message":"` + strings.Repeat("x", 1<<20) + `"}`
 	cases := []struct {
 		name, kind, body string
@@ -142,7 +143,7 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			if c.name != "job of another integration" {
 				body, line = good+"\n"+c.body, c.line+1
 			}
-			resp, reply := e.ingest(c.kind, e.tokens[model.RoleIngest], body)
+			resp, reply := e.Ingest(c.kind, e.Tokens[model.RoleIngest], body)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", resp.StatusCode, reply)
 			}
@@ -153,7 +154,7 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			if r.Errors[0].Line != line || r.Errors[0].Message != c.msg {
 				t.Fatalf("got line %d %q\nwant line %d %q", r.Errors[0].Line, r.Errors[0].Message, line, c.msg)
 			}
-			if n := e.count(kind.Table()); n != 0 {
+			if n := e.Count(kind.Table()); n != 0 {
 				t.Fatalf("%d rows stored after a rejected batch", n)
 			}
 		})
@@ -162,13 +163,13 @@ func TestIngestRejectsBadInput(t *testing.T) {
 
 func TestIngestListsEveryBadLineUpTo100(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, rest.Limits{})
+	e := testserver.New(t, rest.Limits{})
 	var b strings.Builder
 	for i := 0; i < 150; i++ {
 		b.WriteString(goodApp + "\n")
 		b.WriteString(`{"level":"NOPE","service":"s","message":"m"}` + "\n")
 	}
-	resp, body := e.ingest("app", e.tokens[model.RoleIngest], b.String())
+	resp, body := e.Ingest("app", e.Tokens[model.RoleIngest], b.String())
 	r := decodeReply(t, body)
 	if resp.StatusCode != 400 || r.BadLines != 150 || len(r.Errors) != 100 || r.Errors[0].Line != 2 || r.Errors[99].Line != 200 {
 		t.Fatalf("status %d, bad %d, listed %d", resp.StatusCode, r.BadLines, len(r.Errors))
@@ -176,19 +177,19 @@ func TestIngestListsEveryBadLineUpTo100(t *testing.T) {
 	if r.Error != "150 bad line(s); nothing was stored" {
 		t.Fatalf("error %q", r.Error)
 	}
-	if e.countAll() != 0 {
+	if e.CountAll() != 0 {
 		t.Fatal("rows stored")
 	}
 }
 
 func TestIngestRefusals(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, rest.Limits{MaxIngestBodyBytes: 4096})
-	revoked, text, err := e.store.Create(context.Background(), e.ws, "old", model.RoleAdmin)
+	e := testserver.New(t, rest.Limits{MaxIngestBodyBytes: 4096})
+	revoked, text, err := e.Store.Create(context.Background(), e.WS, "old", model.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Revoke(context.Background(), e.ws, revoked.ID); err != nil {
+	if _, err := e.Store.Revoke(context.Background(), e.WS, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat(goodApp+"\n", 40)
@@ -204,40 +205,40 @@ func TestIngestRefusals(t *testing.T) {
 		send   func() (*http.Response, string)
 	}{
 		{"no token", 401, "unauthenticated", "an API token is required: send `Authorization: Bearer <token>`",
-			func() (*http.Response, string) { return e.ingest("app", "", goodApp) }},
+			func() (*http.Response, string) { return e.Ingest("app", "", goodApp) }},
 		{"wrong scheme", 401, "unauthenticated", "the Authorization header must be `Bearer <token>`",
 			func() (*http.Response, string) {
-				return e.ingest("app", "", goodApp, "Authorization", "Token "+e.tokens[model.RoleIngest])
+				return e.Ingest("app", "", goodApp, "Authorization", "Token "+e.Tokens[model.RoleIngest])
 			}},
 		{"unknown token", 401, "unauthenticated", "invalid API token",
-			func() (*http.Response, string) { return e.ingest("app", "lg_nope", goodApp) }},
+			func() (*http.Response, string) { return e.Ingest("app", "lg_nope", goodApp) }},
 		{"revoked token", 401, "unauthenticated", "API token has been revoked",
-			func() (*http.Response, string) { return e.ingest("app", text, goodApp) }},
+			func() (*http.Response, string) { return e.Ingest("app", text, goodApp) }},
 		{"read token", 403, "forbidden", "this token's role (read) may not ingest logs",
-			func() (*http.Response, string) { return e.ingest("app", e.tokens[model.RoleRead], goodApp) }},
+			func() (*http.Response, string) { return e.Ingest("app", e.Tokens[model.RoleRead], goodApp) }},
 		{"unknown kind", 404, "unknown_kind", `unknown log kind "metrics"; want one of app, api-request, integration, action, api-reference`,
-			func() (*http.Response, string) { return e.ingest("metrics", e.tokens[model.RoleIngest], goodApp) }},
+			func() (*http.Response, string) { return e.Ingest("metrics", e.Tokens[model.RoleIngest], goodApp) }},
 		{"body over limit", 413, "body_too_large", "request body exceeds the limit of 4096 bytes; split the batch",
-			func() (*http.Response, string) { return e.ingest("app", e.tokens[model.RoleIngest], big) }},
+			func() (*http.Response, string) { return e.Ingest("app", e.Tokens[model.RoleIngest], big) }},
 		{"gzip inflating over limit", 413, "body_too_large", "request body exceeds the limit of 4096 bytes; split the batch",
 			func() (*http.Response, string) {
-				return e.do(http.MethodPost, "/v1/ingest/app", bytes.NewReader(zipped.Bytes()),
-					"Authorization", "Bearer "+e.tokens[model.RoleIngest], "Content-Encoding", "gzip")
+				return e.Do(http.MethodPost, "/v1/ingest/app", bytes.NewReader(zipped.Bytes()),
+					"Authorization", "Bearer "+e.Tokens[model.RoleIngest], "Content-Encoding", "gzip")
 			}},
 		{"broken gzip", 400, "invalid_gzip", "the body is not valid gzip: gzip: invalid header",
 			func() (*http.Response, string) {
-				return e.ingest("app", e.tokens[model.RoleIngest], goodApp, "Content-Encoding", "gzip")
+				return e.Ingest("app", e.Tokens[model.RoleIngest], goodApp, "Content-Encoding", "gzip")
 			}},
 		{"unsupported encoding", 415, "unsupported_encoding", `unsupported Content-Encoding "br"; send gzip or no encoding`,
 			func() (*http.Response, string) {
-				return e.ingest("app", e.tokens[model.RoleIngest], goodApp, "Content-Encoding", "br")
+				return e.Ingest("app", e.Tokens[model.RoleIngest], goodApp, "Content-Encoding", "br")
 			}},
 		{"unsupported type", 415, "unsupported_media_type", "send application/x-ndjson (one JSON object per line) or application/json (an array of objects)",
 			func() (*http.Response, string) {
-				return e.ingest("app", e.tokens[model.RoleIngest], goodApp, "Content-Type", "application/xml")
+				return e.Ingest("app", e.Tokens[model.RoleIngest], goodApp, "Content-Type", "application/xml")
 			}},
 		{"GET", 405, "method_not_allowed", "use POST",
-			func() (*http.Response, string) { return e.do(http.MethodGet, "/v1/ingest/app", nil) }},
+			func() (*http.Response, string) { return e.Do(http.MethodGet, "/v1/ingest/app", nil) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -251,7 +252,7 @@ func TestIngestRefusals(t *testing.T) {
 			}
 		})
 	}
-	if e.countAll() != 0 {
+	if e.CountAll() != 0 {
 		t.Fatal("a refused request stored rows")
 	}
 }

@@ -1,0 +1,30 @@
+# loggraph: the two commands are `make run` and `make test`.
+DATABASE_URL ?= postgres://postgres@localhost:5432/loggraph?sslmode=disable
+export DATABASE_URL
+
+.PHONY: run test build generate check bench-ingest
+
+## run: serve on :8080 with a demo workspace (needs PostgreSQL at $DATABASE_URL)
+run:
+	go run ./cmd/loggraph serve --demo
+
+## test: every test, against a real PostgreSQL, with the race detector
+test:
+	go test -race -count=1 ./...
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o bin/loggraph ./cmd/loggraph
+
+## generate: regenerate gqlgen code from schema.graphqls
+generate:
+	go generate ./...
+
+## check: what CI checks besides the tests
+check:
+	go generate ./... && git diff --exit-code
+	test -z "$$(gofmt -l .)"
+	go vet ./...
+
+## bench-ingest: ingest throughput against psql \copy (see BENCHMARKS.md)
+bench-ingest: build
+	./bin/loggraph bench ingest

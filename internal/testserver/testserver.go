@@ -1,0 +1,133 @@
+// Package testserver runs the whole HTTP surface over a fresh test database, with one
+// workspace and a token of each role, for tests of every package.
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/db/dbtest"
+	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/model"
+	"github.com/loggraph/loggraph/rest"
+)
+
+// Env is a real server over a fresh database with one workspace and a token of
+// each role.
+type Env struct {
+	t      testing.TB
+	Srv    *httptest.Server
+	DB     *db.DB
+	WS     uuid.UUID
+	Tokens map[model.Role]string
+	Store  *db.TokenStore
+}
+
+// New starts a server with the given limits.
+func New(t testing.TB, limits rest.Limits) *Env {
+	t.Helper()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tokens := db.NewTokenStore(d.Bun)
+	parts := db.NewPartitions(d)
+	ingest := db.NewIngestStore(d, parts)
+	metrics := rest.NewMetrics(d.Pool)
+	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested}
+	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
+		GraphQL: graph.NewHandler(graph.Config{Resolver: resolver, Log: log}), Playground: graph.PlaygroundHandler()})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens}
+	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
+		_, text, err := tokens.Create(ctx, ws.ID, string(r), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Tokens[r] = text
+	}
+	return e
+}
+
+// Do sends a request and reads the reply; headers are name, value pairs.
+func (e *Env) Do(method, path string, body io.Reader, headers ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.Srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.Srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// Ingest posts a body to /v1/ingest/{kind} with a bearer token (if not empty).
+func (e *Env) Ingest(kind, token, body string, headers ...string) (*http.Response, string) {
+	e.t.Helper()
+	if token != "" {
+		headers = append(headers, "Authorization", "Bearer "+token)
+	}
+	return e.Do(http.MethodPost, "/v1/ingest/"+kind, strings.NewReader(body), headers...)
+}
+
+// Count returns the rows of a table in the test's workspace.
+func (e *Env) Count(table string) int {
+	e.t.Helper()
+	var n int
+	if err := e.DB.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table+" WHERE workspace_id = $1", e.WS).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// CountAll returns the log rows of every kind in the test's workspace.
+func (e *Env) CountAll() int {
+	n := 0
+	for _, k := range model.AllKinds {
+		n += e.Count(k.Table())
+	}
+	return n
+}
+
+// GraphQL posts a GraphQL request with a bearer token (if not empty) and decodes the
+// reply into out.
+func (e *Env) GraphQL(token, query string, vars map[string]any, out any) *http.Response {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	headers := []string{"Content-Type", "application/json"}
+	if token != "" {
+		headers = append(headers, "Authorization", "Bearer "+token)
+	}
+	resp, reply := e.Do(http.MethodPost, "/graphql", bytes.NewReader(body), headers...)
+	if err := json.Unmarshal([]byte(reply), out); err != nil {
+		e.t.Fatalf("GraphQL reply is not JSON (%d): %s", resp.StatusCode, reply)
+	}
+	return resp
+}
