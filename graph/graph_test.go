@@ -71,7 +71,9 @@ func TestViewer(t *testing.T) {
 	onlyError(t, bad.Errors, "UNAUTHENTICATED", "invalid API token")
 
 	// Introspection needs no token (the playground loads the schema first).
-	var intro reply[struct{ Schema struct{ QueryType struct{ Name string } } `json:"__schema"` }]
+	var intro reply[struct {
+		Schema struct{ QueryType struct{ Name string } } `json:"__schema"`
+	}]
 	e.GraphQL("", `{ __schema { queryType { name } } }`, nil, &intro)
 	if intro.Data.Schema.QueryType.Name != "Query" {
 		t.Fatalf("introspection: %+v", intro)
@@ -189,7 +191,9 @@ func TestTokenLifecycle(t *testing.T) {
 	e.GraphQL(e.Tokens[model.RoleIngest], `mutation { createApiToken(input: {name: "x", role: ADMIN}) { token } }`, nil, &forbidden)
 	onlyError(t, forbidden.Errors, "FORBIDDEN", "this token's role (ingest) may not manage tokens")
 
-	var rv reply[struct{ RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"` }]
+	var rv reply[struct {
+		RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
+	}]
 	e.GraphQL(e.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`,
 		map[string]any{"id": c.Data.CreateAPIToken.APIToken.ID}, &rv)
 	if len(rv.Errors) > 0 || rv.Data.RevokeAPIToken.RevokedAt == nil {
@@ -205,7 +209,9 @@ func TestTokenLifecycle(t *testing.T) {
 	e.GraphQL(e.Tokens[model.RoleAdmin], `mutation { revokeApiToken(id: "not-a-token") { id } }`, nil, &missing)
 	onlyError(t, missing.Errors, "NOT_FOUND", `no token with id "not-a-token" in this workspace`)
 
-	var list reply[struct{ APITokens []struct{ Name string } `json:"apiTokens"` }]
+	var list reply[struct {
+		APITokens []struct{ Name string } `json:"apiTokens"`
+	}]
 	e.GraphQL(e.Tokens[model.RoleAdmin], `{ apiTokens { name } }`, nil, &list)
 	if len(list.Data.APITokens) != 4 {
 		t.Fatalf("tokens: %+v", list)
