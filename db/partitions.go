@@ -118,12 +118,17 @@ func (p *Partitions) EnsureAhead(ctx context.Context, now time.Time, back, ahead
 }
 
 // create adds one daily partition in its own short transaction, under an advisory
-// lock per table so that servers racing for the same day do not collide.
+// lock per table so that servers racing for the same day do not collide. The table
+// is created apart and then attached: ATTACH PARTITION takes only a SHARE UPDATE
+// EXCLUSIVE lock on the parent, so reads and COPYs into other days go on, whereas
+// CREATE TABLE ... PARTITION OF would take ACCESS EXCLUSIVE and queue behind them.
 func (p *Partitions) create(ctx context.Context, kind model.LogKind, d int64) error {
 	table := kind.Table()
 	from := time.Unix(d*86400, 0).UTC()
 	to := from.Add(day)
 	name := partitionName(table, d)
+	parent, child := pgx.Identifier{table}.Sanitize(), pgx.Identifier{name}.Sanitize()
+	bounds := fmt.Sprintf("FROM ('%s') TO ('%s')", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	err := pgx.BeginFunc(ctx, p.db.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "partition:"+table); err != nil {
 			return err
@@ -132,10 +137,15 @@ func (p *Partitions) create(ctx context.Context, kind model.LogKind, d int64) er
 		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil || exists {
 			return err
 		}
-		_, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')",
-			pgx.Identifier{name}.Sanitize(), pgx.Identifier{table}.Sanitize(),
-			from.Format(time.RFC3339), to.Format(time.RFC3339)))
-		return err
+		for _, q := range []string{
+			fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)", child, parent),
+			fmt.Sprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES %s", parent, child, bounds),
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("create partition %s: %w", name, err)

@@ -18,11 +18,12 @@ import (
 // gzip-compressed, stored all or nothing.
 type ingestHandler struct{ deps Deps }
 
-// acceptedTypes are the body media types the ingest route reads; an absent
-// Content-Type is read as NDJSON.
+// acceptedTypes are the body media types the ingest route reads; the body's first
+// byte tells NDJSON from a JSON array. curl's default form type is accepted because
+// `curl --data-binary @logs.ndjson` is how many shippers post.
 var acceptedTypes = map[string]bool{
 	"": true, "application/x-ndjson": true, "application/ndjson": true, "application/jsonl": true,
-	"application/json": true, "text/plain": true,
+	"application/json": true, "text/plain": true, "application/x-www-form-urlencoded": true,
 }
 
 func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

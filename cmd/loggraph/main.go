@@ -1,0 +1,171 @@
+// Command loggraph is the log-analytics server and its operator CLI: serve, migrate,
+// workspaces, tokens, seed data and benchmarks. This package only wires things up.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/loggraph/loggraph/db"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		var ue usageError
+		fmt.Fprintln(os.Stderr, "loggraph:", err)
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake on the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `loggraph: a log-analytics backend over PostgreSQL
+
+Usage:
+  loggraph serve [--addr :8080] [--demo]            migrate, then serve everything on one port
+  loggraph migrate [up|down|status]                 embedded schema migrations
+  loggraph workspace create SLUG [--name N]         prints the workspace id
+  loggraph token create --workspace SLUG --role read|ingest|admin [--name N]
+                                                    prints the token alone on the last line
+  loggraph token list --workspace SLUG              the workspace's tokens
+  loggraph token revoke --workspace SLUG TOKEN_ID   refuse the token from the next request on
+  loggraph seed --workspace SLUG --rows N [--days D]
+                                                    synthetic logs of all five kinds (COPY)
+  loggraph bench ingest [flags]                     ingest throughput against psql \copy
+
+Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
+Run 'loggraph COMMAND -h' for a command's flags.
+`
+
+// run is the whole program, with its environment passed in so that tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := args[1], args[2:]
+	env := envReader(getenv)
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, env, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, env, stdout, stderr)
+	case "workspace":
+		return cmdWorkspace(ctx, rest, env, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, env, stdout, stderr)
+	case "seed":
+		return cmdSeed(ctx, rest, env, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, env, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usagef("unknown command %q", cmd)
+}
+
+// envReader reads configuration defaults from the environment.
+type envReader func(string) string
+
+func (e envReader) str(name, def string) string {
+	if v := e(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e envReader) duration(name string, def time.Duration) time.Duration {
+	if v := e(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func (e envReader) int(name string, def int) int {
+	if v := e(name); v != "" {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func (e envReader) bool(name string) bool {
+	switch strings.ToLower(e(name)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// newFlags makes a flag set that reports errors instead of exiting, with the shared
+// --database-url flag.
+func newFlags(name string, env envReader, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("loggraph "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("database-url", env.str("DATABASE_URL", db.DefaultURL), "PostgreSQL URL (env DATABASE_URL)")
+	return fs, dbURL
+}
+
+// parseArgs parses flags placed before, between or after positional arguments and
+// returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func openDB(ctx context.Context, url string, opts db.Options) (*db.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return db.Open(ctx, url, opts)
+}
+
+// openMigrated opens the database and applies pending migrations (the CLI commands
+// work on a fresh database too).
+func openMigrated(ctx context.Context, url string) (*db.DB, error) {
+	d, err := openDB(ctx, url, db.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.MigrateUp(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loggraph/loggraph/db/dbtest"
+)
+
+// cli runs the program with DATABASE_URL set and returns stdout.
+func cli(t *testing.T, dbURL string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	}
+	err := run(context.Background(), append([]string{"loggraph"}, args...), env, &out, &errOut)
+	return out.String(), err
+}
+
+func mustCLI(t *testing.T, dbURL string, args ...string) string {
+	t.Helper()
+	out, err := cli(t, dbURL, args...)
+	if err != nil {
+		t.Fatalf("loggraph %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestWorkspaceAndTokenCommands(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	id := strings.TrimSpace(mustCLI(t, u, "workspace", "create", "acme", "--name", "Acme Inc"))
+	if len(id) != 36 {
+		t.Fatalf("workspace id %q", id)
+	}
+	if _, err := cli(t, u, "workspace", "create", "acme"); err == nil || !strings.Contains(err.Error(), "workspace already exists: acme") {
+		t.Fatalf("duplicate workspace: %v", err)
+	}
+	if _, err := cli(t, u, "workspace", "create", "Bad Slug"); err == nil || !strings.Contains(err.Error(), "invalid workspace slug") {
+		t.Fatalf("bad slug: %v", err)
+	}
+	out := mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest", "--name", "shipper")
+	tok := lastLine(out)
+	if !strings.HasPrefix(tok, "lg_") || strings.Contains(tok, " ") {
+		t.Fatalf("token is not alone on the last line: %q", out)
+	}
+	list := mustCLI(t, u, "token", "list", "--workspace", "acme")
+	if !strings.Contains(list, "shipper") || !strings.Contains(list, "ingest") || strings.Contains(list, tok) {
+		t.Fatalf("list: %s", list)
+	}
+	tokenID := strings.Fields(strings.Split(list, "\n")[1])[0]
+	if out := mustCLI(t, u, "token", "revoke", "--workspace", "acme", tokenID); !strings.HasPrefix(out, "revoked token "+tokenID) {
+		t.Fatalf("revoke: %s", out)
+	}
+	if list := mustCLI(t, u, "token", "list", "--workspace", "acme"); strings.Count(list, "\n") != 2 || strings.HasSuffix(strings.TrimSpace(list), "-") {
+		t.Fatalf("revoked token not shown as revoked: %s", list)
+	}
+	for _, bad := range [][]string{
+		{"token", "create", "--workspace", "acme", "--role", "owner"},
+		{"token", "create", "--workspace", "nope", "--role", "read"},
+		{"token", "revoke", "--workspace", "acme", "xyz"},
+		{"token"},
+		{"frobnicate"},
+	} {
+		if _, err := cli(t, u, bad...); err == nil {
+			t.Fatalf("%v: no error", bad)
+		} else if _, ok := err.(usageError); !ok {
+			t.Fatalf("%v: %v is not a usage error", bad, err)
+		}
+	}
+}
+
+func TestMigrateDownAndUp(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	if out := mustCLI(t, u, "migrate", "status"); !strings.HasPrefix(out, "applied  ") {
+		t.Fatalf("status: %s", out)
+	}
+	if out := mustCLI(t, u, "migrate", "down"); !strings.HasPrefix(out, "rolled back ") {
+		t.Fatalf("down: %s", out)
+	}
+	if out := mustCLI(t, u, "migrate", "status"); !strings.HasPrefix(out, "pending  ") {
+		t.Fatalf("status after down: %s", out)
+	}
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var tables int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'bun_%'").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("down left %d tables (%v)", tables, err)
+	}
+	if out := mustCLI(t, u, "migrate", "up"); !strings.HasPrefix(out, "applied ") {
+		t.Fatalf("up: %s", out)
+	}
+	if out := mustCLI(t, u, "migrate"); out != "schema is up to date\n" {
+		t.Fatalf("second up: %s", out)
+	}
+}
+
+func TestUnreachableDatabaseIsOneLine(t *testing.T) {
+	t.Parallel()
+	_, err := cli(t, "postgres://bob:secret@127.0.0.1:1/loggraph?sslmode=disable&connect_timeout=2", "migrate", "status")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || strings.Contains(msg, "secret") || !strings.Contains(msg, "127.0.0.1:1") ||
+		!strings.Contains(msg, "docker compose up -d postgres") {
+		t.Fatalf("message: %q", msg)
+	}
+}
+
+// server runs `loggraph serve` in the background and returns its base URL, what it
+// printed before listening, and a stop function that waits for it to exit.
+func server(t *testing.T, dbURL string, args ...string) (string, string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"loggraph", "serve", "--addr", "127.0.0.1:0", "--demo-rows", "500"}, args...), env, pw, io.Discard)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	var printed strings.Builder
+	for sc.Scan() {
+		line := sc.Text()
+		printed.WriteString(line + "\n")
+		if rest, ok := strings.CutPrefix(line, "loggraph listening on "); ok {
+			base := strings.Fields(rest)[0]
+			go io.Copy(io.Discard, pr) //nolint:errcheck
+			var once sync.Once
+			var err error
+			stop := func() error {
+				once.Do(func() { cancel(); err = <-done })
+				return err
+			}
+			t.Cleanup(func() { _ = stop() })
+			return base, printed.String(), stop
+		}
+	}
+	cancel()
+	t.Fatalf("server did not start: %v\n%s", <-done, printed.String())
+	return "", "", nil
+}
+
+func TestServeDemoIsCreatedOnce(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	base, printed, stop := server(t, u, "--demo")
+	tok := strings.Split(strings.TrimSpace(printed), "\n")[2]
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ viewer { workspace { slug } role } }"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != `{"data":{"viewer":{"workspace":{"slug":"demo"},"role":"ADMIN"}}}` {
+		t.Fatalf("viewer with the demo token: %s", body)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	countRows := func() int {
+		conn, err := pgx.Connect(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM app_logs) + (SELECT count(*) FROM api_request_logs)
+			+ (SELECT count(*) FROM integration_logs) + (SELECT count(*) FROM action_logs) + (SELECT count(*) FROM api_reference_logs)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := countRows()
+	if first != 500 {
+		t.Fatalf("demo rows %d, want 500", first)
+	}
+	_, printed2, stop2 := server(t, u, "--demo")
+	if !strings.Contains(printed2, `workspace "demo" already exists`) {
+		t.Fatalf("second start: %s", printed2)
+	}
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(); n != first {
+		t.Fatalf("second --demo start changed the rows: %d -> %d", first, n)
+	}
+}
+
+// TestShutdownDrainsIngests races SIGTERM (context cancel) against ingests: every
+// batch is either stored whole and acknowledged, or refused and not stored at all.
+func TestShutdownDrainsIngests(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	mustCLI(t, u, "workspace", "create", "acme")
+	tok := lastLine(mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest"))
+	base, _, stop := server(t, u)
+	const batches, perBatch = 40, 2000
+	acked := make([]bool, batches)
+	var wg sync.WaitGroup
+	for i := 0; i < batches; i++ {
+		var b strings.Builder
+		for j := 0; j < perBatch; j++ {
+			fmt.Fprintf(&b, `{"level":"INFO","service":"batch-%d","message":"line %d"}`+"\n", i, j)
+		}
+		wg.Add(1)
+		go func(i int, body string) {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 5 * time.Millisecond)
+			req, _ := http.NewRequest(http.MethodPost, base+"/v1/ingest/app", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			resp.Body.Close()
+			acked[i] = resp.StatusCode == http.StatusOK
+		}(i, b.String())
+	}
+	time.Sleep(60 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	stored := map[string]int{}
+	rows, err := conn.Query(context.Background(), "SELECT service, count(*) FROM app_logs GROUP BY service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		stored[s] = n
+	}
+	nAcked := 0
+	for i := 0; i < batches; i++ {
+		n := stored[fmt.Sprintf("batch-%d", i)]
+		if acked[i] {
+			nAcked++
+		}
+		if (acked[i] && n != perBatch) || (!acked[i] && n != 0) {
+			t.Fatalf("batch %d: acknowledged=%v but %d of %d rows stored", i, acked[i], n, perBatch)
+		}
+	}
+	if nAcked == 0 || nAcked == batches {
+		t.Logf("the shutdown did not race the ingests this time (%d of %d acknowledged)", nAcked, batches)
+	}
+}

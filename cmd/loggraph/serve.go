@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/model"
+	"github.com/loggraph/loggraph/rest"
+)
+
+// serveConfig is the server's configuration: each flag has an environment variable.
+type serveConfig struct {
+	Addr             string
+	DatabaseURL      string
+	Demo             bool
+	DemoRows         int
+	ShutdownTimeout  time.Duration
+	StatementTimeout time.Duration
+	MaxIngestBytes   int64
+	DBMaxConns       int
+	LogLevel         string
+}
+
+func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
+	fs, dbURL := newFlags("serve", env, stderr)
+	var cfg serveConfig
+	fs.StringVar(&cfg.Addr, "addr", env.str("LOGGRAPH_ADDR", ":8080"), "listen address (env LOGGRAPH_ADDR)")
+	fs.BoolVar(&cfg.Demo, "demo", env.bool("LOGGRAPH_DEMO"), "create workspace demo with sample data and print an admin token (env LOGGRAPH_DEMO)")
+	fs.IntVar(&cfg.DemoRows, "demo-rows", env.int("LOGGRAPH_DEMO_ROWS", 20000), "rows of demo data (env LOGGRAPH_DEMO_ROWS)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("LOGGRAPH_SHUTDOWN_TIMEOUT", 30*time.Second),
+		"how long SIGTERM waits for in-flight requests (env LOGGRAPH_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&cfg.StatementTimeout, "statement-timeout", env.duration("LOGGRAPH_STATEMENT_TIMEOUT", 30*time.Second),
+		"PostgreSQL statement_timeout of every query (env LOGGRAPH_STATEMENT_TIMEOUT)")
+	fs.Int64Var(&cfg.MaxIngestBytes, "max-ingest-bytes", int64(env.int("LOGGRAPH_MAX_INGEST_BYTES", rest.DefaultMaxIngestBodyBytes)),
+		"largest ingest body, compressed or not (env LOGGRAPH_MAX_INGEST_BYTES)")
+	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", env.int("LOGGRAPH_DB_MAX_CONNS", 0), "database pool size; 0 = pgx default (env LOGGRAPH_DB_MAX_CONNS)")
+	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	cfg.DatabaseURL = *dbURL
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, cfg, log, stdout)
+}
+
+// app is the wired server: its handler and what must be closed after it.
+type app struct {
+	handler      http.Handler
+	db           *db.DB
+	parts        *db.Partitions
+	shuttingDown *atomic.Bool
+}
+
+// newApp connects, migrates, prepares partitions and wires every route.
+func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error) {
+	d, err := openDB(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), StatementTimeout: cfg.StatementTimeout})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := d.MigrateUp(ctx)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, m := range applied {
+		log.InfoContext(ctx, "migration applied", "name", m)
+	}
+	parts := db.NewPartitions(d)
+	if err := parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
+		d.Close()
+		return nil, err
+	}
+	tokens := db.NewTokenStore(d.Bun)
+	ingest := db.NewIngestStore(d, parts)
+	metrics := rest.NewMetrics(d.Pool)
+	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes}
+	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
+		OnIngest: metrics.Ingested}
+	shuttingDown := new(atomic.Bool)
+	h := rest.NewRouter(rest.Deps{
+		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
+		GraphQL:      graph.NewHandler(graph.Config{Resolver: resolver, Log: log}),
+		Playground:   graph.PlaygroundHandler(),
+		ShuttingDown: shuttingDown,
+	})
+	return &app{handler: h, db: d, parts: parts, shuttingDown: shuttingDown}, nil
+}
+
+// Partitions are kept from partitionsBack days ago to partitionsAhead days ahead;
+// other days are created when a row needs them.
+const (
+	partitionsBack  = 1
+	partitionsAhead = 7
+)
+
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	if cfg.Demo {
+		if err := setUpDemo(ctx, a, cfg.DemoRows, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Requests get a context that SIGTERM does not cancel: in-flight ingests finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
+
+	go keepPartitions(ctx, a.parts, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Drain: refuse new connections, let in-flight requests (ingests) complete, then
+	// close the database. An ingest either commits and is acknowledged, or its
+	// transaction never commits.
+	a.shuttingDown.Store(true)
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "[::]:") {
+		return "localhost:" + strings.TrimPrefix(s, "[::]:")
+	}
+	if strings.HasPrefix(s, "0.0.0.0:") {
+		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
+	}
+	return s
+}
+
+// keepPartitions creates upcoming days' partitions every hour.
+func keepPartitions(ctx context.Context, parts *db.Partitions, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := parts.EnsureAhead(ctx, now, partitionsBack, partitionsAhead); err != nil && ctx.Err() == nil {
+				log.Error("create partitions", "err", err)
+			}
+		}
+	}
+}
+
+// demoSlug is the workspace --demo fills.
+const demoSlug = "demo"
+
+// setUpDemo creates workspace demo with sample data once, and on every start prints
+// a fresh admin token (revoking the previous demo token, so only one stays valid).
+func setUpDemo(ctx context.Context, a *app, rows int, stdout io.Writer) error {
+	wss := db.NewWorkspaceStore(a.db.Bun)
+	ws, err := wss.Create(ctx, demoSlug, "Demo")
+	switch {
+	case err == nil:
+		res, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 3})
+		if err != nil {
+			return err
+		}
+		total := 0
+		for _, n := range res.Rows {
+			total += n
+		}
+		fmt.Fprintf(stdout, "demo: created workspace %q with %d sample logs of all five kinds\n", demoSlug, total)
+	case errors.Is(err, db.ErrWorkspaceExists):
+		// Two servers starting at once: the loser finds the winner's workspace.
+		if ws, err = wss.BySlug(ctx, demoSlug); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo: workspace %q already exists; keeping its data\n", demoSlug)
+	default:
+		return err
+	}
+	tokens := db.NewTokenStore(a.db.Bun)
+	list, err := tokens.List(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range list {
+		if t.Name == demoTokenName && t.RevokedAt == nil {
+			if _, err := tokens.Revoke(ctx, ws.ID, t.ID); err != nil {
+				return err
+			}
+		}
+	}
+	_, text, err := tokens.Create(ctx, ws.ID, demoTokenName, model.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo: admin token for workspace %q (send it as Authorization: Bearer ...):\n%s\n", demoSlug, text)
+	return nil
+}
+
+const demoTokenName = "demo admin"
