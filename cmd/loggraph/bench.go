@@ -92,47 +92,57 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var ingestRates, copyRates []float64
+	// Contenders per round: the ingest route with `clients` HTTP clients, one psql
+	// \copy of all the rows, and `clients` psql \copy processes in parallel (the same
+	// connection count as the ingest clients). Their order rotates between rounds.
+	var ingestRates, copy1Rates, copyNRates []float64
 	for i := 0; i < *rounds; i++ {
-		gen := newAppRowGen(uint64(i + 1))
-		recs := gen.rows(*rows, time.Now())
+		recs := newAppRowGen(uint64(i+1)).rows(*rows, time.Now())
 		bodies := ndjsonBatches(recs, *batch)
-		csvPath := filepath.Join(dir, fmt.Sprintf("round%d.csv", i))
-		if err := writeCopyCSV(csvPath, ws.ID, newAppRowGen(uint64(1000+i)).rows(*rows, time.Now())); err != nil {
+		// psql needs ids (the table has no default); the content is the same rows.
+		whole := filepath.Join(dir, fmt.Sprintf("round%d.csv", i))
+		if err := writeCopyCSV(whole, ws.ID, recs); err != nil {
 			return err
 		}
-		runIngest := func() error {
-			d, err := postConcurrently(ctx, srv.Client(), srv.URL+"/v1/ingest/app", token, bodies, *clients)
-			if err != nil {
+		var parts []string
+		per := (len(recs) + *clients - 1) / *clients
+		for c := 0; c < *clients; c++ {
+			path := filepath.Join(dir, fmt.Sprintf("round%d-part%d.csv", i, c))
+			if err := writeCopyCSV(path, ws.ID, recs[c*per:min((c+1)*per, len(recs))]); err != nil {
 				return err
 			}
-			ingestRates = append(ingestRates, float64(*rows)/d.Seconds())
-			return nil
+			parts = append(parts, path)
 		}
-		runCopy := func() error {
-			d, err := psqlCopy(ctx, *dbURL, csvPath)
-			if err != nil {
+		contenders := []func() error{
+			func() error {
+				d, err := postConcurrently(ctx, srv.Client(), srv.URL+"/v1/ingest/app", token, bodies, *clients)
+				ingestRates = append(ingestRates, float64(*rows)/d.Seconds())
+				return err
+			},
+			func() error {
+				d, err := psqlCopy(ctx, *dbURL, whole)
+				copy1Rates = append(copy1Rates, float64(*rows)/d.Seconds())
+				return err
+			},
+			func() error {
+				d, err := psqlCopyParallel(ctx, *dbURL, parts)
+				copyNRates = append(copyNRates, float64(*rows)/d.Seconds())
+				return err
+			},
+		}
+		for j := range contenders {
+			if err := contenders[(i+j)%len(contenders)](); err != nil {
 				return err
 			}
-			copyRates = append(copyRates, float64(*rows)/d.Seconds())
-			return nil
 		}
-		first, second := runIngest, runCopy
-		if i%2 == 1 {
-			first, second = runCopy, runIngest
-		}
-		if err := first(); err != nil {
-			return err
-		}
-		if err := second(); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "ingest round %d: /v1/ingest/app %.0f rows/s, psql \\copy %.0f rows/s (ratio %.2f)\n",
-			i+1, ingestRates[i], copyRates[i], ingestRates[i]/copyRates[i])
+		fmt.Fprintf(stdout, "ingest round %d: /v1/ingest/app %.0f rows/s; psql \\copy x1 %.0f rows/s (ratio %.2f); psql \\copy x%d %.0f rows/s (ratio %.2f)\n",
+			i+1, ingestRates[i], copy1Rates[i], ingestRates[i]/copy1Rates[i], *clients, copyNRates[i], ingestRates[i]/copyNRates[i])
 	}
-	mi, mc := median(ingestRates), median(copyRates)
-	fmt.Fprintf(stdout, "ingest: median /v1/ingest/app %.0f rows/s (%d clients, %d-line batches), median psql \\copy %.0f rows/s, ratio %.2f (median of per-round ratios %.2f)\n",
-		mi, *clients, *batch, mc, mi/mc, medianRatio(ingestRates, copyRates))
+	mi := median(ingestRates)
+	fmt.Fprintf(stdout, "ingest: median /v1/ingest/app %.0f rows/s (%d clients, %d-line batches, %d rows per round, %d rounds)\n",
+		mi, *clients, *batch, *rows, *rounds)
+	fmt.Fprintf(stdout, "ingest: vs one psql \\copy: median %.0f rows/s, median per-round ratio %.2f\n", median(copy1Rates), medianRatio(ingestRates, copy1Rates))
+	fmt.Fprintf(stdout, "ingest: vs %d parallel psql \\copy: median %.0f rows/s, median per-round ratio %.2f\n", *clients, median(copyNRates), medianRatio(ingestRates, copyNRates))
 	return nil
 }
 
@@ -274,6 +284,23 @@ func writeCopyCSV(path string, ws uuid.UUID, rows []model.AppLog) error {
 		return err
 	}
 	return f.Close()
+}
+
+// psqlCopyParallel loads each file with its own psql process, all at once.
+func psqlCopyParallel(ctx context.Context, url string, paths []string) (time.Duration, error) {
+	start := time.Now()
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() { _, errs[i] = psqlCopy(ctx, url, p) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
 }
 
 // psqlCopy loads the CSV with psql's client-side \copy and returns the wall time.
