@@ -2,7 +2,7 @@
 DATABASE_URL ?= postgres://postgres@localhost:5432/loggraph?sslmode=disable
 export DATABASE_URL
 
-.PHONY: run test build generate check bench-ingest
+.PHONY: run test build generate check bench-ingest audit
 
 ## run: serve on :8080 with a demo workspace (needs PostgreSQL at $DATABASE_URL)
 run:
@@ -28,3 +28,7 @@ check:
 ## bench-ingest: ingest throughput against psql \copy (see BENCHMARKS.md)
 bench-ingest: build
 	./bin/loggraph bench ingest
+
+## audit: the graphql-http audit suite against a freshly started server (needs PostgreSQL and Node.js)
+audit:
+	bash .ci/audit/run.sh

@@ -52,6 +52,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if opts.StatementTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	}
+	// Every statement feeds the StatementCounter of its context (extensions.stats).
+	cfg.ConnConfig.Tracer = statementTracer{}
 	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
 	}
@@ -64,7 +66,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, Unreachable(rawURL, err)
 	}
 	sqldb := stdlib.OpenDBFromPool(pool)
-	return &DB{Pool: pool, Bun: bun.NewDB(sqldb, pgdialect.New()), URL: rawURL}, nil
+	return &DB{Pool: pool, Bun: bun.NewDB(sqldb, pgdialect.New(), bun.WithDiscardUnknownColumns()), URL: rawURL}, nil
 }
 
 // Close closes bun's handle and the pool.

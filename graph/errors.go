@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/loggraph/loggraph/db"
@@ -44,19 +46,29 @@ func batchError(be *model.BatchError) error {
 	return e
 }
 
-// presentError gives every error a code and the request id. gqlgen hands over its own
-// errors (parsing, validation, argument coercion) as *gqlerror.Error: those are the
-// caller's. A resolver's error is the caller's only if it carries a code; anything
-// else is logged and answered "internal error", so no SQL or stack reaches a client.
+// presentError gives every error a code and the request id. An error is the
+// caller's if it carries a code, is a model.InputError (filters, paging, scalars), or
+// is one of gqlgen's own parse/validation errors (a *gqlerror.Error with no Go error
+// inside). Anything else, including a resolver's error that gqlgen wrapped, is
+// logged and answered "internal error", so no SQL or stack reaches a client.
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var out *gqlerror.Error
-		direct, isGQL := err.(*gqlerror.Error)
 		var coded *gqlerror.Error
+		var inputErr *model.InputError
+		direct, isGQL := err.(*gqlerror.Error)
 		switch {
 		case errors.As(err, &coded) && coded.Extensions["code"] != nil:
 			out = coded
-		case isGQL:
+			if isValueError(coded) {
+				out.Extensions["code"] = CodeBadUserInput
+			}
+		case errors.As(err, &inputErr):
+			out = userError(CodeBadUserInput, "%s", inputErr.Msg)
+			if isGQL {
+				out.Path = direct.Path
+			}
+		case isGQL && direct.Err == nil:
 			out = direct
 			if out.Extensions == nil {
 				out.Extensions = map[string]any{}
@@ -67,6 +79,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		default:
 			log.ErrorContext(ctx, "graphql resolver failed", "err", err, "request_id", reqctx.RequestID(ctx))
 			out = userError(CodeInternal, "internal error")
+			if isGQL {
+				out.Path = direct.Path
+			}
 		}
 		if out.Path == nil {
 			out.Path = graphql.GetPath(ctx)
@@ -84,4 +99,17 @@ func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "graphql panic", "panic", fmt.Sprint(p), "request_id", reqctx.RequestID(ctx))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	}
+}
+
+// isValueError tells a wrong argument or variable value (an unknown enum value, a
+// string for an Int), which is BAD_USER_INPUT, from other validation failures of the
+// document (an unknown field), which keep gqlgen's GRAPHQL_VALIDATION_FAILED.
+func isValueError(e *gqlerror.Error) bool {
+	if e.Extensions["code"] != errcode.ValidationFailed {
+		return false
+	}
+	if e.Rule == "ValuesOfCorrectType" {
+		return true
+	}
+	return len(e.Path) > 0 && e.Path[0] == ast.PathName("variable")
 }

@@ -5,7 +5,13 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"context"
 	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/loggraph/loggraph/graph/loader"
+	"github.com/loggraph/loggraph/internal/reqctx"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
@@ -15,8 +21,19 @@ import (
 type Resolver struct {
 	Ingest       *db.IngestStore
 	Tokens       *db.TokenStore
+	LogStore     *db.LogStore
+	EntityStore  *db.EntityStore
 	IngestLimits model.IngestLimits
 	Log          *slog.Logger
 	// OnIngest is told of every stored batch (metrics).
 	OnIngest func(kind model.LogKind, res db.IngestResult)
+}
+
+// withLoaders gives each response (each operation, each subscription event) fresh
+// loaders, so batches never mix operations and caches never outlive a response.
+func (r *Resolver) withLoaders(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if p := reqctx.Principal(ctx); p != nil {
+		ctx = loader.With(ctx, loader.New(p.Workspace.ID, r.LogStore, r.EntityStore))
+	}
+	return next(ctx)
 }

@@ -13,8 +13,133 @@ import (
 	"github.com/google/uuid"
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/generated"
+	"github.com/loggraph/loggraph/graph/loader"
 	"github.com/loggraph/loggraph/model"
 )
+
+func (r *apiClientResolver) RequestLogs(ctx context.Context, obj *model.APIClient, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
+	return childPage(ctx, "apiClient.requestLogs", pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+			return loader.For(ctx).APIRequestLogsOf(ctx, path, "client_id", obj.ID, filter, p, after)
+		},
+		logCursor[*model.APIRequestLog],
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).APIRequestLogCount(ctx, path, "client_id", obj.ID, filter)
+		})
+}
+
+func (r *apiCollectionResolver) RequestLogs(ctx context.Context, obj *model.APICollection, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
+	return childPage(ctx, "apiCollection.requestLogs", pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+			return loader.For(ctx).APIRequestLogsOf(ctx, path, "collection_id", obj.ID, filter, p, after)
+		},
+		logCursor[*model.APIRequestLog],
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).APIRequestLogCount(ctx, path, "collection_id", obj.ID, filter)
+		})
+}
+
+func (r *apiReferenceResolver) Logs(ctx context.Context, obj *model.APIReference, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIReferenceLog], error) {
+	return childPage(ctx, "apiReference.logs", pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
+			return loader.For(ctx).APIReferenceLogsOf(ctx, path, obj.ID, filter, p, after)
+		},
+		logCursor[*model.APIReferenceLog],
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).APIReferenceLogCount(ctx, path, obj.ID, filter)
+		})
+}
+
+func (r *apiReferenceLogResolver) Source(ctx context.Context, obj *model.APIReferenceLog) (*string, error) {
+	ref, err := loader.For(ctx).APIReference.Load(ctx, obj.APIReferenceID)()
+	if err != nil || ref == nil {
+		return nil, err
+	}
+	return ref.Name, nil
+}
+
+func (r *apiReferenceLogResolver) APIReference(ctx context.Context, obj *model.APIReferenceLog) (*model.APIReference, error) {
+	return loader.For(ctx).APIReference.Load(ctx, obj.APIReferenceID)()
+}
+
+func (r *apiReferenceLogResolver) User(ctx context.Context, obj *model.APIReferenceLog) (*model.TeamAccount, error) {
+	return loader.For(ctx).User.Load(ctx, obj.UserID)()
+}
+
+func (r *apiRequestLogResolver) Source(ctx context.Context, obj *model.APIRequestLog) (*string, error) {
+	c, err := loader.For(ctx).Collection.Load(ctx, obj.CollectionID)()
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &c.Name, nil
+}
+
+func (r *apiRequestLogResolver) Collection(ctx context.Context, obj *model.APIRequestLog) (*model.APICollection, error) {
+	return loader.For(ctx).Collection.Load(ctx, obj.CollectionID)()
+}
+
+func (r *apiRequestLogResolver) Client(ctx context.Context, obj *model.APIRequestLog) (*model.APIClient, error) {
+	if obj.ClientID == nil {
+		return nil, nil
+	}
+	return loader.For(ctx).Client.Load(ctx, *obj.ClientID)()
+}
+
+func (r *integrationResolver) Jobs(ctx context.Context, obj *model.Integration, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationJob], error) {
+	return childPage(ctx, db.JobsScope, pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
+			return loader.For(ctx).JobsOf(ctx, path, obj.ID, p, after)
+		},
+		db.JobCursor,
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).JobCount(ctx, path, obj.ID)
+		})
+}
+
+func (r *integrationResolver) Logs(ctx context.Context, obj *model.Integration, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
+	return childPage(ctx, "integration.logs", pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+			return loader.For(ctx).IntegrationLogsOf(ctx, path, "integration_id", obj.ID, filter, p, after)
+		},
+		logCursor[*model.IntegrationLog],
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).IntegrationLogCount(ctx, path, "integration_id", obj.ID, filter)
+		})
+}
+
+func (r *integrationJobResolver) Integration(ctx context.Context, obj *model.IntegrationJob) (*model.Integration, error) {
+	return loader.For(ctx).Integration.Load(ctx, obj.IntegrationID)()
+}
+
+func (r *integrationJobResolver) Logs(ctx context.Context, obj *model.IntegrationJob, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
+	return childPage(ctx, "integrationJob.logs", pageArgs(first, after, last, before),
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+			return loader.For(ctx).IntegrationLogsOf(ctx, path, "job_id", obj.ID, filter, p, after)
+		},
+		logCursor[*model.IntegrationLog],
+		func(ctx context.Context, path string) (int, error) {
+			return loader.For(ctx).IntegrationLogCount(ctx, path, "job_id", obj.ID, filter)
+		})
+}
+
+func (r *integrationLogResolver) Source(ctx context.Context, obj *model.IntegrationLog) (*string, error) {
+	i, err := loader.For(ctx).Integration.Load(ctx, obj.IntegrationID)()
+	if err != nil || i == nil {
+		return nil, err
+	}
+	return i.Name, nil
+}
+
+func (r *integrationLogResolver) Integration(ctx context.Context, obj *model.IntegrationLog) (*model.Integration, error) {
+	return loader.For(ctx).Integration.Load(ctx, obj.IntegrationID)()
+}
+
+func (r *integrationLogResolver) Job(ctx context.Context, obj *model.IntegrationLog) (*model.IntegrationJob, error) {
+	if obj.JobID == nil {
+		return nil, nil
+	}
+	return loader.For(ctx).Job.Load(ctx, *obj.JobID)()
+}
 
 func (r *mutationResolver) IngestAppLogs(ctx context.Context, logs []model.AppLogInput) (*model.IngestResult, error) {
 	return r.ingest(ctx, model.KindApp, len(logs), func(p *model.BatchParser) {
@@ -103,11 +228,185 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]model.APIToken, error)
 	return r.Tokens.List(ctx, p.Workspace.ID)
 }
 
+func (r *queryResolver) Logs(ctx context.Context, filter *model.LogFilter, first *int, after *string, last *int, before *string) (*model.Connection[model.Log], error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := model.ParsePage(pageArgs(first, after, last, before), db.LogsScope)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.LogStore.Logs(ctx, p.Workspace.ID, filter, page)
+	if err != nil {
+		return nil, err
+	}
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, page, db.UnionCursor,
+		func(ctx context.Context) (int, error) { return r.LogStore.CountLogs(ctx, p.Workspace.ID, filter) }), nil
+}
+
+func (r *queryResolver) AppLogs(ctx context.Context, filter *model.AppLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.AppLog], error) {
+	return listKind[*model.AppLog](ctx, r.Resolver, model.KindApp, filter, pageArgs(first, after, last, before))
+}
+
+func (r *queryResolver) APIRequestLogs(ctx context.Context, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
+	return listKind[*model.APIRequestLog](ctx, r.Resolver, model.KindAPIRequest, filter, pageArgs(first, after, last, before))
+}
+
+func (r *queryResolver) IntegrationLogs(ctx context.Context, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
+	return listKind[*model.IntegrationLog](ctx, r.Resolver, model.KindIntegration, filter, pageArgs(first, after, last, before))
+}
+
+func (r *queryResolver) ActionLogs(ctx context.Context, filter *model.ActionLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.ActionLog], error) {
+	return listKind[*model.ActionLog](ctx, r.Resolver, model.KindAction, filter, pageArgs(first, after, last, before))
+}
+
+func (r *queryResolver) APIReferenceLogs(ctx context.Context, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIReferenceLog], error) {
+	return listKind[*model.APIReferenceLog](ctx, r.Resolver, model.KindAPIReference, filter, pageArgs(first, after, last, before))
+}
+
+func (r *queryResolver) Log(ctx context.Context, kind model.LogKind, id string) (model.Log, error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notFoundIsNil(r.LogStore.LogByID(ctx, p.Workspace.ID, kind, id))
+}
+
+func (r *queryResolver) Integrations(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.Integration], error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := model.ParsePage(pageArgs(first, after, last, before), db.IntegrationsScope)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.EntityStore.ListIntegrations(ctx, p.Workspace.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, page, db.IntegrationCursor,
+		func(ctx context.Context) (int, error) {
+			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "integrations")
+		}), nil
+}
+
+func (r *queryResolver) Integration(ctx context.Context, id string) (*model.Integration, error) {
+	if _, err := reader(ctx); err != nil {
+		return nil, err
+	}
+	uid, ok := parseUUID(id)
+	if !ok {
+		return nil, nil
+	}
+	return loader.For(ctx).Integration.Load(ctx, uid)()
+}
+
+func (r *queryResolver) APIReferences(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIReference], error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := model.ParsePage(pageArgs(first, after, last, before), db.APIReferencesScope)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.EntityStore.ListAPIReferences(ctx, p.Workspace.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, page, db.APIReferenceCursor,
+		func(ctx context.Context) (int, error) {
+			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_references")
+		}), nil
+}
+
+func (r *queryResolver) APIReference(ctx context.Context, id string) (*model.APIReference, error) {
+	if _, err := reader(ctx); err != nil {
+		return nil, err
+	}
+	return loader.For(ctx).APIReference.Load(ctx, id)()
+}
+
+func (r *queryResolver) APICollections(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.APICollection], error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := model.ParsePage(pageArgs(first, after, last, before), db.CollectionsScope)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.EntityStore.ListCollections(ctx, p.Workspace.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, page, db.CollectionCursor,
+		func(ctx context.Context) (int, error) {
+			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_collections")
+		}), nil
+}
+
+func (r *queryResolver) APIClients(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIClient], error) {
+	p, err := reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := model.ParsePage(pageArgs(first, after, last, before), db.ClientsScope)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.EntityStore.ListClients(ctx, p.Workspace.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, page, db.ClientCursor,
+		func(ctx context.Context) (int, error) {
+			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_clients")
+		}), nil
+}
+
+func (r *Resolver) ApiClient() generated.ApiClientResolver { return &apiClientResolver{r} }
+
+func (r *Resolver) ApiCollection() generated.ApiCollectionResolver { return &apiCollectionResolver{r} }
+
+func (r *Resolver) ApiReference() generated.ApiReferenceResolver { return &apiReferenceResolver{r} }
+
+func (r *Resolver) ApiReferenceLog() generated.ApiReferenceLogResolver {
+	return &apiReferenceLogResolver{r}
+}
+
+func (r *Resolver) ApiRequestLog() generated.ApiRequestLogResolver { return &apiRequestLogResolver{r} }
+
+func (r *Resolver) Integration() generated.IntegrationResolver { return &integrationResolver{r} }
+
+func (r *Resolver) IntegrationJob() generated.IntegrationJobResolver {
+	return &integrationJobResolver{r}
+}
+
+func (r *Resolver) IntegrationLog() generated.IntegrationLogResolver {
+	return &integrationLogResolver{r}
+}
+
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	apiClientResolver       struct{ *Resolver }
+	apiCollectionResolver   struct{ *Resolver }
+	apiReferenceResolver    struct{ *Resolver }
+	apiReferenceLogResolver struct{ *Resolver }
+	apiRequestLogResolver   struct{ *Resolver }
+	integrationResolver     struct{ *Resolver }
+	integrationJobResolver  struct{ *Resolver }
+	integrationLogResolver  struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
 )

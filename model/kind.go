@@ -4,7 +4,6 @@
 package model
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 )
@@ -99,11 +98,11 @@ func (k LogKind) String() string { return string(k) }
 func (k *LogKind) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("LogKind must be a string")
+		return inputErrorf("LogKind must be a string")
 	}
 	*k = LogKind(s)
 	if !k.IsValid() {
-		return fmt.Errorf("%q is not a valid LogKind", s)
+		return inputErrorf("%q is not a valid LogKind", s)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package model
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
@@ -99,7 +98,7 @@ type TeamAccount struct {
 type AppLog struct {
 	bun.BaseModel `bun:"table:app_logs"`
 
-	WorkspaceID uuid.UUID       `bun:"workspace_id,type:uuid" json:"-"`
+	WorkspaceID uuid.UUID       `bun:"workspace_id,type:uuid" json:"workspace_id"`
 	ID          uuid.UUID       `bun:"id,type:uuid" json:"id"`
 	Timestamp   time.Time       `bun:"timestamp" json:"timestamp"`
 	Level       Severity        `bun:"level" json:"level"`
@@ -109,7 +108,8 @@ type AppLog struct {
 }
 
 // APIRequestLog is an API gateway request log (seed 003). Collection and client are
-// stored by id; their names live on the entities.
+// stored by id; their names live on the entities. JSON tags are column names (the
+// cross-kind query reads rows as to_jsonb); the REST shims have their own shapes.
 type APIRequestLog struct {
 	bun.BaseModel `bun:"table:api_request_logs"`
 
@@ -122,8 +122,8 @@ type APIRequestLog struct {
 	IP            netip.Addr `bun:"ip,type:inet" json:"ip"`
 	TimingMs      int        `bun:"timing_ms" json:"timing_ms"`
 	DelayMs       int        `bun:"delay_ms" json:"delay_ms"`
-	CollectionID  int64      `bun:"collection_id" json:"-"`
-	ClientID      *int64     `bun:"client_id" json:"-"`
+	CollectionID  int64      `bun:"collection_id" json:"collection_id"`
+	ClientID      *int64     `bun:"client_id" json:"client_id"`
 	Endpoint      string     `bun:"endpoint" json:"endpoint"`
 	JobURL        *string    `bun:"job_url" json:"job_url"`
 }
@@ -169,7 +169,7 @@ type APIReferenceLog struct {
 	bun.BaseModel `bun:"table:api_reference_logs"`
 
 	WorkspaceID    uuid.UUID     `bun:"workspace_id,type:uuid" json:"-"`
-	ID             string        `bun:"id" json:"logs_id"`
+	ID             string        `bun:"id" json:"id"`
 	ModifiedAt     time.Time     `bun:"modified_at" json:"modified_at"`
 	APIReferenceID string        `bun:"api_reference_id" json:"api_reference_id"`
 	UserID         string        `bun:"user_id" json:"user_id"`
@@ -193,14 +193,14 @@ const (
 func (t *CollectionType) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("CollectionType must be a string")
+		return inputErrorf("CollectionType must be a string")
 	}
 	switch ct := CollectionType(strings.ToLower(s)); {
 	case s == "RECIPE" || s == "PROXY":
 		*t = ct
 		return nil
 	}
-	return fmt.Errorf("%q is not a valid CollectionType", s)
+	return inputErrorf("%q is not a valid CollectionType", s)
 }
 
 // MarshalGQL implements graphql.Marshaler.

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -39,11 +38,11 @@ func (r Role) CanAdmin() bool { return r == RoleAdmin }
 func (r *Role) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("Role must be a string")
+		return inputErrorf("Role must be a string")
 	}
 	role, ok := ParseRole(s)
 	if !ok || strings.ToUpper(s) != s {
-		return fmt.Errorf("%q is not a valid Role", s)
+		return inputErrorf("%q is not a valid Role", s)
 	}
 	*r = role
 	return nil

@@ -56,11 +56,11 @@ func (s Severity) MarshalText() ([]byte, error) {
 func (s *Severity) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("Severity must be a string")
+		return inputErrorf("Severity must be a string")
 	}
 	sev, ok := ParseSeverity(str)
 	if !ok {
-		return fmt.Errorf("%q is not a valid Severity", str)
+		return inputErrorf("%q is not a valid Severity", str)
 	}
 	*s = sev
 	return nil

@@ -25,7 +25,8 @@ import (
 	"github.com/loggraph/loggraph/model"
 )
 
-// cmdBench measures, on a persistent bench database: seed throughput, and
+// cmdBench runs `bench read` (cmdBenchRead) or `bench ingest`, which measures, on a
+// persistent bench database: seed throughput, and
 // POST /v1/ingest/app throughput (batches of --batch lines from --clients concurrent
 // clients, through real HTTP) against `psql \copy` of rows of the same shape into
 // the same table. Each figure is the median of --rounds; the order of the two
@@ -40,12 +41,17 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	clients := fs.Int("clients", 2, "concurrent ingest clients")
 	rounds := fs.Int("rounds", 5, "rounds per figure (the median is reported)")
 	seedRounds := fs.Int("seed-rounds", 3, "seed rounds")
+	requests := fs.Int("requests", 300, "requests per figure (bench read)")
+	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	if len(pos) == 1 && pos[0] == "read" {
+		return cmdBenchRead(ctx, *dbURL, *readRows, *requests, stdout)
+	}
 	if len(pos) != 1 || pos[0] != "ingest" {
-		return usagef("usage: loggraph bench ingest [flags]")
+		return usagef("usage: loggraph bench ingest|read [flags]")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("bench needs psql on PATH for the raw \\copy baseline: %w", err)

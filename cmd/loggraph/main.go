@@ -50,6 +50,7 @@ Usage:
   loggraph seed --workspace SLUG --rows N [--days D]
                                                     synthetic logs of all five kinds (COPY)
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
+  loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw
 
 Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
 Run 'loggraph COMMAND -h' for a command's flags.

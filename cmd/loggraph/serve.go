@@ -89,7 +89,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	metrics := rest.NewMetrics(d.Pool)
 	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
-		OnIngest: metrics.Ingested}
+		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun)}
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,

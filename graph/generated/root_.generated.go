@@ -22,6 +22,14 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ApiClient() ApiClientResolver
+	ApiCollection() ApiCollectionResolver
+	ApiReference() ApiReferenceResolver
+	ApiReferenceLog() ApiReferenceLogResolver
+	ApiRequestLog() ApiRequestLogResolver
+	Integration() IntegrationResolver
+	IntegrationJob() IntegrationJobResolver
+	IntegrationLog() IntegrationLogResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -30,6 +38,151 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ActionLog struct {
+		AppName    func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Level      func(childComplexity int) int
+		LoggerName func(childComplexity int) int
+		Message    func(childComplexity int) int
+		Severity   func(childComplexity int) int
+		Source     func(childComplexity int) int
+		Timestamp  func(childComplexity int) int
+		Trace      func(childComplexity int) int
+	}
+
+	ActionLogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ActionLogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiClient struct {
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		RequestLogs func(childComplexity int, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) int
+	}
+
+	ApiClientConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ApiClientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiCollection struct {
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		RequestLogs func(childComplexity int, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) int
+		Type        func(childComplexity int) int
+	}
+
+	ApiCollectionConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ApiCollectionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiReference struct {
+		ID   func(childComplexity int) int
+		Logs func(childComplexity int, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) int
+		Name func(childComplexity int) int
+	}
+
+	ApiReferenceConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ApiReferenceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiReferenceLog struct {
+		APIReference func(childComplexity int) int
+		Alerts       func(childComplexity int) int
+		AlertsCount  func(childComplexity int) int
+		ErrorCount   func(childComplexity int) int
+		Errors       func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		LogsID       func(childComplexity int) int
+		Message      func(childComplexity int) int
+		ModifiedAt   func(childComplexity int) int
+		Severity     func(childComplexity int) int
+		Source       func(childComplexity int) int
+		Timestamp    func(childComplexity int) int
+		Title        func(childComplexity int) int
+		User         func(childComplexity int) int
+	}
+
+	ApiReferenceLogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ApiReferenceLogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ApiRequestLog struct {
+		Client        func(childComplexity int) int
+		Code          func(childComplexity int) int
+		Collection    func(childComplexity int) int
+		DelayMs       func(childComplexity int) int
+		Endpoint      func(childComplexity int) int
+		GatewayCode   func(childComplexity int) int
+		ID            func(childComplexity int) int
+		IPText        func(childComplexity int) int
+		JobURL        func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Message       func(childComplexity int) int
+		Outcome       func(childComplexity int) int
+		ReceivedAt    func(childComplexity int) int
+		Severity      func(childComplexity int) int
+		Source        func(childComplexity int) int
+		Status        func(childComplexity int) int
+		StatusDetails func(childComplexity int) int
+		Timestamp     func(childComplexity int) int
+		TimingMs      func(childComplexity int) int
+	}
+
+	ApiRequestLogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ApiRequestLogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ApiToken struct {
 		CreatedAt  func(childComplexity int) int
 		Hint       func(childComplexity int) int
@@ -40,14 +193,123 @@ type ComplexityRoot struct {
 		Role       func(childComplexity int) int
 	}
 
+	AppLog struct {
+		Details   func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Level     func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Service   func(childComplexity int) int
+		Severity  func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+	}
+
+	AppLogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AppLogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CreatedApiToken struct {
 		APIToken func(childComplexity int) int
 		Token    func(childComplexity int) int
 	}
 
+	ImportIssue struct {
+		Message func(childComplexity int) int
+		Pointer func(childComplexity int) int
+	}
+
 	IngestResult struct {
 		Accepted   func(childComplexity int) int
 		Duplicates func(childComplexity int) int
+	}
+
+	Integration struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Jobs      func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Logs      func(childComplexity int, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) int
+		Name      func(childComplexity int) int
+	}
+
+	IntegrationConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	IntegrationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	IntegrationJob struct {
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Integration func(childComplexity int) int
+		Logs        func(childComplexity int, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) int
+	}
+
+	IntegrationJobConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	IntegrationJobEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	IntegrationLog struct {
+		Attempt     func(childComplexity int) int
+		Body        func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		ErrorDetail func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Integration func(childComplexity int) int
+		Job         func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Message     func(childComplexity int) int
+		Severity    func(childComplexity int) int
+		Source      func(childComplexity int) int
+		StatusCode  func(childComplexity int) int
+		Succeeded   func(childComplexity int) int
+		Timestamp   func(childComplexity int) int
+	}
+
+	IntegrationLogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	IntegrationLogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	LogConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	LogEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -60,9 +322,34 @@ type ComplexityRoot struct {
 		RevokeAPIToken         func(childComplexity int, id string) int
 	}
 
+	PageInfo struct {
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
+	}
+
 	Query struct {
-		APITokens func(childComplexity int) int
-		Viewer    func(childComplexity int) int
+		APIClients       func(childComplexity int, first *int, after *string, last *int, before *string) int
+		APICollections   func(childComplexity int, first *int, after *string, last *int, before *string) int
+		APIReference     func(childComplexity int, id string) int
+		APIReferenceLogs func(childComplexity int, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) int
+		APIReferences    func(childComplexity int, first *int, after *string, last *int, before *string) int
+		APIRequestLogs   func(childComplexity int, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) int
+		APITokens        func(childComplexity int) int
+		ActionLogs       func(childComplexity int, filter *model.ActionLogFilter, first *int, after *string, last *int, before *string) int
+		AppLogs          func(childComplexity int, filter *model.AppLogFilter, first *int, after *string, last *int, before *string) int
+		Integration      func(childComplexity int, id string) int
+		IntegrationLogs  func(childComplexity int, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) int
+		Integrations     func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Log              func(childComplexity int, kind model.LogKind, id string) int
+		Logs             func(childComplexity int, filter *model.LogFilter, first *int, after *string, last *int, before *string) int
+		Viewer           func(childComplexity int) int
+	}
+
+	TeamAccount struct {
+		ID   func(childComplexity int) int
+		Name func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -91,6 +378,585 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ActionLog.appName":
+		if e.ComplexityRoot.ActionLog.AppName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.AppName(childComplexity), true
+	case "ActionLog.createdAt":
+		if e.ComplexityRoot.ActionLog.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.CreatedAt(childComplexity), true
+	case "ActionLog.id":
+		if e.ComplexityRoot.ActionLog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.ID(childComplexity), true
+	case "ActionLog.kind":
+		if e.ComplexityRoot.ActionLog.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Kind(childComplexity), true
+	case "ActionLog.level":
+		if e.ComplexityRoot.ActionLog.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Level(childComplexity), true
+	case "ActionLog.loggerName":
+		if e.ComplexityRoot.ActionLog.LoggerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.LoggerName(childComplexity), true
+	case "ActionLog.message":
+		if e.ComplexityRoot.ActionLog.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Message(childComplexity), true
+	case "ActionLog.severity":
+		if e.ComplexityRoot.ActionLog.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Severity(childComplexity), true
+	case "ActionLog.source":
+		if e.ComplexityRoot.ActionLog.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Source(childComplexity), true
+	case "ActionLog.timestamp":
+		if e.ComplexityRoot.ActionLog.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Timestamp(childComplexity), true
+	case "ActionLog.trace":
+		if e.ComplexityRoot.ActionLog.Trace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLog.Trace(childComplexity), true
+
+	case "ActionLogConnection.edges":
+		if e.ComplexityRoot.ActionLogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogConnection.Edges(childComplexity), true
+	case "ActionLogConnection.nodes":
+		if e.ComplexityRoot.ActionLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogConnection.Nodes(childComplexity), true
+	case "ActionLogConnection.pageInfo":
+		if e.ComplexityRoot.ActionLogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogConnection.PageInfo(childComplexity), true
+	case "ActionLogConnection.totalCount":
+		if e.ComplexityRoot.ActionLogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogConnection.TotalCount(childComplexity), true
+
+	case "ActionLogEdge.cursor":
+		if e.ComplexityRoot.ActionLogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogEdge.Cursor(childComplexity), true
+	case "ActionLogEdge.node":
+		if e.ComplexityRoot.ActionLogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionLogEdge.Node(childComplexity), true
+
+	case "ApiClient.id":
+		if e.ComplexityRoot.ApiClient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClient.ID(childComplexity), true
+	case "ApiClient.name":
+		if e.ComplexityRoot.ApiClient.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClient.Name(childComplexity), true
+	case "ApiClient.requestLogs":
+		if e.ComplexityRoot.ApiClient.RequestLogs == nil {
+			break
+		}
+
+		args, err := ec.field_ApiClient_requestLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ApiClient.RequestLogs(childComplexity, args["filter"].(*model.APIRequestLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "ApiClientConnection.edges":
+		if e.ComplexityRoot.ApiClientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientConnection.Edges(childComplexity), true
+	case "ApiClientConnection.nodes":
+		if e.ComplexityRoot.ApiClientConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientConnection.Nodes(childComplexity), true
+	case "ApiClientConnection.pageInfo":
+		if e.ComplexityRoot.ApiClientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientConnection.PageInfo(childComplexity), true
+	case "ApiClientConnection.totalCount":
+		if e.ComplexityRoot.ApiClientConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientConnection.TotalCount(childComplexity), true
+
+	case "ApiClientEdge.cursor":
+		if e.ComplexityRoot.ApiClientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientEdge.Cursor(childComplexity), true
+	case "ApiClientEdge.node":
+		if e.ComplexityRoot.ApiClientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientEdge.Node(childComplexity), true
+
+	case "ApiCollection.id":
+		if e.ComplexityRoot.ApiCollection.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollection.ID(childComplexity), true
+	case "ApiCollection.name":
+		if e.ComplexityRoot.ApiCollection.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollection.Name(childComplexity), true
+	case "ApiCollection.requestLogs":
+		if e.ComplexityRoot.ApiCollection.RequestLogs == nil {
+			break
+		}
+
+		args, err := ec.field_ApiCollection_requestLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ApiCollection.RequestLogs(childComplexity, args["filter"].(*model.APIRequestLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "ApiCollection.type":
+		if e.ComplexityRoot.ApiCollection.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollection.Type(childComplexity), true
+
+	case "ApiCollectionConnection.edges":
+		if e.ComplexityRoot.ApiCollectionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionConnection.Edges(childComplexity), true
+	case "ApiCollectionConnection.nodes":
+		if e.ComplexityRoot.ApiCollectionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionConnection.Nodes(childComplexity), true
+	case "ApiCollectionConnection.pageInfo":
+		if e.ComplexityRoot.ApiCollectionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionConnection.PageInfo(childComplexity), true
+	case "ApiCollectionConnection.totalCount":
+		if e.ComplexityRoot.ApiCollectionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionConnection.TotalCount(childComplexity), true
+
+	case "ApiCollectionEdge.cursor":
+		if e.ComplexityRoot.ApiCollectionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionEdge.Cursor(childComplexity), true
+	case "ApiCollectionEdge.node":
+		if e.ComplexityRoot.ApiCollectionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiCollectionEdge.Node(childComplexity), true
+
+	case "ApiReference.id":
+		if e.ComplexityRoot.ApiReference.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReference.ID(childComplexity), true
+	case "ApiReference.logs":
+		if e.ComplexityRoot.ApiReference.Logs == nil {
+			break
+		}
+
+		args, err := ec.field_ApiReference_logs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ApiReference.Logs(childComplexity, args["filter"].(*model.APIReferenceLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "ApiReference.name":
+		if e.ComplexityRoot.ApiReference.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReference.Name(childComplexity), true
+
+	case "ApiReferenceConnection.edges":
+		if e.ComplexityRoot.ApiReferenceConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceConnection.Edges(childComplexity), true
+	case "ApiReferenceConnection.nodes":
+		if e.ComplexityRoot.ApiReferenceConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceConnection.Nodes(childComplexity), true
+	case "ApiReferenceConnection.pageInfo":
+		if e.ComplexityRoot.ApiReferenceConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceConnection.PageInfo(childComplexity), true
+	case "ApiReferenceConnection.totalCount":
+		if e.ComplexityRoot.ApiReferenceConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceConnection.TotalCount(childComplexity), true
+
+	case "ApiReferenceEdge.cursor":
+		if e.ComplexityRoot.ApiReferenceEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceEdge.Cursor(childComplexity), true
+	case "ApiReferenceEdge.node":
+		if e.ComplexityRoot.ApiReferenceEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceEdge.Node(childComplexity), true
+
+	case "ApiReferenceLog.apiReference":
+		if e.ComplexityRoot.ApiReferenceLog.APIReference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.APIReference(childComplexity), true
+	case "ApiReferenceLog.alerts":
+		if e.ComplexityRoot.ApiReferenceLog.Alerts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Alerts(childComplexity), true
+	case "ApiReferenceLog.alertsCount":
+		if e.ComplexityRoot.ApiReferenceLog.AlertsCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.AlertsCount(childComplexity), true
+	case "ApiReferenceLog.errorCount":
+		if e.ComplexityRoot.ApiReferenceLog.ErrorCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.ErrorCount(childComplexity), true
+	case "ApiReferenceLog.errors":
+		if e.ComplexityRoot.ApiReferenceLog.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Errors(childComplexity), true
+	case "ApiReferenceLog.id":
+		if e.ComplexityRoot.ApiReferenceLog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.ID(childComplexity), true
+	case "ApiReferenceLog.kind":
+		if e.ComplexityRoot.ApiReferenceLog.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Kind(childComplexity), true
+	case "ApiReferenceLog.logsId":
+		if e.ComplexityRoot.ApiReferenceLog.LogsID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.LogsID(childComplexity), true
+	case "ApiReferenceLog.message":
+		if e.ComplexityRoot.ApiReferenceLog.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Message(childComplexity), true
+	case "ApiReferenceLog.modifiedAt":
+		if e.ComplexityRoot.ApiReferenceLog.ModifiedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.ModifiedAt(childComplexity), true
+	case "ApiReferenceLog.severity":
+		if e.ComplexityRoot.ApiReferenceLog.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Severity(childComplexity), true
+	case "ApiReferenceLog.source":
+		if e.ComplexityRoot.ApiReferenceLog.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Source(childComplexity), true
+	case "ApiReferenceLog.timestamp":
+		if e.ComplexityRoot.ApiReferenceLog.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Timestamp(childComplexity), true
+	case "ApiReferenceLog.title":
+		if e.ComplexityRoot.ApiReferenceLog.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.Title(childComplexity), true
+	case "ApiReferenceLog.user":
+		if e.ComplexityRoot.ApiReferenceLog.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLog.User(childComplexity), true
+
+	case "ApiReferenceLogConnection.edges":
+		if e.ComplexityRoot.ApiReferenceLogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogConnection.Edges(childComplexity), true
+	case "ApiReferenceLogConnection.nodes":
+		if e.ComplexityRoot.ApiReferenceLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogConnection.Nodes(childComplexity), true
+	case "ApiReferenceLogConnection.pageInfo":
+		if e.ComplexityRoot.ApiReferenceLogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogConnection.PageInfo(childComplexity), true
+	case "ApiReferenceLogConnection.totalCount":
+		if e.ComplexityRoot.ApiReferenceLogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogConnection.TotalCount(childComplexity), true
+
+	case "ApiReferenceLogEdge.cursor":
+		if e.ComplexityRoot.ApiReferenceLogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogEdge.Cursor(childComplexity), true
+	case "ApiReferenceLogEdge.node":
+		if e.ComplexityRoot.ApiReferenceLogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiReferenceLogEdge.Node(childComplexity), true
+
+	case "ApiRequestLog.client":
+		if e.ComplexityRoot.ApiRequestLog.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Client(childComplexity), true
+	case "ApiRequestLog.code":
+		if e.ComplexityRoot.ApiRequestLog.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Code(childComplexity), true
+	case "ApiRequestLog.collection":
+		if e.ComplexityRoot.ApiRequestLog.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Collection(childComplexity), true
+	case "ApiRequestLog.delayMs":
+		if e.ComplexityRoot.ApiRequestLog.DelayMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.DelayMs(childComplexity), true
+	case "ApiRequestLog.endpoint":
+		if e.ComplexityRoot.ApiRequestLog.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Endpoint(childComplexity), true
+	case "ApiRequestLog.gatewayCode":
+		if e.ComplexityRoot.ApiRequestLog.GatewayCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.GatewayCode(childComplexity), true
+	case "ApiRequestLog.id":
+		if e.ComplexityRoot.ApiRequestLog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.ID(childComplexity), true
+	case "ApiRequestLog.ip":
+		if e.ComplexityRoot.ApiRequestLog.IPText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.IPText(childComplexity), true
+	case "ApiRequestLog.jobUrl":
+		if e.ComplexityRoot.ApiRequestLog.JobURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.JobURL(childComplexity), true
+	case "ApiRequestLog.kind":
+		if e.ComplexityRoot.ApiRequestLog.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Kind(childComplexity), true
+	case "ApiRequestLog.message":
+		if e.ComplexityRoot.ApiRequestLog.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Message(childComplexity), true
+	case "ApiRequestLog.outcome":
+		if e.ComplexityRoot.ApiRequestLog.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Outcome(childComplexity), true
+	case "ApiRequestLog.receivedAt":
+		if e.ComplexityRoot.ApiRequestLog.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.ReceivedAt(childComplexity), true
+	case "ApiRequestLog.severity":
+		if e.ComplexityRoot.ApiRequestLog.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Severity(childComplexity), true
+	case "ApiRequestLog.source":
+		if e.ComplexityRoot.ApiRequestLog.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Source(childComplexity), true
+	case "ApiRequestLog.status":
+		if e.ComplexityRoot.ApiRequestLog.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Status(childComplexity), true
+	case "ApiRequestLog.statusDetails":
+		if e.ComplexityRoot.ApiRequestLog.StatusDetails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.StatusDetails(childComplexity), true
+	case "ApiRequestLog.timestamp":
+		if e.ComplexityRoot.ApiRequestLog.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.Timestamp(childComplexity), true
+	case "ApiRequestLog.timingMs":
+		if e.ComplexityRoot.ApiRequestLog.TimingMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.TimingMs(childComplexity), true
+
+	case "ApiRequestLogConnection.edges":
+		if e.ComplexityRoot.ApiRequestLogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogConnection.Edges(childComplexity), true
+	case "ApiRequestLogConnection.nodes":
+		if e.ComplexityRoot.ApiRequestLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogConnection.Nodes(childComplexity), true
+	case "ApiRequestLogConnection.pageInfo":
+		if e.ComplexityRoot.ApiRequestLogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogConnection.PageInfo(childComplexity), true
+	case "ApiRequestLogConnection.totalCount":
+		if e.ComplexityRoot.ApiRequestLogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogConnection.TotalCount(childComplexity), true
+
+	case "ApiRequestLogEdge.cursor":
+		if e.ComplexityRoot.ApiRequestLogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogEdge.Cursor(childComplexity), true
+	case "ApiRequestLogEdge.node":
+		if e.ComplexityRoot.ApiRequestLogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLogEdge.Node(childComplexity), true
 
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
@@ -135,6 +1001,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiToken.Role(childComplexity), true
 
+	case "AppLog.details":
+		if e.ComplexityRoot.AppLog.Details == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Details(childComplexity), true
+	case "AppLog.id":
+		if e.ComplexityRoot.AppLog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.ID(childComplexity), true
+	case "AppLog.kind":
+		if e.ComplexityRoot.AppLog.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Kind(childComplexity), true
+	case "AppLog.level":
+		if e.ComplexityRoot.AppLog.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Level(childComplexity), true
+	case "AppLog.message":
+		if e.ComplexityRoot.AppLog.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Message(childComplexity), true
+	case "AppLog.service":
+		if e.ComplexityRoot.AppLog.Service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Service(childComplexity), true
+	case "AppLog.severity":
+		if e.ComplexityRoot.AppLog.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Severity(childComplexity), true
+	case "AppLog.source":
+		if e.ComplexityRoot.AppLog.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Source(childComplexity), true
+	case "AppLog.timestamp":
+		if e.ComplexityRoot.AppLog.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.Timestamp(childComplexity), true
+
+	case "AppLogConnection.edges":
+		if e.ComplexityRoot.AppLogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogConnection.Edges(childComplexity), true
+	case "AppLogConnection.nodes":
+		if e.ComplexityRoot.AppLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogConnection.Nodes(childComplexity), true
+	case "AppLogConnection.pageInfo":
+		if e.ComplexityRoot.AppLogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogConnection.PageInfo(childComplexity), true
+	case "AppLogConnection.totalCount":
+		if e.ComplexityRoot.AppLogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogConnection.TotalCount(childComplexity), true
+
+	case "AppLogEdge.cursor":
+		if e.ComplexityRoot.AppLogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogEdge.Cursor(childComplexity), true
+	case "AppLogEdge.node":
+		if e.ComplexityRoot.AppLogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLogEdge.Node(childComplexity), true
+
 	case "CreatedApiToken.apiToken":
 		if e.ComplexityRoot.CreatedApiToken.APIToken == nil {
 			break
@@ -148,6 +1107,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
+	case "ImportIssue.message":
+		if e.ComplexityRoot.ImportIssue.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Message(childComplexity), true
+	case "ImportIssue.pointer":
+		if e.ComplexityRoot.ImportIssue.Pointer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Pointer(childComplexity), true
+
 	case "IngestResult.accepted":
 		if e.ComplexityRoot.IngestResult.Accepted == nil {
 			break
@@ -160,6 +1132,314 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IngestResult.Duplicates(childComplexity), true
+
+	case "Integration.createdAt":
+		if e.ComplexityRoot.Integration.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Integration.CreatedAt(childComplexity), true
+	case "Integration.id":
+		if e.ComplexityRoot.Integration.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Integration.ID(childComplexity), true
+	case "Integration.jobs":
+		if e.ComplexityRoot.Integration.Jobs == nil {
+			break
+		}
+
+		args, err := ec.field_Integration_jobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Integration.Jobs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Integration.logs":
+		if e.ComplexityRoot.Integration.Logs == nil {
+			break
+		}
+
+		args, err := ec.field_Integration_logs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Integration.Logs(childComplexity, args["filter"].(*model.IntegrationLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Integration.name":
+		if e.ComplexityRoot.Integration.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Integration.Name(childComplexity), true
+
+	case "IntegrationConnection.edges":
+		if e.ComplexityRoot.IntegrationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationConnection.Edges(childComplexity), true
+	case "IntegrationConnection.nodes":
+		if e.ComplexityRoot.IntegrationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationConnection.Nodes(childComplexity), true
+	case "IntegrationConnection.pageInfo":
+		if e.ComplexityRoot.IntegrationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationConnection.PageInfo(childComplexity), true
+	case "IntegrationConnection.totalCount":
+		if e.ComplexityRoot.IntegrationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationConnection.TotalCount(childComplexity), true
+
+	case "IntegrationEdge.cursor":
+		if e.ComplexityRoot.IntegrationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationEdge.Cursor(childComplexity), true
+	case "IntegrationEdge.node":
+		if e.ComplexityRoot.IntegrationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationEdge.Node(childComplexity), true
+
+	case "IntegrationJob.createdAt":
+		if e.ComplexityRoot.IntegrationJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJob.CreatedAt(childComplexity), true
+	case "IntegrationJob.id":
+		if e.ComplexityRoot.IntegrationJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJob.ID(childComplexity), true
+	case "IntegrationJob.integration":
+		if e.ComplexityRoot.IntegrationJob.Integration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJob.Integration(childComplexity), true
+	case "IntegrationJob.logs":
+		if e.ComplexityRoot.IntegrationJob.Logs == nil {
+			break
+		}
+
+		args, err := ec.field_IntegrationJob_logs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.IntegrationJob.Logs(childComplexity, args["filter"].(*model.IntegrationLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "IntegrationJobConnection.edges":
+		if e.ComplexityRoot.IntegrationJobConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobConnection.Edges(childComplexity), true
+	case "IntegrationJobConnection.nodes":
+		if e.ComplexityRoot.IntegrationJobConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobConnection.Nodes(childComplexity), true
+	case "IntegrationJobConnection.pageInfo":
+		if e.ComplexityRoot.IntegrationJobConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobConnection.PageInfo(childComplexity), true
+	case "IntegrationJobConnection.totalCount":
+		if e.ComplexityRoot.IntegrationJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobConnection.TotalCount(childComplexity), true
+
+	case "IntegrationJobEdge.cursor":
+		if e.ComplexityRoot.IntegrationJobEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobEdge.Cursor(childComplexity), true
+	case "IntegrationJobEdge.node":
+		if e.ComplexityRoot.IntegrationJobEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationJobEdge.Node(childComplexity), true
+
+	case "IntegrationLog.attempt":
+		if e.ComplexityRoot.IntegrationLog.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Attempt(childComplexity), true
+	case "IntegrationLog.body":
+		if e.ComplexityRoot.IntegrationLog.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Body(childComplexity), true
+	case "IntegrationLog.createdAt":
+		if e.ComplexityRoot.IntegrationLog.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.CreatedAt(childComplexity), true
+	case "IntegrationLog.errorDetail":
+		if e.ComplexityRoot.IntegrationLog.ErrorDetail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.ErrorDetail(childComplexity), true
+	case "IntegrationLog.id":
+		if e.ComplexityRoot.IntegrationLog.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.ID(childComplexity), true
+	case "IntegrationLog.integration":
+		if e.ComplexityRoot.IntegrationLog.Integration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Integration(childComplexity), true
+	case "IntegrationLog.job":
+		if e.ComplexityRoot.IntegrationLog.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Job(childComplexity), true
+	case "IntegrationLog.kind":
+		if e.ComplexityRoot.IntegrationLog.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Kind(childComplexity), true
+	case "IntegrationLog.message":
+		if e.ComplexityRoot.IntegrationLog.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Message(childComplexity), true
+	case "IntegrationLog.severity":
+		if e.ComplexityRoot.IntegrationLog.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Severity(childComplexity), true
+	case "IntegrationLog.source":
+		if e.ComplexityRoot.IntegrationLog.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Source(childComplexity), true
+	case "IntegrationLog.statusCode":
+		if e.ComplexityRoot.IntegrationLog.StatusCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.StatusCode(childComplexity), true
+	case "IntegrationLog.succeeded":
+		if e.ComplexityRoot.IntegrationLog.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Succeeded(childComplexity), true
+	case "IntegrationLog.timestamp":
+		if e.ComplexityRoot.IntegrationLog.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLog.Timestamp(childComplexity), true
+
+	case "IntegrationLogConnection.edges":
+		if e.ComplexityRoot.IntegrationLogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogConnection.Edges(childComplexity), true
+	case "IntegrationLogConnection.nodes":
+		if e.ComplexityRoot.IntegrationLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogConnection.Nodes(childComplexity), true
+	case "IntegrationLogConnection.pageInfo":
+		if e.ComplexityRoot.IntegrationLogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogConnection.PageInfo(childComplexity), true
+	case "IntegrationLogConnection.totalCount":
+		if e.ComplexityRoot.IntegrationLogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogConnection.TotalCount(childComplexity), true
+
+	case "IntegrationLogEdge.cursor":
+		if e.ComplexityRoot.IntegrationLogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogEdge.Cursor(childComplexity), true
+	case "IntegrationLogEdge.node":
+		if e.ComplexityRoot.IntegrationLogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationLogEdge.Node(childComplexity), true
+
+	case "LogConnection.edges":
+		if e.ComplexityRoot.LogConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogConnection.Edges(childComplexity), true
+	case "LogConnection.nodes":
+		if e.ComplexityRoot.LogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogConnection.Nodes(childComplexity), true
+	case "LogConnection.pageInfo":
+		if e.ComplexityRoot.LogConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogConnection.PageInfo(childComplexity), true
+	case "LogConnection.totalCount":
+		if e.ComplexityRoot.LogConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogConnection.TotalCount(childComplexity), true
+
+	case "LogEdge.cursor":
+		if e.ComplexityRoot.LogEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogEdge.Cursor(childComplexity), true
+	case "LogEdge.node":
+		if e.ComplexityRoot.LogEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogEdge.Node(childComplexity), true
 
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
@@ -239,19 +1519,200 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
 
+	case "PageInfo.endCursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.hasNextPage":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Query.apiClients":
+		if e.ComplexityRoot.Query.APIClients == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiClients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIClients(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.apiCollections":
+		if e.ComplexityRoot.Query.APICollections == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiCollections_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APICollections(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.apiReference":
+		if e.ComplexityRoot.Query.APIReference == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiReference_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIReference(childComplexity, args["id"].(string)), true
+	case "Query.apiReferenceLogs":
+		if e.ComplexityRoot.Query.APIReferenceLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiReferenceLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIReferenceLogs(childComplexity, args["filter"].(*model.APIReferenceLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.apiReferences":
+		if e.ComplexityRoot.Query.APIReferences == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiReferences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIReferences(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.apiRequestLogs":
+		if e.ComplexityRoot.Query.APIRequestLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiRequestLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIRequestLogs(childComplexity, args["filter"].(*model.APIRequestLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.APITokens(childComplexity), true
+	case "Query.actionLogs":
+		if e.ComplexityRoot.Query.ActionLogs == nil {
+			break
+		}
 
+		args, err := ec.field_Query_actionLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActionLogs(childComplexity, args["filter"].(*model.ActionLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.appLogs":
+		if e.ComplexityRoot.Query.AppLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_appLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AppLogs(childComplexity, args["filter"].(*model.AppLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.integration":
+		if e.ComplexityRoot.Query.Integration == nil {
+			break
+		}
+
+		args, err := ec.field_Query_integration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Integration(childComplexity, args["id"].(string)), true
+	case "Query.integrationLogs":
+		if e.ComplexityRoot.Query.IntegrationLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_integrationLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IntegrationLogs(childComplexity, args["filter"].(*model.IntegrationLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.integrations":
+		if e.ComplexityRoot.Query.Integrations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_integrations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Integrations(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "Query.log":
+		if e.ComplexityRoot.Query.Log == nil {
+			break
+		}
+
+		args, err := ec.field_Query_log_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Log(childComplexity, args["kind"].(model.LogKind), args["id"].(string)), true
+	case "Query.logs":
+		if e.ComplexityRoot.Query.Logs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Logs(childComplexity, args["filter"].(*model.LogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "TeamAccount.id":
+		if e.ComplexityRoot.TeamAccount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccount.ID(childComplexity), true
+	case "TeamAccount.name":
+		if e.ComplexityRoot.TeamAccount.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccount.Name(childComplexity), true
 
 	case "Viewer.role":
 		if e.ComplexityRoot.Viewer.Role == nil {
@@ -300,13 +1761,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("ActionLogFilter", ec.unmarshalInputActionLogFilter),
 			graphql.NewInputUnmarshaler("ActionLogInput", ec.unmarshalInputActionLogInput),
+			graphql.NewInputUnmarshaler("ApiReferenceLogFilter", ec.unmarshalInputApiReferenceLogFilter),
 			graphql.NewInputUnmarshaler("ApiReferenceLogInput", ec.unmarshalInputApiReferenceLogInput),
+			graphql.NewInputUnmarshaler("ApiRequestLogFilter", ec.unmarshalInputApiRequestLogFilter),
 			graphql.NewInputUnmarshaler("ApiRequestLogInput", ec.unmarshalInputApiRequestLogInput),
+			graphql.NewInputUnmarshaler("AppLogFilter", ec.unmarshalInputAppLogFilter),
 			graphql.NewInputUnmarshaler("AppLogInput", ec.unmarshalInputAppLogInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("ImportIssueInput", ec.unmarshalInputImportIssueInput),
+			graphql.NewInputUnmarshaler("IntegrationLogFilter", ec.unmarshalInputIntegrationLogFilter),
 			graphql.NewInputUnmarshaler("IntegrationLogInput", ec.unmarshalInputIntegrationLogInput),
+			graphql.NewInputUnmarshaler("LogFilter", ec.unmarshalInputLogFilter),
+			graphql.NewInputUnmarshaler("TimeRange", ec.unmarshalInputTimeRange),
 		)
 	}
 	first := true
@@ -392,6 +1860,11 @@ scalar Time
 Any JSON object (log details).
 """
 scalar JSON
+
+"""
+A length of time: a number and a unit, ` + "`" + `ms` + "`" + `, ` + "`" + `s` + "`" + `, ` + "`" + `m` + "`" + `, ` + "`" + `h` + "`" + ` or ` + "`" + `d` + "`" + ` (e.g. ` + "`" + `500ms` + "`" + `, ` + "`" + `15m` + "`" + `, ` + "`" + `1h` + "`" + `, ` + "`" + `7d` + "`" + `).
+"""
+scalar Duration
 
 """
 The five kinds of logs loggraph stores.
@@ -663,6 +2136,134 @@ type Query {
   viewer: Viewer!
   "The workspace's API tokens, newest first (admin only)."
   apiTokens: [ApiToken!]!
+  "Logs of every kind (or of ` + "`" + `filter.kinds` + "`" + `), newest first, merged in one query."
+  logs(
+    "Which logs."
+    filter: LogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): LogConnection!
+  "Application logs, newest first."
+  appLogs(
+    "Which logs."
+    filter: AppLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): AppLogConnection!
+  "API gateway request logs, newest first."
+  apiRequestLogs(
+    "Which logs."
+    filter: ApiRequestLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+  "Integration delivery logs, newest first."
+  integrationLogs(
+    "Which logs."
+    filter: IntegrationLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): IntegrationLogConnection!
+  "Action logs, newest first."
+  actionLogs(
+    "Which logs."
+    filter: ActionLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ActionLogConnection!
+  "API-reference import logs, newest first."
+  apiReferenceLogs(
+    "Which logs."
+    filter: ApiReferenceLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiReferenceLogConnection!
+  "One log by kind and id, or null if the workspace has none."
+  log("The log's kind." kind: LogKind!, "The log's id." id: ID!): Log
+  "The workspace's integrations, by name."
+  integrations(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return integrations after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return integrations before it."
+    before: String
+  ): IntegrationConnection!
+  "One integration, or null."
+  integration("The integration's id." id: ID!): Integration
+  "The workspace's API references, by id."
+  apiReferences(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return references after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return references before it."
+    before: String
+  ): ApiReferenceConnection!
+  "One API reference, or null."
+  apiReference("The API reference's id." id: ID!): ApiReference
+  "The workspace's API collections, by name."
+  apiCollections(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return collections after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return collections before it."
+    before: String
+  ): ApiCollectionConnection!
+  "The workspace's API clients, by name."
+  apiClients(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return clients after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return clients before it."
+    before: String
+  ): ApiClientConnection!
 }
 
 """
@@ -684,6 +2285,766 @@ type Mutation {
   "Revoke a token of the caller's workspace (admin only); it is refused from the next request on."
   revokeApiToken(id: ID!): ApiToken!
 }
+
+"""
+What every log has, whatever its kind.
+"""
+interface Log {
+  "The log's id (opaque; unique within its kind and workspace)."
+  id: ID!
+  "The log's kind."
+  kind: LogKind!
+  "When it happened (the kind's time field)."
+  timestamp: Time!
+  "The common severity (see the product's mapping per kind)."
+  severity: Severity!
+  "A one-line description."
+  message: String!
+  "Where it came from: service, collection, integration, logger or API reference name."
+  source: String
+}
+
+"""
+An application/service log (seed 002).
+"""
+type AppLog implements Log {
+  "The log's id (a UUID)."
+  id: ID!
+  "Always APP."
+  kind: LogKind!
+  "When the event happened."
+  timestamp: Time!
+  "The log level."
+  severity: Severity!
+  "The message."
+  message: String!
+  "The service."
+  source: String
+  "The log level (same as severity)."
+  level: Severity!
+  "The service that logged it."
+  service: String!
+  "Structured data, if any."
+  details: JSON
+}
+
+"""
+An API gateway request log (seed 003).
+"""
+type ApiRequestLog implements Log {
+  "The log's id (a UUID)."
+  id: ID!
+  "Always API_REQUEST."
+  kind: LogKind!
+  "When the request was received."
+  timestamp: Time!
+  "ERROR for 5xx, WARN for 4xx, else INFO."
+  severity: Severity!
+  "` + "`" + `<code> <status text> <endpoint>` + "`" + `."
+  message: String!
+  "The collection's name."
+  source: String
+  "When the request was received."
+  receivedAt: Time!
+  "The HTTP status code returned."
+  code: Int!
+  "The standard reason phrase of the code (e.g. Not Found)."
+  status: String!
+  "SUCCESS for codes below 400, else ERROR."
+  outcome: RequestOutcome!
+  "The gateway's extended diagnostic code."
+  gatewayCode: Int
+  "The diagnostic message of a failed request."
+  statusDetails: String
+  "The client's IP address."
+  ip: String!
+  "Time taken to process the request, in milliseconds."
+  timingMs: Int!
+  "Time between receiving the request and starting execution, in milliseconds."
+  delayMs: Int!
+  "The endpoint path defined in the collection."
+  endpoint: String!
+  "A link to the job the request triggered."
+  jobUrl: String
+  "The API collection."
+  collection: ApiCollection!
+  "The calling client, if known."
+  client: ApiClient
+}
+
+"""
+An integration/webhook delivery attempt (seed 001).
+"""
+type IntegrationLog implements Log {
+  "The log's id (a UUID)."
+  id: ID!
+  "Always INTEGRATION."
+  kind: LogKind!
+  "When the attempt was made."
+  timestamp: Time!
+  "INFO if the delivery succeeded, else ERROR."
+  severity: Severity!
+  "The error detail, else the response body."
+  message: String!
+  "The integration's name."
+  source: String
+  "When the attempt was made."
+  createdAt: Time!
+  "Whether the delivery succeeded."
+  succeeded: Boolean!
+  "The attempt number, from 1."
+  attempt: Int!
+  "The response body returned by the target."
+  body: String
+  "The status code returned by the target (0: no response)."
+  statusCode: Int!
+  "Why the delivery failed."
+  errorDetail: String
+  "The integration."
+  integration: Integration!
+  "The integration job, if any."
+  job: IntegrationJob
+}
+
+"""
+An action log (seed 004).
+"""
+type ActionLog implements Log {
+  "The log's id (an integer)."
+  id: ID!
+  "Always ACTION."
+  kind: LogKind!
+  "When the log was created."
+  timestamp: Time!
+  "Mapped from the Python level: <20 DEBUG, <30 INFO, <40 WARN, <50 ERROR, else FATAL."
+  severity: Severity!
+  "The message."
+  message: String!
+  "The logger's name."
+  source: String
+  "When the log was created."
+  createdAt: Time!
+  "The Python logging level (0..50)."
+  level: Int!
+  "The logger's name."
+  loggerName: String!
+  "The app the log belongs to."
+  appName: String!
+  "The traceback."
+  trace: String
+}
+
+"""
+One error or alert of an API-reference import.
+"""
+type ImportIssue {
+  "What is wrong."
+  message: String!
+  "Where in the imported document (a JSON pointer)."
+  pointer: String!
+}
+
+"""
+An API-reference import log (seed 000).
+"""
+type ApiReferenceLog implements Log {
+  "The log's id (the seed's logs_id)."
+  id: ID!
+  "Always API_REFERENCE."
+  kind: LogKind!
+  "When the import log was last modified."
+  timestamp: Time!
+  "ERROR if it has errors, WARN if it has alerts, else INFO."
+  severity: Severity!
+  "The title."
+  message: String!
+  "The API reference's name."
+  source: String
+  "The seed's logs_id."
+  logsId: ID!
+  "When the import log was last modified."
+  modifiedAt: Time!
+  "The import's status, e.g. Import successful."
+  title: String!
+  "Total errors."
+  errorCount: Int!
+  "Total alerts."
+  alertsCount: Int!
+  "The errors, as ingested."
+  errors: [ImportIssue!]!
+  "The alerts, as ingested."
+  alerts: [ImportIssue!]!
+  "The API reference."
+  apiReference: ApiReference!
+  "The team account that ran the import."
+  user: TeamAccount!
+}
+
+"""
+A webhook/integration target.
+"""
+type Integration {
+  "The integration's id (a UUID)."
+  id: ID!
+  "The integration's name, if one was ingested."
+  name: String
+  "When loggraph first saw it."
+  createdAt: Time!
+  "The integration's jobs, newest first."
+  jobs(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return jobs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return jobs newer than it."
+    before: String
+  ): IntegrationJobConnection!
+  "The integration's delivery logs, newest first."
+  logs(
+    "Which logs (integrationIds is implied)."
+    filter: IntegrationLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): IntegrationLogConnection!
+}
+
+"""
+One run of an integration; its logs are the delivery attempts.
+"""
+type IntegrationJob {
+  "The job's id (a UUID)."
+  id: ID!
+  "When loggraph first saw it (its first attempt)."
+  createdAt: Time!
+  "The job's integration."
+  integration: Integration!
+  "The job's delivery attempts, newest first."
+  logs(
+    "Which logs (jobIds is implied)."
+    filter: IntegrationLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): IntegrationLogConnection!
+}
+
+"""
+A collection of API endpoints.
+"""
+type ApiCollection {
+  "The collection's id."
+  id: ID!
+  "The collection's name."
+  name: String!
+  "Recipe or proxy."
+  type: CollectionType!
+  "Requests to the collection's endpoints, newest first."
+  requestLogs(
+    "Which logs (collections is implied)."
+    filter: ApiRequestLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+}
+
+"""
+A named caller of the API gateway.
+"""
+type ApiClient {
+  "The client's id."
+  id: ID!
+  "The client's name."
+  name: String!
+  "The client's requests, newest first."
+  requestLogs(
+    "Which logs (clients is implied)."
+    filter: ApiRequestLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+}
+
+"""
+An imported API definition.
+"""
+type ApiReference {
+  "The API reference's id."
+  id: ID!
+  "The API reference's name, if one was ingested."
+  name: String
+  "The reference's import logs, newest first."
+  logs(
+    "Which logs (apiReferenceIds is implied)."
+    filter: ApiReferenceLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiReferenceLogConnection!
+}
+
+"""
+A user who runs API-reference imports.
+"""
+type TeamAccount {
+  "The account's id."
+  id: ID!
+  "The account's name."
+  name: String!
+}
+
+"""
+Whether a request succeeded (code < 400) or failed.
+"""
+enum RequestOutcome {
+  "Codes below 400."
+  SUCCESS
+  "Codes 400 and above."
+  ERROR
+}
+
+"""
+A time window. ` + "`" + `from` + "`" + ` is inclusive, ` + "`" + `to` + "`" + ` exclusive; ` + "`" + `last` + "`" + ` means the last duration up to now and excludes from/to.
+"""
+input TimeRange {
+  "The earliest time (inclusive)."
+  from: Time
+  "The latest time (exclusive)."
+  to: Time
+  "The last duration up to now, e.g. 24h or 7d."
+  last: Duration
+}
+
+"""
+Which logs, across kinds. Lists mean "any of".
+"""
+input LogFilter {
+  "Only these kinds (default all)."
+  kinds: [LogKind!]
+  "Only logs in this window."
+  time: TimeRange
+  "Only these severities."
+  severities: [Severity!]
+  "Only this severity and above."
+  minSeverity: Severity
+  "Only these sources (service, collection, integration, logger or API reference names)."
+  sources: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+}
+
+"""
+Which application logs.
+"""
+input AppLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only these levels."
+  levels: [Severity!]
+  "Only this level and above."
+  minLevel: Severity
+  "Only these services."
+  services: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+  "Only logs whose details contain this JSON object (jsonb containment, e.g. {user_id: 12345})."
+  details: JSON
+}
+
+"""
+Which API request logs.
+"""
+input ApiRequestLogFilter {
+  "Only requests in this window."
+  time: TimeRange
+  "Only these status codes."
+  codes: [Int!]
+  "Only these classes: 1xx, 2xx, 3xx, 4xx, 5xx."
+  codeClasses: [String!]
+  "Only successes (< 400) or errors."
+  outcome: RequestOutcome
+  "Only these gateway codes."
+  gatewayCodes: [Int!]
+  "Only these clients (names)."
+  clients: [String!]
+  "Only these collections (names)."
+  collections: [String!]
+  "Only collections of this type."
+  collectionType: CollectionType
+  "Only these endpoints."
+  endpoints: [String!]
+  "Only these client IPs (or CIDR ranges, e.g. 10.0.0.0/8)."
+  ips: [String!]
+  "Only requests that took at least this long."
+  minTimingMs: Int
+  "Only requests that took at most this long."
+  maxTimingMs: Int
+  "A case-insensitive substring of the endpoint or the status details."
+  search: String
+}
+
+"""
+Which integration delivery logs.
+"""
+input IntegrationLogFilter {
+  "Only attempts in this window."
+  time: TimeRange
+  "Only these integrations."
+  integrationIds: [ID!]
+  "Only these jobs."
+  jobIds: [ID!]
+  "Only successes or failures."
+  succeeded: Boolean
+  "Only these status codes."
+  statusCodes: [Int!]
+  "Only this attempt number and later (retries: 2)."
+  minAttempt: Int
+  "A case-insensitive substring of the error detail or the body."
+  search: String
+}
+
+"""
+Which action logs.
+"""
+input ActionLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only this Python level and above."
+  minLevel: Int
+  "Only this Python level and below."
+  maxLevel: Int
+  "Only these apps."
+  appNames: [String!]
+  "Only these loggers."
+  loggerNames: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+}
+
+"""
+Which API-reference import logs.
+"""
+input ApiReferenceLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only these API references."
+  apiReferenceIds: [ID!]
+  "Only imports by these team accounts."
+  userIds: [ID!]
+  "Only imports with (true) or without (false) errors."
+  hasErrors: Boolean
+  "Only imports with (true) or without (false) alerts."
+  hasAlerts: Boolean
+  "A case-insensitive substring of the title."
+  search: String
+}
+
+"""
+Where a page sits in its list (Relay cursor connections).
+"""
+type PageInfo {
+  "Whether more items follow (exact when paging with first)."
+  hasNextPage: Boolean!
+  "Whether items precede (exact when paging with last)."
+  hasPreviousPage: Boolean!
+  "The first edge's cursor."
+  startCursor: String
+  "The last edge's cursor."
+  endCursor: String
+}
+
+"""
+A page of logs of any kind.
+"""
+type LogConnection {
+  "The items with their cursors."
+  edges: [LogEdge!]!
+  "The items."
+  nodes: [Log!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a LogConnection with its cursor.
+"""
+type LogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: Log!
+}
+
+"""
+A page of application logs.
+"""
+type AppLogConnection {
+  "The items with their cursors."
+  edges: [AppLogEdge!]!
+  "The items."
+  nodes: [AppLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a AppLogConnection with its cursor.
+"""
+type AppLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: AppLog!
+}
+
+"""
+A page of API request logs.
+"""
+type ApiRequestLogConnection {
+  "The items with their cursors."
+  edges: [ApiRequestLogEdge!]!
+  "The items."
+  nodes: [ApiRequestLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiRequestLogConnection with its cursor.
+"""
+type ApiRequestLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiRequestLog!
+}
+
+"""
+A page of integration delivery logs.
+"""
+type IntegrationLogConnection {
+  "The items with their cursors."
+  edges: [IntegrationLogEdge!]!
+  "The items."
+  nodes: [IntegrationLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a IntegrationLogConnection with its cursor.
+"""
+type IntegrationLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: IntegrationLog!
+}
+
+"""
+A page of action logs.
+"""
+type ActionLogConnection {
+  "The items with their cursors."
+  edges: [ActionLogEdge!]!
+  "The items."
+  nodes: [ActionLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ActionLogConnection with its cursor.
+"""
+type ActionLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ActionLog!
+}
+
+"""
+A page of API-reference import logs.
+"""
+type ApiReferenceLogConnection {
+  "The items with their cursors."
+  edges: [ApiReferenceLogEdge!]!
+  "The items."
+  nodes: [ApiReferenceLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiReferenceLogConnection with its cursor.
+"""
+type ApiReferenceLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiReferenceLog!
+}
+
+"""
+A page of integrations.
+"""
+type IntegrationConnection {
+  "The items with their cursors."
+  edges: [IntegrationEdge!]!
+  "The items."
+  nodes: [Integration!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a IntegrationConnection with its cursor.
+"""
+type IntegrationEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: Integration!
+}
+
+"""
+A page of integration jobs.
+"""
+type IntegrationJobConnection {
+  "The items with their cursors."
+  edges: [IntegrationJobEdge!]!
+  "The items."
+  nodes: [IntegrationJob!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a IntegrationJobConnection with its cursor.
+"""
+type IntegrationJobEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: IntegrationJob!
+}
+
+"""
+A page of API references.
+"""
+type ApiReferenceConnection {
+  "The items with their cursors."
+  edges: [ApiReferenceEdge!]!
+  "The items."
+  nodes: [ApiReference!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiReferenceConnection with its cursor.
+"""
+type ApiReferenceEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiReference!
+}
+
+"""
+A page of API collections.
+"""
+type ApiCollectionConnection {
+  "The items with their cursors."
+  edges: [ApiCollectionEdge!]!
+  "The items."
+  nodes: [ApiCollection!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiCollectionConnection with its cursor.
+"""
+type ApiCollectionEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiCollection!
+}
+
+"""
+A page of API clients.
+"""
+type ApiClientConnection {
+  "The items with their cursors."
+  edges: [ApiClientEdge!]!
+  "The items."
+  nodes: [ApiClient!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiClientConnection with its cursor.
+"""
+type ApiClientEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiClient!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -691,6 +3052,296 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ActionLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ActionLog_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_ActionLog_kind(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_ActionLog_timestamp(ctx, field)
+	case "severity":
+		return ec.fieldContext_ActionLog_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_ActionLog_message(ctx, field)
+	case "source":
+		return ec.fieldContext_ActionLog_source(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ActionLog_createdAt(ctx, field)
+	case "level":
+		return ec.fieldContext_ActionLog_level(ctx, field)
+	case "loggerName":
+		return ec.fieldContext_ActionLog_loggerName(ctx, field)
+	case "appName":
+		return ec.fieldContext_ActionLog_appName(ctx, field)
+	case "trace":
+		return ec.fieldContext_ActionLog_trace(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionLog", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionLogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ActionLogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ActionLogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ActionLogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ActionLogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionLogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ActionLogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ActionLogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiClient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiClient_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiClient_name(ctx, field)
+	case "requestLogs":
+		return ec.fieldContext_ApiClient_requestLogs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiClient", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiClientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiClientConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiClientConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiClientConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ApiClientConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiClientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiClientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiClientEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiClientEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiClientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiCollection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiCollection_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiCollection_name(ctx, field)
+	case "type":
+		return ec.fieldContext_ApiCollection_type(ctx, field)
+	case "requestLogs":
+		return ec.fieldContext_ApiCollection_requestLogs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiCollection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiCollectionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiCollectionConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiCollectionConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiCollectionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ApiCollectionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiCollectionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiCollectionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiCollectionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiCollectionEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiCollectionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiReference_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiReference_name(ctx, field)
+	case "logs":
+		return ec.fieldContext_ApiReference_logs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReference", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReferenceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiReferenceConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiReferenceConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiReferenceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ApiReferenceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReferenceConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReferenceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiReferenceEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiReferenceEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReferenceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReferenceLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiReferenceLog_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_ApiReferenceLog_kind(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_ApiReferenceLog_timestamp(ctx, field)
+	case "severity":
+		return ec.fieldContext_ApiReferenceLog_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_ApiReferenceLog_message(ctx, field)
+	case "source":
+		return ec.fieldContext_ApiReferenceLog_source(ctx, field)
+	case "logsId":
+		return ec.fieldContext_ApiReferenceLog_logsId(ctx, field)
+	case "modifiedAt":
+		return ec.fieldContext_ApiReferenceLog_modifiedAt(ctx, field)
+	case "title":
+		return ec.fieldContext_ApiReferenceLog_title(ctx, field)
+	case "errorCount":
+		return ec.fieldContext_ApiReferenceLog_errorCount(ctx, field)
+	case "alertsCount":
+		return ec.fieldContext_ApiReferenceLog_alertsCount(ctx, field)
+	case "errors":
+		return ec.fieldContext_ApiReferenceLog_errors(ctx, field)
+	case "alerts":
+		return ec.fieldContext_ApiReferenceLog_alerts(ctx, field)
+	case "apiReference":
+		return ec.fieldContext_ApiReferenceLog_apiReference(ctx, field)
+	case "user":
+		return ec.fieldContext_ApiReferenceLog_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReferenceLog", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReferenceLogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiReferenceLogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiReferenceLogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiReferenceLogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ApiReferenceLogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReferenceLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiReferenceLogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiReferenceLogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiReferenceLogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiReferenceLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiRequestLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiRequestLog_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_ApiRequestLog_kind(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_ApiRequestLog_timestamp(ctx, field)
+	case "severity":
+		return ec.fieldContext_ApiRequestLog_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_ApiRequestLog_message(ctx, field)
+	case "source":
+		return ec.fieldContext_ApiRequestLog_source(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_ApiRequestLog_receivedAt(ctx, field)
+	case "code":
+		return ec.fieldContext_ApiRequestLog_code(ctx, field)
+	case "status":
+		return ec.fieldContext_ApiRequestLog_status(ctx, field)
+	case "outcome":
+		return ec.fieldContext_ApiRequestLog_outcome(ctx, field)
+	case "gatewayCode":
+		return ec.fieldContext_ApiRequestLog_gatewayCode(ctx, field)
+	case "statusDetails":
+		return ec.fieldContext_ApiRequestLog_statusDetails(ctx, field)
+	case "ip":
+		return ec.fieldContext_ApiRequestLog_ip(ctx, field)
+	case "timingMs":
+		return ec.fieldContext_ApiRequestLog_timingMs(ctx, field)
+	case "delayMs":
+		return ec.fieldContext_ApiRequestLog_delayMs(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_ApiRequestLog_endpoint(ctx, field)
+	case "jobUrl":
+		return ec.fieldContext_ApiRequestLog_jobUrl(ctx, field)
+	case "collection":
+		return ec.fieldContext_ApiRequestLog_collection(ctx, field)
+	case "client":
+		return ec.fieldContext_ApiRequestLog_client(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiRequestLog", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiRequestLogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiRequestLogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiRequestLogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiRequestLogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ApiRequestLogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiRequestLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiRequestLogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiRequestLogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiRequestLogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiRequestLogEdge", field.Name)
+}
 
 func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -712,6 +3363,54 @@ func (ec *executionContext) childFields_ApiToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_AppLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AppLog_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_AppLog_kind(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_AppLog_timestamp(ctx, field)
+	case "severity":
+		return ec.fieldContext_AppLog_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_AppLog_message(ctx, field)
+	case "source":
+		return ec.fieldContext_AppLog_source(ctx, field)
+	case "level":
+		return ec.fieldContext_AppLog_level(ctx, field)
+	case "service":
+		return ec.fieldContext_AppLog_service(ctx, field)
+	case "details":
+		return ec.fieldContext_AppLog_details(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppLog", field.Name)
+}
+
+func (ec *executionContext) childFields_AppLogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AppLogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AppLogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AppLogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AppLogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AppLogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AppLogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AppLogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppLogEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -722,6 +3421,16 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "message":
+		return ec.fieldContext_ImportIssue_message(ctx, field)
+	case "pointer":
+		return ec.fieldContext_ImportIssue_pointer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportIssue", field.Name)
+}
+
 func (ec *executionContext) childFields_IngestResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "accepted":
@@ -730,6 +3439,190 @@ func (ec *executionContext) childFields_IngestResult(ctx context.Context, field 
 		return ec.fieldContext_IngestResult_duplicates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IngestResult", field.Name)
+}
+
+func (ec *executionContext) childFields_Integration(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Integration_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Integration_name(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Integration_createdAt(ctx, field)
+	case "jobs":
+		return ec.fieldContext_Integration_jobs(ctx, field)
+	case "logs":
+		return ec.fieldContext_Integration_logs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Integration", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IntegrationConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_IntegrationConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IntegrationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IntegrationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IntegrationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IntegrationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IntegrationJob_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_IntegrationJob_createdAt(ctx, field)
+	case "integration":
+		return ec.fieldContext_IntegrationJob_integration(ctx, field)
+	case "logs":
+		return ec.fieldContext_IntegrationJob_logs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationJob", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationJobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IntegrationJobConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_IntegrationJobConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IntegrationJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IntegrationJobConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationJobConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationJobEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IntegrationJobEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IntegrationJobEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationJobEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IntegrationLog_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_IntegrationLog_kind(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_IntegrationLog_timestamp(ctx, field)
+	case "severity":
+		return ec.fieldContext_IntegrationLog_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_IntegrationLog_message(ctx, field)
+	case "source":
+		return ec.fieldContext_IntegrationLog_source(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_IntegrationLog_createdAt(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_IntegrationLog_succeeded(ctx, field)
+	case "attempt":
+		return ec.fieldContext_IntegrationLog_attempt(ctx, field)
+	case "body":
+		return ec.fieldContext_IntegrationLog_body(ctx, field)
+	case "statusCode":
+		return ec.fieldContext_IntegrationLog_statusCode(ctx, field)
+	case "errorDetail":
+		return ec.fieldContext_IntegrationLog_errorDetail(ctx, field)
+	case "integration":
+		return ec.fieldContext_IntegrationLog_integration(ctx, field)
+	case "job":
+		return ec.fieldContext_IntegrationLog_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationLog", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationLogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IntegrationLogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_IntegrationLogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IntegrationLogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IntegrationLogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationLogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IntegrationLogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IntegrationLogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_LogConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_LogConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_LogConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_LogConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_LogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_LogEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_LogEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TeamAccount_id(ctx, field)
+	case "name":
+		return ec.fieldContext_TeamAccount_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamAccount", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -36,6 +36,13 @@ type Env struct {
 // New starts a server with the given limits.
 func New(t testing.TB, limits rest.Limits) *Env {
 	t.Helper()
+	return NewWith(t, limits, nil)
+}
+
+// NewWith starts a server like New; configure (if not nil) may first change the
+// GraphQL endpoint's configuration: its limits, its logger, the resolver's hooks.
+func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *Env {
+	t.Helper()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "Acme")
@@ -47,9 +54,14 @@ func New(t testing.TB, limits rest.Limits) *Env {
 	parts := db.NewPartitions(d)
 	ingest := db.NewIngestStore(d, parts)
 	metrics := rest.NewMetrics(d.Pool)
-	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested}
+	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun)}
+	gcfg := graph.Config{Resolver: resolver, Log: log}
+	if configure != nil {
+		configure(&gcfg)
+	}
 	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
-		GraphQL: graph.NewHandler(graph.Config{Resolver: resolver, Log: log}), Playground: graph.PlaygroundHandler()})
+		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens}

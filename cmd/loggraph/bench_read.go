@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/model"
+)
+
+// benchReadWorkspace holds the read benchmark's data; it is seeded once and reused.
+const benchReadWorkspace = "bench-read"
+
+// cmdBenchRead measures GraphQL reads over HTTP beside the same SQL run raw through
+// pgx on the same pool: the statements a GraphQL request ran are captured (a bun
+// query hook) and replayed, so both sides do exactly the same database work.
+func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	cap := &sqlCapture{}
+	a.db.Bun.AddQueryHook(cap)
+
+	wss := db.NewWorkspaceStore(a.db.Bun)
+	ws, err := wss.BySlug(ctx, benchReadWorkspace)
+	if errors.Is(err, db.ErrNotFound) {
+		if ws, err = wss.Create(ctx, benchReadWorkspace, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeding %d rows into workspace %s...\n", rows, benchReadWorkspace)
+		if _, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
+			return err
+		}
+		if _, err := a.db.Pool.Exec(ctx, "ANALYZE"); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	post := func(query string, vars map[string]any) (map[string]json.RawMessage, error) {
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Data   map[string]json.RawMessage
+			Errors []json.RawMessage
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return nil, err
+		}
+		if len(out.Errors) > 0 {
+			return nil, fmt.Errorf("graphql: %s", out.Errors[0])
+		}
+		return out.Data, nil
+	}
+
+	const appQuery = `query($filter: AppLogFilter, $after: String) { appLogs(first: 50, after: $after, filter: $filter) {
+		edges { cursor } nodes { id timestamp level service message details } } }`
+	firstFilter := map[string]any{"services": []string{"payment-gateway"}, "levels": []string{"ERROR", "WARN"}, "time": map[string]any{"last": "24h"}}
+	deepFilter := map[string]any{"time": map[string]any{"last": "7d"}}
+	// The deep page: the cursor after 200 pages of 50.
+	var after any
+	for i := 0; i < 200; i++ {
+		d, err := post(appQuery, map[string]any{"filter": deepFilter, "after": after})
+		if err != nil {
+			return err
+		}
+		var c struct{ Edges []struct{ Cursor string } }
+		if err := json.Unmarshal(d["appLogs"], &c); err != nil || len(c.Edges) != 50 {
+			return fmt.Errorf("page %d of the deep walk had %d rows (%v)", i+1, len(c.Edges), err)
+		}
+		after = c.Edges[49].Cursor
+	}
+	scenarios := []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"appLogs first page (service + levels, last 24h)", appQuery, map[string]any{"filter": firstFilter}},
+		{"appLogs first page (last 7d)", appQuery, map[string]any{"filter": deepFilter}},
+		{"appLogs page 201 (last 7d, after 200 pages)", appQuery, map[string]any{"filter": deepFilter, "after": after}},
+		{"logs across kinds first page (last 24h)", `query($filter: LogFilter) { logs(first: 50, filter: $filter) {
+			edges { cursor } nodes { id kind timestamp severity message source } } }`, map[string]any{"filter": map[string]any{"time": map[string]any{"last": "24h"}}}},
+	}
+	fmt.Fprintf(stdout, "%d requests per figure after 20 warm-up requests; milliseconds\n", requests)
+	fmt.Fprintf(stdout, "| query | statements | GraphQL p50 | GraphQL p95 | raw SQL p50 | raw SQL p95 | p95 ratio |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range scenarios {
+		stmts, err := cap.capture(func() error { _, err := post(s.query, s.vars); return err })
+		if err != nil {
+			return err
+		}
+		gql, raw := make([]float64, 0, requests), make([]float64, 0, requests)
+		for i := 0; i < requests+20; i++ {
+			start := time.Now()
+			if _, err := post(s.query, s.vars); err != nil {
+				return err
+			}
+			g := time.Since(start)
+			start = time.Now()
+			for _, q := range stmts {
+				if err := drain(ctx, a.db, q); err != nil {
+					return fmt.Errorf("raw %q: %w", q, err)
+				}
+			}
+			r := time.Since(start)
+			if i >= 20 {
+				gql, raw = append(gql, ms(g)), append(raw, ms(r))
+			}
+		}
+		gp50, gp95, rp50, rp95 := pct(gql, 50), pct(gql, 95), pct(raw, 50), pct(raw, 95)
+		fmt.Fprintf(stdout, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", s.name, len(stmts), gp50, gp95, rp50, rp95, gp95/rp95)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(xs []float64, p int) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// drain runs one statement raw through pgx and reads every row.
+func drain(ctx context.Context, d *db.DB, q string) error {
+	rows, err := d.Pool.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if _, err := rows.Values(); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// sqlCapture records the statements bun runs while capturing.
+type sqlCapture struct {
+	mu    sync.Mutex
+	on    bool
+	stmts []string
+}
+
+func (c *sqlCapture) capture(fn func() error) ([]string, error) {
+	c.mu.Lock()
+	c.on, c.stmts = true, nil
+	c.mu.Unlock()
+	err := fn()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = false
+	return c.stmts, err
+}
+
+// BeforeQuery implements bun.QueryHook.
+func (c *sqlCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+
+// AfterQuery implements bun.QueryHook: it keeps the formatted statement.
+func (c *sqlCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Authentication is HTTP middleware, not the operation: the raw side skips it.
+	if c.on && e.Err == nil && !strings.Contains(e.Query, "api_tokens") {
+		c.stmts = append(c.stmts, e.Query)
+	}
+}

@@ -1,0 +1,176 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// EntityStore reads the entities logs refer to: integrations, jobs, collections,
+// clients, API references and team accounts.
+type EntityStore struct{ db bun.IDB }
+
+// NewEntityStore returns the entity reader.
+func NewEntityStore(db bun.IDB) *EntityStore { return &EntityStore{db: db} }
+
+// Cursor scopes of the entity lists.
+const (
+	IntegrationsScope  = "integrations"
+	JobsScope          = "integration.jobs"
+	CollectionsScope   = "apiCollections"
+	ClientsScope       = "apiClients"
+	APIReferencesScope = "apiReferences"
+)
+
+// ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
+// is a pointer to a slice of the entity's model pointers. Missing ids are absent.
+func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {
+	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.In(ids)).Scan(ctx); err != nil {
+		return fmt.Errorf("load entities: %w", err)
+	}
+	return nil
+}
+
+// ListIntegrations pages integrations, newest first.
+func (s *EntityStore) ListIntegrations(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.Integration, error) {
+	var out []*model.Integration
+	q := s.db.NewSelect().Model(&out).Where("workspace_id = ?", ws)
+	if err := keyset(q, "created_at", "uuid", p); err != nil {
+		return nil, err
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list integrations: %w", err)
+	}
+	return out, nil
+}
+
+// IntegrationCursor is an integration's cursor.
+func IntegrationCursor(i *model.Integration) model.Cursor {
+	return model.Cursor{Scope: IntegrationsScope, Time: i.CreatedAt, ID: i.ID.String()}
+}
+
+// JobCursor is a job's cursor in its integration's list.
+func JobCursor(j *model.IntegrationJob) model.Cursor {
+	return model.Cursor{Scope: JobsScope, Time: j.CreatedAt, ID: j.ID.String()}
+}
+
+// listByName pages a name-keyed entity table in name order.
+func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page, dest any) error {
+	q := s.db.NewSelect().Model(dest).Where("workspace_id = ?", ws)
+	for _, b := range []struct {
+		c  *model.Cursor
+		op string
+	}{{p.After, ">"}, {p.Before, "<"}} {
+		if b.c != nil {
+			if err := checkCursorID(b.c.ID, "bigint"); err != nil {
+				return err
+			}
+			q.Where("(name, id) "+b.op+" (?, ?::bigint)", b.c.Name, b.c.ID)
+		}
+	}
+	dir := "ASC"
+	if p.Backward {
+		dir = "DESC"
+	}
+	if err := q.OrderExpr("name " + dir + ", id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
+		return fmt.Errorf("list entities: %w", err)
+	}
+	return nil
+}
+
+// ListCollections pages API collections by name.
+func (s *EntityStore) ListCollections(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APICollection, error) {
+	var out []*model.APICollection
+	return out, s.listByName(ctx, ws, p, &out)
+}
+
+// ListClients pages API clients by name.
+func (s *EntityStore) ListClients(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIClient, error) {
+	var out []*model.APIClient
+	return out, s.listByName(ctx, ws, p, &out)
+}
+
+// CollectionCursor is a collection's cursor.
+func CollectionCursor(c *model.APICollection) model.Cursor {
+	return model.Cursor{Scope: CollectionsScope, Name: c.Name, ID: fmt.Sprint(c.ID)}
+}
+
+// ClientCursor is a client's cursor.
+func ClientCursor(c *model.APIClient) model.Cursor {
+	return model.Cursor{Scope: ClientsScope, Name: c.Name, ID: fmt.Sprint(c.ID)}
+}
+
+// ListAPIReferences pages API references by id.
+func (s *EntityStore) ListAPIReferences(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIReference, error) {
+	var out []*model.APIReference
+	q := s.db.NewSelect().Model(&out).Where("workspace_id = ?", ws)
+	if p.After != nil {
+		q.Where("id > ?", p.After.ID)
+	}
+	if p.Before != nil {
+		q.Where("id < ?", p.Before.ID)
+	}
+	dir := "ASC"
+	if p.Backward {
+		dir = "DESC"
+	}
+	if err := q.OrderExpr("id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list api references: %w", err)
+	}
+	return out, nil
+}
+
+// APIReferenceCursor is an API reference's cursor.
+func APIReferenceCursor(r *model.APIReference) model.Cursor {
+	return model.Cursor{Scope: APIReferencesScope, ID: r.ID}
+}
+
+// CountEntities counts the workspace's rows of an entity table.
+func (s *EntityStore) CountEntities(ctx context.Context, ws uuid.UUID, table string) (int, error) {
+	var n int
+	err := s.db.NewSelect().TableExpr("?", bun.Ident(table)).ColumnExpr("count(*)").Where("workspace_id = ?", ws).Scan(ctx, &n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// JobsOfIntegrations pages each integration's jobs, newest first, in one statement.
+func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) ([]*model.IntegrationJob, error) {
+	inner := s.db.NewSelect().TableExpr("integration_jobs AS j").ColumnExpr("j.*").
+		Where("j.workspace_id = ? AND j.integration_id = parent.id", ws)
+	if err := keyset(inner, "created_at", "uuid", p); err != nil {
+		return nil, err
+	}
+	var out []*model.IntegrationJob
+	err := s.db.NewSelect().Model(&out).
+		ModelTableExpr("unnest(?::uuid[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", pgdialect.Array(integrations), inner).
+		ColumnExpr("l.*").OrderExpr("parent.n").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of integrations: %w", err)
+	}
+	return out, nil
+}
+
+// JobCounts counts each integration's jobs in one statement.
+func (s *EntityStore) JobCounts(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID) (map[string]int, error) {
+	var rows []struct {
+		Parent string `bun:"parent"`
+		N      int    `bun:"n"`
+	}
+	err := s.db.NewSelect().TableExpr("integration_jobs").ColumnExpr("integration_id::text AS parent, count(*) AS n").
+		Where("workspace_id = ? AND integration_id IN (?)", ws, bun.In(integrations)).GroupExpr("integration_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Parent] = r.N
+	}
+	return out, nil
+}

@@ -1,0 +1,299 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// LogsScope is the cursor scope of the cross-kind list.
+const LogsScope = "logs"
+
+// kindRank orders kinds among logs of the same time in the cross-kind list.
+func kindRank(k model.LogKind) int { return slices.Index(model.AllKinds, k) }
+
+// severityExpr is the column holding a kind's common severity.
+func severityExpr(k model.LogKind) string {
+	if k == model.KindApp {
+		return "level"
+	}
+	return "severity"
+}
+
+// filterCommon turns a LogFilter into one kind's WHERE clauses.
+func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter) error {
+	if f == nil {
+		return nil
+	}
+	if err := timeFilter(q, k.TimeColumn(), f.Time); err != nil {
+		return err
+	}
+	sev := bun.Ident(severityExpr(k))
+	if len(f.Severities) > 0 {
+		q.Where("? IN (?)", sev, bun.In(f.Severities))
+	}
+	if f.MinSeverity != nil {
+		q.Where("? >= ?", sev, *f.MinSeverity)
+	}
+	if len(f.Sources) > 0 {
+		in := bun.In(f.Sources)
+		switch k {
+		case model.KindApp:
+			q.Where("service IN (?)", in)
+		case model.KindAPIRequest:
+			q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, in)
+		case model.KindIntegration:
+			q.Where("integration_id IN (SELECT id FROM integrations WHERE workspace_id = ? AND name IN (?))", ws, in)
+		case model.KindAction:
+			q.Where("logger_name IN (?)", in)
+		case model.KindAPIReference:
+			q.Where("api_reference_id IN (SELECT id FROM api_references WHERE workspace_id = ? AND name IN (?))", ws, in)
+		}
+	}
+	if f.Search != nil && *f.Search != "" {
+		p := likePattern(*f.Search)
+		switch k {
+		case model.KindApp, model.KindAction:
+			q.Where("message ILIKE ?", p)
+		case model.KindAPIRequest:
+			q.Where("(endpoint ILIKE ? OR status_details ILIKE ?)", p, p)
+		case model.KindIntegration:
+			q.Where("(error_detail ILIKE ? OR body ILIKE ?)", p, p)
+		case model.KindAPIReference:
+			q.Where("title ILIKE ?", p)
+		}
+	}
+	return nil
+}
+
+func logKinds(f *model.LogFilter) []model.LogKind {
+	if f == nil || len(f.Kinds) == 0 {
+		return model.AllKinds
+	}
+	var out []model.LogKind
+	for _, k := range model.AllKinds { // canonical order, duplicates dropped
+		if slices.Contains(f.Kinds, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// unionKeyset bounds one kind's branch by a cross-kind cursor. The list is ordered by
+// (time, kind rank, id) descending: a branch of lower rank than the cursor's kind
+// may include the cursor's time, one of higher rank may not, and the cursor's own
+// kind compares (time, id).
+func unionKeyset(q *bun.SelectQuery, k model.LogKind, c *model.Cursor, op string) error {
+	col := bun.Ident(k.TimeColumn())
+	rank, crank := kindRank(k), kindRank(c.Kind)
+	if crank < 0 {
+		return &model.InputError{Msg: "after/before: not a valid cursor"}
+	}
+	switch {
+	case rank == crank:
+		if err := checkCursorID(c.ID, idType(k)); err != nil {
+			return err
+		}
+		q.Where("(?, id) "+op+" (?, ?::"+idType(k)+")", col, c.Time, c.ID)
+	case (rank < crank) == (op == "<"):
+		q.Where("? "+op+"= ?", col, c.Time)
+	default:
+		q.Where("? "+op+" ?", col, c.Time)
+	}
+	return nil
+}
+
+// unionRow is one row of the cross-kind query: the kind and the row as JSON.
+type unionRow struct {
+	Kind model.LogKind   `bun:"kind"`
+	Row  json.RawMessage `bun:"row"`
+}
+
+// Logs returns one page of logs across kinds, merged by PostgreSQL in one statement:
+// each kind's branch is an index-ordered, limited scan and the outer query merges
+// them.
+func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p model.Page) ([]model.Log, error) {
+	dir := "DESC"
+	if p.Backward {
+		dir = "ASC"
+	}
+	var union *bun.SelectQuery
+	for _, k := range logKinds(f) {
+		inner := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+		if err := filterCommon(inner, ws, k, f); err != nil {
+			return nil, err
+		}
+		for _, b := range []struct {
+			c  *model.Cursor
+			op string
+		}{{p.After, "<"}, {p.Before, ">"}} {
+			if b.c != nil {
+				if err := unionKeyset(inner, k, b.c, b.op); err != nil {
+					return nil, err
+				}
+			}
+		}
+		col := bun.Ident(k.TimeColumn())
+		inner.ColumnExpr("? AS kind, ? AS rank, t.? AS ts, row_number() OVER (ORDER BY t.? "+dir+", t.id "+dir+") AS ord, to_jsonb(t.*) AS row",
+			string(k), kindRank(k), col, col).
+			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(int64(p.Limit + 1))
+		branch := s.db.NewSelect().TableExpr("(?) AS b", inner).Column("kind", "rank", "ts", "ord", "row")
+		if union == nil {
+			union = branch
+		} else {
+			union = union.UnionAll(branch)
+		}
+	}
+	var rows []unionRow
+	err := s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
+		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(int64(p.Limit+1)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("list logs: %w", err)
+	}
+	out := make([]model.Log, len(rows))
+	for i, r := range rows {
+		l, err := decodeLog(r.Kind, r.Row)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// CountLogs counts logs across kinds in one statement.
+func (s *LogStore) CountLogs(ctx context.Context, ws uuid.UUID, f *model.LogFilter) (int, error) {
+	var sum *bun.SelectQuery
+	for _, k := range logKinds(f) {
+		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws).ColumnExpr("count(*) AS n")
+		if err := filterCommon(q, ws, k, f); err != nil {
+			return 0, err
+		}
+		if sum == nil {
+			sum = q
+		} else {
+			sum = sum.UnionAll(q)
+		}
+	}
+	var n int
+	if err := s.db.NewSelect().TableExpr("(?) AS c", sum).ColumnExpr("coalesce(sum(n), 0)").Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("count logs: %w", err)
+	}
+	return n, nil
+}
+
+// UnionCursor is the cursor of a log in the cross-kind list.
+func UnionCursor(l model.Log) model.Cursor {
+	return model.Cursor{Scope: LogsScope, Kind: l.Kind(), Time: l.Time(), ID: model.LogID(l)}
+}
+
+func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
+	var l model.Log
+	switch k {
+	case model.KindApp:
+		l = new(model.AppLog)
+	case model.KindAPIRequest:
+		l = new(model.APIRequestLog)
+	case model.KindIntegration:
+		l = new(model.IntegrationLog)
+	case model.KindAction:
+		l = new(model.ActionLog)
+	case model.KindAPIReference:
+		l = new(model.APIReferenceLog)
+	default:
+		return nil, fmt.Errorf("decode log: unknown kind %q", k)
+	}
+	if err := json.Unmarshal(raw, l); err != nil {
+		return nil, fmt.Errorf("decode %s log: %w", k, err)
+	}
+	return l, nil
+}
+
+// LogByID returns one log of the workspace, or ErrNotFound (also for an id that
+// cannot be of the kind).
+func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind, id string) (model.Log, error) {
+	if checkCursorID(id, idType(kind)) != nil {
+		return nil, ErrNotFound
+	}
+	var l model.Log
+	switch kind {
+	case model.KindApp:
+		l = new(model.AppLog)
+	case model.KindAPIRequest:
+		l = new(model.APIRequestLog)
+	case model.KindIntegration:
+		l = new(model.IntegrationLog)
+	case model.KindAction:
+		l = new(model.ActionLog)
+	case model.KindAPIReference:
+		l = new(model.APIReferenceLog)
+	default:
+		return nil, ErrNotFound
+	}
+	// Several partitions may hold the id (an id is unique with its time); the newest wins.
+	err := s.db.NewSelect().Model(l).Where("workspace_id = ? AND id = ?::"+idType(kind), ws, id).
+		OrderExpr("? DESC", bun.Ident(kind.TimeColumn())).Limit(1).Scan(ctx)
+	if err != nil {
+		if errors.Is(noRows(err), ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("log %s %s: %w", kind, id, err)
+	}
+	return l, nil
+}
+
+// ChildPage lists the first page of each parent's logs in one statement (LATERAL):
+// parentCol is the logs' column that points at the parent (integration_id, job_id,
+// collection_id, client_id, api_reference_id). dest is a pointer to a slice of the
+// kind's model pointers; rows come grouped by parent, in list order within each.
+func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, parentType string,
+	filter any, p model.Page, dest any) error {
+	inner, err := s.kindQuery(ws, kind, filter, nil)
+	if err != nil {
+		return err
+	}
+	inner.Where("t.? = parent.id", bun.Ident(parentCol))
+	if err := keyset(inner, kind.TimeColumn(), idType(kind), p); err != nil {
+		return err
+	}
+	inner.ColumnExpr("t.*")
+	err = s.db.NewSelect().Model(dest).
+		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", parents, inner).
+		ColumnExpr("l.*").
+		OrderExpr("parent.n").
+		Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("child logs of %s: %w", parentCol, err)
+	}
+	return nil
+}
+
+// ChildCounts counts each parent's logs matching filter, in one statement.
+func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, filter any) (map[string]int, error) {
+	q, err := s.kindQuery(ws, kind, filter, nil)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Parent string `bun:"parent"`
+		N      int    `bun:"n"`
+	}
+	err = q.ColumnExpr("t.?::text AS parent, count(*) AS n", bun.Ident(parentCol)).
+		Where("t.? = ANY(?)", bun.Ident(parentCol), parents).
+		GroupExpr("t.?", bun.Ident(parentCol)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count child logs: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Parent] = r.N
+	}
+	return out, nil
+}

@@ -1,0 +1,112 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// argsKey identifies a field and its arguments: parents asking with equal arguments
+// share one batch.
+func argsKey(args ...any) string {
+	b, _ := json.Marshal(args)
+	return string(b)
+}
+
+// IntegrationLogsOf loads one page of an integration's (parentCol integration_id) or
+// a job's (job_id) logs, batched with every other parent of the operation.
+func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter, p model.Page,
+	after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationLog, error) {
+			var rows []*model.IntegrationLog
+			err := l.logs.ChildPage(ctx, l.ws, model.KindIntegration, parentCol, pgdialect.Array(parents), "uuid", f, p, &rows)
+			return rows, err
+		},
+		func(r *model.IntegrationLog) uuid.UUID {
+			if parentCol == "job_id" && r.JobID != nil {
+				return *r.JobID
+			}
+			return r.IntegrationID
+		}, after)
+	return ld.Load(ctx, parent)()
+}
+
+// IntegrationLogCount counts an integration's or a job's logs, batched.
+func (l *Loaders) IntegrationLogCount(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter) (int, error) {
+	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
+		return l.logs.ChildCounts(ctx, l.ws, model.KindIntegration, parentCol, pgdialect.Array(parents), f)
+	})
+	return ld.Load(ctx, parent)()
+}
+
+// APIRequestLogsOf loads one page of a collection's (collection_id) or a client's
+// (client_id) request logs, batched.
+func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter, p model.Page,
+	after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+		func(ctx context.Context, parents []int64) ([]*model.APIRequestLog, error) {
+			var rows []*model.APIRequestLog
+			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIRequest, parentCol, pgdialect.Array(parents), "bigint", f, p, &rows)
+			return rows, err
+		},
+		func(r *model.APIRequestLog) int64 {
+			if parentCol == "client_id" && r.ClientID != nil {
+				return *r.ClientID
+			}
+			return r.CollectionID
+		}, after)
+	return ld.Load(ctx, parent)()
+}
+
+// APIRequestLogCount counts a collection's or a client's request logs, batched.
+func (l *Loaders) APIRequestLogCount(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter) (int, error) {
+	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []int64) (map[string]int, error) {
+		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIRequest, parentCol, pgdialect.Array(parents), f)
+	})
+	return ld.Load(ctx, parent)()
+}
+
+// APIReferenceLogsOf loads one page of an API reference's import logs, batched.
+func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter, p model.Page,
+	after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
+	ld := pageLoader(l, path, argsKey(f, p),
+		func(ctx context.Context, parents []string) ([]*model.APIReferenceLog, error) {
+			var rows []*model.APIReferenceLog
+			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIReference, "api_reference_id", pgdialect.Array(parents), "text", f, p, &rows)
+			return rows, err
+		},
+		func(r *model.APIReferenceLog) string { return r.APIReferenceID }, after)
+	return ld.Load(ctx, parent)()
+}
+
+// APIReferenceLogCount counts an API reference's import logs, batched.
+func (l *Loaders) APIReferenceLogCount(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter) (int, error) {
+	ld := countLoader(l, path, argsKey(f), func(ctx context.Context, parents []string) (map[string]int, error) {
+		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIReference, "api_reference_id", pgdialect.Array(parents), f)
+	})
+	return ld.Load(ctx, parent)()
+}
+
+// JobsOf loads one page of an integration's jobs, batched.
+func (l *Loaders) JobsOf(ctx context.Context, path string, integration uuid.UUID, p model.Page,
+	after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
+	ld := pageLoader(l, path, argsKey(p),
+		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationJob, error) {
+			return l.entities.JobsOfIntegrations(ctx, l.ws, parents, p)
+		},
+		func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }, after)
+	return ld.Load(ctx, integration)()
+}
+
+// JobCount counts an integration's jobs, batched.
+func (l *Loaders) JobCount(ctx context.Context, path string, integration uuid.UUID) (int, error) {
+	ld := countLoader(l, path, "", func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
+		return l.entities.JobCounts(ctx, l.ws, parents)
+	})
+	return ld.Load(ctx, integration)()
+}

@@ -1,0 +1,188 @@
+package model
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+)
+
+// Page sizes of every connection.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// PageArgs are a connection's Relay arguments as the caller sent them.
+type PageArgs struct {
+	First  *int
+	After  *string
+	Last   *int
+	Before *string
+}
+
+// Cursor is a keyset position: the sort key of one row (time and id, or name and id
+// for entities) and the list it belongs to, so that a cursor of another list is
+// refused rather than misread.
+type Cursor struct {
+	Scope string    `json:"s"`
+	Time  time.Time `json:"t,omitzero"`
+	Kind  LogKind   `json:"k,omitempty"`
+	Name  string    `json:"n,omitempty"`
+	ID    string    `json:"i"`
+}
+
+// Encode makes the opaque cursor string.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reads a cursor of the given scope.
+func DecodeCursor(arg, s, scope string) (*Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c Cursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.ID == "" {
+		return nil, inputErrorf("%s: not a valid cursor", arg)
+	}
+	if c.Scope != scope {
+		return nil, inputErrorf("%s: the cursor belongs to another list", arg)
+	}
+	return &c, nil
+}
+
+// Page is validated paging: fetch Limit rows (+1 to learn whether more exist)
+// after After and before Before; Backward pages from the end (last/before).
+type Page struct {
+	Limit    int
+	After    *Cursor
+	Before   *Cursor
+	Backward bool
+}
+
+// ParsePage validates Relay arguments for a list of the given scope.
+func ParsePage(a PageArgs, scope string) (Page, error) {
+	p := Page{Limit: DefaultPageSize}
+	if a.First != nil && a.Last != nil {
+		return p, inputErrorf("give first or last, not both")
+	}
+	for name, n := range map[string]*int{"first": a.First, "last": a.Last} {
+		if n == nil {
+			continue
+		}
+		if *n < 0 {
+			return p, inputErrorf("%s: %d is negative", name, *n)
+		}
+		if *n > MaxPageSize {
+			return p, inputErrorf("%s: %d is above the maximum page size %d", name, *n, MaxPageSize)
+		}
+		p.Limit = *n
+	}
+	p.Backward = a.Last != nil
+	var err error
+	if a.After != nil {
+		if p.After, err = DecodeCursor("after", *a.After, scope); err != nil {
+			return p, err
+		}
+	}
+	if a.Before != nil {
+		if p.Before, err = DecodeCursor("before", *a.Before, scope); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// PageInfo is Relay's page information.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	StartCursor     *string
+	EndCursor       *string
+}
+
+// Edge is one item of a connection with its cursor.
+type Edge[T any] struct {
+	Cursor string
+	Node   T
+}
+
+// Connection is one page of a list. TotalCount runs only when a caller asks for it.
+type Connection[T any] struct {
+	Edges    []Edge[T]
+	PageInfo PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// Nodes are the page's items.
+func (c *Connection[T]) Nodes() []T {
+	out := make([]T, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+// TotalCount counts every item the list's filter matches.
+func (c *Connection[T]) TotalCount(ctx context.Context) (int, error) {
+	if c.Count == nil {
+		return len(c.Edges), nil
+	}
+	return c.Count(ctx)
+}
+
+// NewConnection builds a page from rows fetched with Page p (p.Limit+1 at most, in
+// list order for forward pages and reversed for backward ones).
+func NewConnection[T any](rows []T, p Page, cursor func(T) Cursor, count func(context.Context) (int, error)) *Connection[T] {
+	more := len(rows) > p.Limit
+	if more {
+		rows = rows[:p.Limit]
+	}
+	if p.Backward {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	c := &Connection[T]{Edges: make([]Edge[T], len(rows)), Count: count}
+	for i, r := range rows {
+		c.Edges[i] = Edge[T]{Cursor: cursor(r).Encode(), Node: r}
+	}
+	if p.Backward {
+		c.PageInfo.HasPreviousPage = more
+	} else {
+		c.PageInfo.HasNextPage = more
+	}
+	if n := len(c.Edges); n > 0 {
+		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+	}
+	return c
+}
+
+// Connection and edge types of each list, named as the schema names them.
+type (
+	LogConnection             = Connection[Log]
+	LogEdge                   = Edge[Log]
+	AppLogConnection          = Connection[*AppLog]
+	AppLogEdge                = Edge[*AppLog]
+	APIRequestLogConnection   = Connection[*APIRequestLog]
+	APIRequestLogEdge         = Edge[*APIRequestLog]
+	IntegrationLogConnection  = Connection[*IntegrationLog]
+	IntegrationLogEdge        = Edge[*IntegrationLog]
+	ActionLogConnection       = Connection[*ActionLog]
+	ActionLogEdge             = Edge[*ActionLog]
+	APIReferenceLogConnection = Connection[*APIReferenceLog]
+	APIReferenceLogEdge       = Edge[*APIReferenceLog]
+	IntegrationConnection     = Connection[*Integration]
+	IntegrationEdge           = Edge[*Integration]
+	IntegrationJobConnection  = Connection[*IntegrationJob]
+	IntegrationJobEdge        = Edge[*IntegrationJob]
+	APIReferenceConnection    = Connection[*APIReference]
+	APIReferenceEdge          = Edge[*APIReference]
+	APICollectionConnection   = Connection[*APICollection]
+	APICollectionEdge         = Edge[*APICollection]
+	APIClientConnection       = Connection[*APIClient]
+	APIClientEdge             = Edge[*APIClient]
+)
