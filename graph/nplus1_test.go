@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loggraph/loggraph/graph/loader"
 	"github.com/loggraph/loggraph/internal/testserver"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
@@ -122,5 +123,40 @@ func TestLogsWithEveryRelation(t *testing.T) {
 	// 1 page + collection, client, integration, job, api reference, user.
 	if n > 7 {
 		t.Fatalf("%d statements, want at most 7", n)
+	}
+}
+
+// TestPartialPagesAreAnnouncedExactly: pages that hold fewer rows than were fetched
+// (the extra row that tells whether a next page exists) must announce only the rows
+// they show, or the next level's batch would wait for parents that never ask. The
+// fallback wait is made far longer than the test may take, so a wrong announcement
+// fails the test instead of slowing it.
+func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
+	loader.ExpectedWait = time.Minute
+	e := testserver.New(t, rest.Limits{})
+	var b strings.Builder
+	base := time.Date(2024, 6, 13, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 5; j++ {
+			fmt.Fprintf(&b, `{"integration_id":"aaaaaaaa-0000-4000-8000-%012d","job_id":"bbbbbbbb-0000-4000-8000-%06d%06d","succeeded":false,"attempt":1,"status_code":500,"created_at":%q}`+"\n",
+				i, i, j, base.Add(time.Duration(i*10+j)*time.Second).Format(time.RFC3339))
+		}
+	}
+	if resp, body := e.Ingest("integration", e.Tokens[model.RoleIngest], b.String()); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	done := make(chan int, 1)
+	go func() {
+		n, _ := statements(t, e, `{ integrations(first: 3) { nodes { jobs(first: 2) { totalCount nodes { id logs(first: 1) { totalCount nodes { job { id } } } } } } } }`)
+		done <- n
+	}()
+	select {
+	case n := <-done:
+		// integrations, jobs, job counts, logs, log counts, jobs of logs
+		if n != 6 {
+			t.Fatalf("%d statements, want 6", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a batch waited for parents that never asked")
 	}
 }

@@ -33,7 +33,7 @@ func listKind[T model.Log](ctx context.Context, r *Resolver, kind model.LogKind,
 	if err := r.LogStore.List(ctx, p.Workspace.ID, kind, filter, page, &rows); err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, func(l T) model.Cursor { return db.LogCursor(l) },
 		func(ctx context.Context) (int, error) { return r.LogStore.Count(ctx, p.Workspace.ID, kind, filter) }), nil
 }

@@ -421,3 +421,27 @@ func TestDatabaseFailureIsInternal(t *testing.T) {
 		t.Fatalf("path %v", got.Path)
 	}
 }
+
+// TestStatementTimeoutIsQueryTimeout: a read cancelled by statement_timeout answers
+// QUERY_TIMEOUT with advice, not an internal error.
+func TestStatementTimeoutIsQueryTimeout(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	ctx := context.Background()
+	name := e.DB.Pool.Config().ConnConfig.Database
+	if _, err := e.DB.Pool.Exec(ctx, "ALTER DATABASE "+name+" SET statement_timeout = '200ms'"); err != nil {
+		t.Fatal(err)
+	}
+	e.DB.Pool.Reset() // new connections take the database's setting
+	lock, err := e.DB.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx) //nolint:errcheck
+	if _, err := lock.Exec(ctx, "LOCK TABLE app_logs IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var r reply[json.RawMessage]
+	e.GraphQL(e.Tokens[model.RoleRead], `{ appLogs { nodes { id } } }`, nil, &r)
+	onlyError(t, r.Errors, "QUERY_TIMEOUT", "the query took too long and was cancelled; narrow the time range or the filters")
+}

@@ -241,7 +241,7 @@ func (r *queryResolver) Logs(ctx context.Context, filter *model.LogFilter, first
 	if err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, db.UnionCursor,
 		func(ctx context.Context) (int, error) { return r.LogStore.CountLogs(ctx, p.Workspace.ID, filter) }), nil
 }
@@ -287,7 +287,7 @@ func (r *queryResolver) Integrations(ctx context.Context, first *int, after *str
 	if err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, db.IntegrationCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "integrations")
@@ -318,7 +318,7 @@ func (r *queryResolver) APIReferences(ctx context.Context, first *int, after *st
 	if err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, db.APIReferenceCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_references")
@@ -345,7 +345,7 @@ func (r *queryResolver) APICollections(ctx context.Context, first *int, after *s
 	if err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, db.CollectionCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_collections")
@@ -365,7 +365,7 @@ func (r *queryResolver) APIClients(ctx context.Context, first *int, after *strin
 	if err != nil {
 		return nil, err
 	}
-	planConnection(ctx, rows)
+	planPage(ctx, rows, page)
 	return model.NewConnection(rows, page, db.ClientCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_clients")

@@ -61,9 +61,10 @@ type Config struct {
 const (
 	// DefaultMaxBodyBytes is Config.MaxBodyBytes's default: 8 MiB.
 	DefaultMaxBodyBytes = 8 << 20
-	// DefaultComplexityLimit is Config.ComplexityLimit's default: room for the largest
-	// legitimate operations (a page of 1000 counts once per field, not per row).
-	DefaultComplexityLimit = 5000
+	// DefaultComplexityLimit is Config.ComplexityLimit's default. A connection's
+	// selection counts once per item of its page (see complexity.go): a page of 1000
+	// logs with 20 fields passes, a page of pages of 1000 does not.
+	DefaultComplexityLimit = 25000
 	// DefaultMaxDepth is Config.MaxDepth's default: the schema's deepest useful path
 	// (connection, edges, node, relation, relation, field) with room to spare.
 	DefaultMaxDepth = 12
@@ -102,7 +103,7 @@ const (
 // token authentication.
 func NewHandler(cfg Config) http.Handler {
 	cfg = withDefaults(cfg)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: cfg.Resolver}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: cfg.Resolver, Complexity: complexity()}))
 	// Websocket first: it takes every request with an Upgrade header, the HTTP
 	// transport every other.
 	ws := transport.Websocket{

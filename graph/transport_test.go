@@ -311,7 +311,7 @@ func gqlBody(query string) string {
 
 func TestDepthAndComplexityLimits(t *testing.T) {
 	t.Parallel()
-	if graph.DefaultMaxDepth != 12 || graph.DefaultComplexityLimit != 5000 {
+	if graph.DefaultMaxDepth != 12 || graph.DefaultComplexityLimit != 25000 {
 		t.Fatalf("defaults changed: depth %d, complexity %d", graph.DefaultMaxDepth, graph.DefaultComplexityLimit)
 	}
 	def := testserver.New(t, rest.Limits{})
@@ -332,7 +332,7 @@ func TestDepthAndComplexityLimits(t *testing.T) {
 	start := time.Now()
 	resp, body = post(def, gqlBody(bomb.String()))
 	refusal(t, resp, body, http.StatusOK, ctJSON, "COMPLEXITY_LIMIT_EXCEEDED",
-		"operation has complexity 1073741824, which exceeds the limit of 5000: select fewer fields, use fewer aliases or split the operation")
+		"operation has complexity 1073741824, which exceeds the limit of 25000: select fewer fields, use fewer aliases or split the operation")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the fragment bomb took %v", d)
 	}
@@ -758,5 +758,52 @@ func TestResponseStatsPerSubscriptionEvent(t *testing.T) {
 	}
 	if db.StatementCount(context.Background()) != 0 {
 		t.Fatal("a context without a counter counts")
+	}
+}
+
+// TestWebsocketFragmentBomb: the fragment bomb is refused over websockets as fast as
+// over HTTP (the guard is an executor extension, so every transport has it).
+func TestWebsocketFragmentBomb(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	var bomb strings.Builder
+	bomb.WriteString("{ ...F0 }")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&bomb, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	bomb.WriteString(" fragment F30 on Query { __typename }")
+	c := dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
+	send(t, c, wsMsg{Type: "connection_init", Payload: json2(map[string]string{"Authorization": "Bearer " + e.Tokens[model.RoleRead]})})
+	if m := next(t, c, false); m.Type != "connection_ack" {
+		t.Fatalf("init: %+v", m)
+	}
+	start := time.Now()
+	send(t, c, wsMsg{ID: "1", Type: "subscribe", Payload: json2(map[string]string{"query": bomb.String()})})
+	m := next(t, c, false)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the bomb took %v", d)
+	}
+	// gqlgen reports a refused operation as a next message carrying the error.
+	if (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Fatalf("got %s %s", m.Type, m.Payload)
+	}
+}
+
+// TestComplexityWeighsPageSize: a connection costs its page size times its
+// selection, so a nested page of pages is refused while a big flat page passes.
+func TestComplexityWeighsPageSize(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	var flat reply[json.RawMessage]
+	e.GraphQL(e.Tokens[model.RoleRead], `{ appLogs(first: 1000) { pageInfo { hasNextPage } nodes { id kind timestamp severity message source level service details } } }`, nil, &flat)
+	if len(flat.Errors) > 0 {
+		t.Fatalf("a flat page of 1000 was refused: %+v", flat.Errors)
+	}
+	var nested reply[json.RawMessage]
+	e.GraphQL(e.Tokens[model.RoleRead], `{ integrations(first: 1000) { nodes { logs(first: 1000) { nodes { id } } } } }`, nil, &nested)
+	got := onlyError(t, nested.Errors, "COMPLEXITY_LIMIT_EXCEEDED",
+		"operation has complexity 2002001, which exceeds the limit of 25000: select fewer fields, use fewer aliases or split the operation")
+	if got.Extensions["complexity"] != float64(2002001) {
+		t.Fatalf("extensions %+v", got.Extensions)
 	}
 }

@@ -29,6 +29,7 @@ type serveConfig struct {
 	MaxIngestBytes   int64
 	DBMaxConns       int
 	LogLevel         string
+	GraphQL          graph.Config // limits only; the resolver is wired in newApp
 }
 
 func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
@@ -44,6 +45,12 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	fs.Int64Var(&cfg.MaxIngestBytes, "max-ingest-bytes", int64(env.int("LOGGRAPH_MAX_INGEST_BYTES", rest.DefaultMaxIngestBodyBytes)),
 		"largest ingest body, compressed or not (env LOGGRAPH_MAX_INGEST_BYTES)")
 	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", env.int("LOGGRAPH_DB_MAX_CONNS", 0), "database pool size; 0 = pgx default (env LOGGRAPH_DB_MAX_CONNS)")
+	fs.IntVar(&cfg.GraphQL.ComplexityLimit, "max-query-complexity", env.int("LOGGRAPH_MAX_QUERY_COMPLEXITY", graph.DefaultComplexityLimit),
+		"GraphQL complexity limit; a connection counts its selection once per item of its page; -1 = off (env LOGGRAPH_MAX_QUERY_COMPLEXITY)")
+	fs.IntVar(&cfg.GraphQL.MaxDepth, "max-query-depth", env.int("LOGGRAPH_MAX_QUERY_DEPTH", graph.DefaultMaxDepth),
+		"GraphQL selection depth limit; -1 = off (env LOGGRAPH_MAX_QUERY_DEPTH)")
+	fs.Int64Var(&cfg.GraphQL.MaxBodyBytes, "max-graphql-bytes", int64(env.int("LOGGRAPH_MAX_GRAPHQL_BYTES", graph.DefaultMaxBodyBytes)),
+		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -93,11 +100,17 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
-		GraphQL:      graph.NewHandler(graph.Config{Resolver: resolver, Log: log}),
+		GraphQL:      graph.NewHandler(graphQLConfig(cfg.GraphQL, resolver, log)),
 		Playground:   graph.PlaygroundHandler(),
 		ShuttingDown: shuttingDown,
 	})
 	return &app{handler: h, db: d, parts: parts, shuttingDown: shuttingDown}, nil
+}
+
+// graphQLConfig completes the configured limits with the resolver and logger.
+func graphQLConfig(limits graph.Config, r *graph.Resolver, log *slog.Logger) graph.Config {
+	limits.Resolver, limits.Log = r, log
+	return limits
 }
 
 // Partitions are kept from partitionsBack days ago to partitionsAhead days ahead;

@@ -21,7 +21,7 @@ func argsKey(args ...any) string {
 // a job's (job_id) logs, batched with every other parent of the operation.
 func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter, p model.Page,
 	after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
 		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationLog, error) {
 			var rows []*model.IntegrationLog
 			err := l.logs.ChildPage(ctx, l.ws, model.KindIntegration, parentCol, pgdialect.Array(parents), "uuid", f, p, &rows)
@@ -48,7 +48,7 @@ func (l *Loaders) IntegrationLogCount(ctx context.Context, path, parentCol strin
 // (client_id) request logs, batched.
 func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter, p model.Page,
 	after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
 		func(ctx context.Context, parents []int64) ([]*model.APIRequestLog, error) {
 			var rows []*model.APIRequestLog
 			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIRequest, parentCol, pgdialect.Array(parents), "bigint", f, p, &rows)
@@ -74,7 +74,7 @@ func (l *Loaders) APIRequestLogCount(ctx context.Context, path, parentCol string
 // APIReferenceLogsOf loads one page of an API reference's import logs, batched.
 func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter, p model.Page,
 	after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
-	ld := pageLoader(l, path, argsKey(f, p),
+	ld := pageLoader(l, path, argsKey(f, p), p.Limit,
 		func(ctx context.Context, parents []string) ([]*model.APIReferenceLog, error) {
 			var rows []*model.APIReferenceLog
 			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIReference, "api_reference_id", pgdialect.Array(parents), "text", f, p, &rows)
@@ -95,7 +95,7 @@ func (l *Loaders) APIReferenceLogCount(ctx context.Context, path, parent string,
 // JobsOf loads one page of an integration's jobs, batched.
 func (l *Loaders) JobsOf(ctx context.Context, path string, integration uuid.UUID, p model.Page,
 	after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
-	ld := pageLoader(l, path, argsKey(p),
+	ld := pageLoader(l, path, argsKey(p), p.Limit,
 		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationJob, error) {
 			return l.entities.JobsOfIntegrations(ctx, l.ws, parents, p)
 		},

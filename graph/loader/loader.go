@@ -20,9 +20,10 @@ import (
 // adding noticeable latency.
 const batchWait = 2 * time.Millisecond
 
-// expectedWait is the fallback of an announced batch, which normally fires as soon
-// as the last announced parent asks.
-const expectedWait = 100 * time.Millisecond
+// ExpectedWait is the fallback of an announced batch, which normally fires as soon
+// as the last announced parent asks (a variable so that tests can make a wrong
+// announcement impossible to miss).
+var ExpectedWait = 100 * time.Millisecond
 
 // maxBatch bounds the keys of one statement (a page holds at most 1000 items).
 const maxBatch = 1000
@@ -71,7 +72,7 @@ func (l *Loaders) Expect(path string, n int) {
 // options sizes a children loader by the parents announced for its path.
 func (l *Loaders) options(path string) (wait time.Duration, capacity int) {
 	if n := l.expect[path]; n > 0 {
-		return expectedWait, min(n, maxBatch)
+		return ExpectedWait, min(n, maxBatch)
 	}
 	return batchWait, maxBatch
 }
@@ -171,8 +172,10 @@ func For(ctx context.Context) *Loaders {
 
 // pageLoader returns the loader of children pages at one response path with given
 // arguments, making it on first use: every parent asking joins its batch. after
-// sees every batch's rows before the parents get them (to plan the next level).
-func pageLoader[K comparable, T any](l *Loaders, path, args string, fetch func(context.Context, []K) ([]T, error), parent func(T) K,
+// sees every batch's rows that the pages will show (at most shown per parent; the
+// fetch reads one more to learn whether a next page exists) before the parents get
+// them, to plan the next level.
+func pageLoader[K comparable, T any](l *Loaders, path, args string, shown int, fetch func(context.Context, []K) ([]T, error), parent func(T) K,
 	after func(context.Context, []T)) *dataloader.Loader[K, []T] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -182,12 +185,16 @@ func pageLoader[K comparable, T any](l *Loaders, path, args string, fetch func(c
 	}
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[[]T] {
 		rows, err := fetch(ctx, keys)
-		if err == nil && after != nil {
-			after(ctx, rows)
-		}
 		grouped := make(map[K][]T, len(keys))
 		for _, r := range rows {
 			grouped[parent(r)] = append(grouped[parent(r)], r)
+		}
+		if err == nil && after != nil {
+			var visible []T
+			for _, g := range grouped {
+				visible = append(visible, g[:min(len(g), shown)]...)
+			}
+			after(ctx, visible)
 		}
 		out := make([]*dataloader.Result[[]T], len(keys))
 		for i, k := range keys {
