@@ -217,3 +217,67 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Fatalf("tokens: %+v", list)
 	}
 }
+
+// TestSchemaIsDescribed: the playground documents everything, so every type, field,
+// argument, input field and enum value of our schema has a description.
+func TestSchemaIsDescribed(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	type described struct {
+		Name        string
+		Description *string
+	}
+	var r reply[struct {
+		Schema struct {
+			Types []struct {
+				described
+				Fields []struct {
+					described
+					Args []described
+				}
+				InputFields []described
+				EnumValues  []described
+			}
+		} `json:"__schema"`
+	}]
+	e.GraphQL("", `{ __schema { types { name description
+		fields { name description args { name description } }
+		inputFields { name description } enumValues { name description } } } }`, nil, &r)
+	if len(r.Errors) > 0 || len(r.Data.Schema.Types) == 0 {
+		t.Fatalf("%+v", r.Errors)
+	}
+	builtin := map[string]bool{"String": true, "Int": true, "Float": true, "Boolean": true, "ID": true}
+	var missing []string
+	has := func(d described) bool { return d.Description != nil && strings.TrimSpace(*d.Description) != "" }
+	for _, ty := range r.Data.Schema.Types {
+		if builtin[ty.Name] || strings.HasPrefix(ty.Name, "__") {
+			continue
+		}
+		if !has(ty.described) {
+			missing = append(missing, ty.Name)
+		}
+		for _, f := range ty.Fields {
+			if !has(f.described) {
+				missing = append(missing, ty.Name+"."+f.Name)
+			}
+			for _, a := range f.Args {
+				if !has(a) {
+					missing = append(missing, ty.Name+"."+f.Name+"("+a.Name+")")
+				}
+			}
+		}
+		for _, f := range ty.InputFields {
+			if !has(f) {
+				missing = append(missing, ty.Name+"."+f.Name)
+			}
+		}
+		for _, v := range ty.EnumValues {
+			if !has(v) {
+				missing = append(missing, ty.Name+"."+v.Name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("no description: %v", missing)
+	}
+}

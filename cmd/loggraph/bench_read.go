@@ -111,13 +111,24 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 			edges { cursor } nodes { id kind timestamp severity message source } } }`, map[string]any{"filter": map[string]any{"time": map[string]any{"last": "24h"}}}},
 	}
 	fmt.Fprintf(stdout, "%d requests per figure after 20 warm-up requests; milliseconds\n", requests)
-	fmt.Fprintf(stdout, "| query | statements | GraphQL p50 | GraphQL p95 | raw SQL p50 | raw SQL p95 | p95 ratio |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(stdout, "| query | statements | GraphQL p50 | GraphQL p95 | raw SQL p50 | raw SQL p95 | p95 ratio | raw SQL + token lookup p95 | p95 ratio |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scenarios {
-		stmts, err := cap.capture(func() error { _, err := post(s.query, s.vars); return err })
+		all, err := cap.capture(func() error { _, err := post(s.query, s.vars); return err })
 		if err != nil {
 			return err
 		}
-		gql, raw := make([]float64, 0, requests), make([]float64, 0, requests)
+		// The operation's statements; the token lookup (HTTP middleware) is timed apart.
+		var stmts, auth []string
+		for _, q := range all {
+			switch {
+			case strings.HasPrefix(q, "UPDATE api_tokens"): // once a minute per token, not per request
+			case strings.Contains(q, "api_tokens"):
+				auth = append(auth, q)
+			default:
+				stmts = append(stmts, q)
+			}
+		}
+		gql, raw, withAuth := make([]float64, 0, requests), make([]float64, 0, requests), make([]float64, 0, requests)
 		for i := 0; i < requests+20; i++ {
 			start := time.Now()
 			if _, err := post(s.query, s.vars); err != nil {
@@ -131,12 +142,18 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 				}
 			}
 			r := time.Since(start)
+			for _, q := range auth {
+				if err := drain(ctx, a.db, q); err != nil {
+					return fmt.Errorf("raw %q: %w", q, err)
+				}
+			}
+			ra := time.Since(start)
 			if i >= 20 {
-				gql, raw = append(gql, ms(g)), append(raw, ms(r))
+				gql, raw, withAuth = append(gql, ms(g)), append(raw, ms(r)), append(withAuth, ms(ra))
 			}
 		}
-		gp50, gp95, rp50, rp95 := pct(gql, 50), pct(gql, 95), pct(raw, 50), pct(raw, 95)
-		fmt.Fprintf(stdout, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", s.name, len(stmts), gp50, gp95, rp50, rp95, gp95/rp95)
+		gp50, gp95, rp50, rp95, ap95 := pct(gql, 50), pct(gql, 95), pct(raw, 50), pct(raw, 95), pct(withAuth, 95)
+		fmt.Fprintf(stdout, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", s.name, len(stmts), gp50, gp95, rp50, rp95, gp95/rp95, ap95, gp95/ap95)
 	}
 	return nil
 }
@@ -190,8 +207,7 @@ func (c *sqlCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context
 func (c *sqlCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Authentication is HTTP middleware, not the operation: the raw side skips it.
-	if c.on && e.Err == nil && !strings.Contains(e.Query, "api_tokens") {
+	if c.on && e.Err == nil {
 		c.stmts = append(c.stmts, e.Query)
 	}
 }

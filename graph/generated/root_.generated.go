@@ -2271,19 +2271,19 @@ Write operations.
 """
 type Mutation {
   "Store application logs (at most 1000; all or nothing). Needs an ingest or admin token."
-  ingestAppLogs(logs: [AppLogInput!]!): IngestResult!
+  ingestAppLogs("The application logs, at most 1000." logs: [AppLogInput!]!): IngestResult!
   "Store API gateway request logs (at most 1000; all or nothing)."
-  ingestApiRequestLogs(logs: [ApiRequestLogInput!]!): IngestResult!
+  ingestApiRequestLogs("The API request logs, at most 1000." logs: [ApiRequestLogInput!]!): IngestResult!
   "Store integration delivery logs (at most 1000; all or nothing)."
-  ingestIntegrationLogs(logs: [IntegrationLogInput!]!): IngestResult!
+  ingestIntegrationLogs("The integration delivery logs, at most 1000." logs: [IntegrationLogInput!]!): IngestResult!
   "Store action logs (at most 1000; all or nothing)."
-  ingestActionLogs(logs: [ActionLogInput!]!): IngestResult!
+  ingestActionLogs("The action logs, at most 1000." logs: [ActionLogInput!]!): IngestResult!
   "Store API-reference import logs (at most 1000; all or nothing)."
-  ingestApiReferenceLogs(logs: [ApiReferenceLogInput!]!): IngestResult!
+  ingestApiReferenceLogs("The API-reference import logs, at most 1000." logs: [ApiReferenceLogInput!]!): IngestResult!
   "Create a token in the caller's workspace (admin only). The secret is returned once."
-  createApiToken(input: CreateApiTokenInput!): CreatedApiToken!
+  createApiToken("The token's name and role." input: CreateApiTokenInput!): CreatedApiToken!
   "Revoke a token of the caller's workspace (admin only); it is refused from the next request on."
-  revokeApiToken(id: ID!): ApiToken!
+  revokeApiToken("The token's id (see apiTokens)." id: ID!): ApiToken!
 }
 
 """
