@@ -93,6 +93,9 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 		if n == 0 {
 			return nil
 		}
+		if err := w.insertCounts(ctx, tx, keep); err != nil {
+			return err
+		}
 		from, to := w.timeRange(keep)
 		payload, err := json.Marshal(BatchNotice{WorkspaceID: w.ws, Kind: w.kind, Count: int(n), From: from, To: to})
 		if err != nil {

@@ -76,6 +76,9 @@ func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 		dir = "ASC"
 	}
 	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(int64(p.Limit + 1))
+	if p.Offset > 0 {
+		q.Offset(int64(p.Offset))
+	}
 	return nil
 }
 
@@ -351,8 +354,13 @@ func (s *LogStore) List(ctx context.Context, ws uuid.UUID, kind model.LogKind, f
 	return nil
 }
 
-// Count counts a kind's logs matching filter.
+// Count counts a kind's logs matching filter: from log_counts when the filter only
+// uses the dimensions kept there (exact, and cheap whatever the row count), else
+// by counting the rows.
 func (s *LogStore) Count(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any) (int, error) {
+	if n, ok, err := s.countFromRollup(ctx, ws, kind, filter); ok || err != nil {
+		return n, err
+	}
 	q, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {
 		return 0, err

@@ -135,6 +135,10 @@ func Seed(ctx context.Context, d *DB, parts *Partitions, ws uuid.UUID, opts Seed
 	if err := context.Cause(ctx); err != nil {
 		return res, err
 	}
+	// COPY bypassed the ingest path, which keeps log_counts; recount the workspace.
+	if err := RebuildCounts(ctx, d, ws); err != nil {
+		return res, err
+	}
 	res.Duration = time.Since(began)
 	return res, nil
 }

@@ -55,12 +55,15 @@ func DecodeCursor(arg, s, scope string) (*Cursor, error) {
 }
 
 // Page is validated paging: fetch Limit rows (+1 to learn whether more exist)
-// after After and before Before; Backward pages from the end (last/before).
+// after After and before Before; Backward pages from the end (last/before). Offset
+// skips rows first: only the REST shims whose documented APIs page by offset or page
+// number use it; GraphQL and exports page by keyset.
 type Page struct {
 	Limit    int
 	After    *Cursor
 	Before   *Cursor
 	Backward bool
+	Offset   int
 }
 
 // ParsePage validates Relay arguments for a list of the given scope.
