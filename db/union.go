@@ -194,20 +194,26 @@ func UnionCursor(l model.Log) model.Cursor {
 	return model.Cursor{Scope: LogsScope, Kind: l.Kind(), Time: l.Time(), ID: model.LogID(l)}
 }
 
-func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
-	var l model.Log
+// newLog returns an empty log of kind k, or nil for an unknown kind.
+func newLog(k model.LogKind) model.Log {
 	switch k {
 	case model.KindApp:
-		l = new(model.AppLog)
+		return new(model.AppLog)
 	case model.KindAPIRequest:
-		l = new(model.APIRequestLog)
+		return new(model.APIRequestLog)
 	case model.KindIntegration:
-		l = new(model.IntegrationLog)
+		return new(model.IntegrationLog)
 	case model.KindAction:
-		l = new(model.ActionLog)
+		return new(model.ActionLog)
 	case model.KindAPIReference:
-		l = new(model.APIReferenceLog)
-	default:
+		return new(model.APIReferenceLog)
+	}
+	return nil
+}
+
+func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
+	l := newLog(k)
+	if l == nil {
 		return nil, fmt.Errorf("decode log: unknown kind %q", k)
 	}
 	if err := json.Unmarshal(raw, l); err != nil {
@@ -222,19 +228,8 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	if checkCursorID(id, idType(kind)) != nil {
 		return nil, ErrNotFound
 	}
-	var l model.Log
-	switch kind {
-	case model.KindApp:
-		l = new(model.AppLog)
-	case model.KindAPIRequest:
-		l = new(model.APIRequestLog)
-	case model.KindIntegration:
-		l = new(model.IntegrationLog)
-	case model.KindAction:
-		l = new(model.ActionLog)
-	case model.KindAPIReference:
-		l = new(model.APIReferenceLog)
-	default:
+	l := newLog(kind)
+	if l == nil {
 		return nil, ErrNotFound
 	}
 	// Several partitions may hold the id (an id is unique with its time); the newest wins.

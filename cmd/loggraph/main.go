@@ -51,6 +51,7 @@ Usage:
                                                     synthetic logs of all five kinds (COPY)
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
   loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw
+  loggraph bench shims [flags]                      REST shim first pages and streamed exports
 
 Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
 Run 'loggraph COMMAND -h' for a command's flags.

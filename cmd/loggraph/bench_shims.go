@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/model"
+)
+
+// benchExportWorkspace holds the export benchmark's data: enough rows that one kind
+// (app logs, 40% of a seed) reaches exportRows.
+const benchExportWorkspace = "bench-export"
+
+// cmdBenchShims measures each REST shim's first page on the read benchmark's
+// workspace (1M rows), and the streamed exports of a million rows of one kind with
+// the process's peak RSS growth.
+func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows int, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	ws, err := seededWorkspace(ctx, a, benchReadWorkspace, rows, stdout)
+	if err != nil {
+		return err
+	}
+	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	if err != nil {
+		return err
+	}
+	ents := db.NewEntityStore(a.db.Bun)
+	refs, err := ents.ListAPIReferences(ctx, ws.ID, model.Page{Limit: 1})
+	if err != nil || len(refs) == 0 {
+		return fmt.Errorf("no api reference to benchmark (%v)", err)
+	}
+	integrations, err := ents.ListIntegrations(ctx, ws.ID, model.Page{Limit: 1})
+	if err != nil || len(integrations) == 0 {
+		return fmt.Errorf("no integration to benchmark (%v)", err)
+	}
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	get := func(path string, header ...string) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		return int(n), err
+	}
+	bearer := []string{"Authorization", "Bearer " + token}
+	shims := []struct {
+		name, path string
+		header     []string
+	}{
+		{"000 Document360 logs of one API reference", "/v2/APIReferences/" + refs[0].ID + "/Logs", []string{"api_token", token}},
+		{"001 Elastic Path logs of one integration (results.total)", "/integrations/" + integrations[0].ID.String() + "/logs", bearer},
+		{"001 Elastic Path logs of the store (results.total)", "/integrations/logs", bearer},
+		{"002 generic /logs (pagination.total)", "/logs", bearer},
+		{"002 generic /logs?level=ERROR&service=auth (pagination.total)", "/logs?level=ERROR&service=auth", bearer},
+		{"003 /api-logs (last 30 days)", "/api-logs", bearer},
+		{"004 Akinon action_log (count, next)", "/api/v1/oms/logs/action_log/", []string{"Authorization", "Token " + token}},
+	}
+	fmt.Fprintf(stdout, "first pages, %d requests each after 20 warm-up requests; milliseconds\n", requests)
+	fmt.Fprintf(stdout, "| shim request | p50 | p95 |\n|---|---|---|\n")
+	for _, s := range shims {
+		var ms []float64
+		for i := 0; i < requests+20; i++ {
+			start := time.Now()
+			if _, err := get(s.path, s.header...); err != nil {
+				return err
+			}
+			if i >= 20 {
+				ms = append(ms, msOf(time.Since(start)))
+			}
+		}
+		fmt.Fprintf(stdout, "| %s | %.2f | %.2f |\n", s.name, pct(ms, 50), pct(ms, 95))
+	}
+
+	if exportRows <= 0 {
+		return nil
+	}
+	ews, err := seededWorkspace(ctx, a, benchExportWorkspace, exportRows*5/2, stdout)
+	if err != nil {
+		return err
+	}
+	_, etoken, err := db.NewTokenStore(a.db.Bun).Create(ctx, ews.ID, "bench", model.RoleRead)
+	if err != nil {
+		return err
+	}
+	appRows, err := db.NewLogStore(a.db.Bun).Count(ctx, ews.ID, model.KindApp, (*model.AppLogFilter)(nil))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nexports of %d app logs\n| format | seconds | rows/s | bytes | peak RSS growth MB |\n|---|---|---|---|---|\n", appRows)
+	for _, format := range []string{"csv", "ndjson"} {
+		base, err := rssKB()
+		if err != nil {
+			return err
+		}
+		if err := resetPeakRSS(); err != nil {
+			return err
+		}
+		start := time.Now()
+		n, err := get("/v1/export/app."+format, "Authorization", "Bearer "+etoken)
+		if err != nil {
+			return err
+		}
+		d := time.Since(start)
+		peak, err := peakRSSKB()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.0f | %d | %.1f |\n", format, d.Seconds(), float64(appRows)/d.Seconds(), n, float64(peak-base)/1024)
+	}
+	return nil
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// seededWorkspace returns the workspace slug, seeding it with rows first if it is new.
+func seededWorkspace(ctx context.Context, a *app, slug string, rows int, stdout io.Writer) (*model.Workspace, error) {
+	wss := db.NewWorkspaceStore(a.db.Bun)
+	ws, err := wss.BySlug(ctx, slug)
+	if err == nil || !errors.Is(err, db.ErrNotFound) {
+		return ws, err
+	}
+	if ws, err = wss.Create(ctx, slug, ""); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "seeding %d rows into workspace %s...\n", rows, slug)
+	if _, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
+		return nil, err
+	}
+	_, err = a.db.Pool.Exec(ctx, "ANALYZE")
+	return ws, err
+}
+
+// The process's resident set size, from /proc (the server runs in this process; the
+// client discards what it reads).
+func rssKB() (int64, error)     { return procStatusKB("VmRSS:") }
+func peakRSSKB() (int64, error) { return procStatusKB("VmHWM:") }
+
+// resetPeakRSS restarts VmHWM from the current RSS (Linux: clear_refs 5).
+func resetPeakRSS() error { return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+func procStatusKB(field string) (int64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not in /proc/self/status", field)
+}
