@@ -299,3 +299,22 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 	}
 	return n, true, nil
 }
+
+// CompactCounts merges the log_counts rows of the UTC days in [from, to) into one
+// row per key, so that the per-batch deltas of busy days do not pile up. It is one
+// statement: readers see the deltas or the merged rows, never both or neither;
+// batches committing meanwhile only insert rows of their own.
+func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error) {
+	tag, err := d.Pool.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM log_counts WHERE day >= $1::date AND day < $2::date RETURNING *
+		)
+		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id, n)
+		SELECT workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id, sum(n)
+		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id`,
+		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
+	if err != nil {
+		return 0, fmt.Errorf("compact counts: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

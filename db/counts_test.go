@@ -91,3 +91,48 @@ func TestCountsMatchRows(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactCounts: merging the deltas of many batches keeps every total and leaves
+// one row per key.
+func TestCompactCounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := db.NewIngestStore(d, db.NewPartitions(d))
+	for i := 0; i < 10; i++ {
+		body := fmt.Sprintf(`{"timestamp":"2026-11-1%dT10:00:00Z","level":"INFO","service":"a","message":"m"}
+{"timestamp":"2026-11-1%dT11:00:00Z","level":"ERROR","service":"b","message":"m"}`, i%3, i%3)
+		if _, err := store.Ingest(ctx, ws.ID, decode(t, model.KindApp, body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := db.NewLogStore(d.Bun)
+	total := func() int {
+		n, err := logs.Count(ctx, ws.ID, model.KindApp, &model.AppLogFilter{Services: []string{"b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	rows := func() (n int) {
+		if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM log_counts").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if total() != 10 || rows() != 20 {
+		t.Fatalf("before: total %d, rows %d", total(), rows())
+	}
+	merged, err := db.CompactCounts(ctx, d, time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Days 10 and 11 (7 batches) merge into 2 keys each; day 12's 3 batches stay.
+	if merged != 4 || rows() != 4+6 || total() != 10 {
+		t.Fatalf("after: merged %d, rows %d, total %d", merged, rows(), total())
+	}
+}

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
-	go keepPartitions(ctx, a.parts, log)
+	go keepPartitions(ctx, a.db, a.parts, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -182,8 +182,9 @@ func displayAddr(a net.Addr) string {
 	return s
 }
 
-// keepPartitions creates upcoming days' partitions every hour.
-func keepPartitions(ctx context.Context, parts *db.Partitions, log *slog.Logger) {
+// keepPartitions creates upcoming days' partitions every hour, and merges the
+// count deltas of the last week's finished days.
+func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -193,6 +194,10 @@ func keepPartitions(ctx context.Context, parts *db.Partitions, log *slog.Logger)
 		case now := <-t.C:
 			if err := parts.EnsureAhead(ctx, now, partitionsBack, partitionsAhead); err != nil && ctx.Err() == nil {
 				log.Error("create partitions", "err", err)
+			}
+			today := now.UTC().Truncate(24 * time.Hour)
+			if _, err := db.CompactCounts(ctx, d, today.AddDate(0, 0, -7), today); err != nil && ctx.Err() == nil {
+				log.Error("compact counts", "err", err)
 			}
 		}
 	}
