@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS integration_logs_integration_idx, integration_logs_job_idx, api_reference_logs_reference_idx,
+    api_request_logs_collection_idx, api_request_logs_client_idx;
