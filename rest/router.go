@@ -60,6 +60,9 @@ func NewRouter(d Deps) http.Handler {
 	}))
 	handle("GET /readyz", readiness(d))
 	handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	// The REST shims of the five seed APIs and the streamed exports.
+	registerDocument360(handle, d)
+	registerElasticPath(handle, d)
 	if d.GraphQL != nil {
 		handle("/graphql", d.GraphQL)
 	}
