@@ -63,6 +63,8 @@ func NewRouter(d Deps) http.Handler {
 	// The REST shims of the five seed APIs and the streamed exports.
 	registerDocument360(handle, d)
 	registerElasticPath(handle, d)
+	registerGenericLogs(handle, d)
+	registerAkinon(handle, d)
 	if d.GraphQL != nil {
 		handle("/graphql", d.GraphQL)
 	}
