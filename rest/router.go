@@ -65,6 +65,8 @@ func NewRouter(d Deps) http.Handler {
 	registerElasticPath(handle, d)
 	registerGenericLogs(handle, d)
 	registerAkinon(handle, d)
+	registerAPILogs(handle, d)
+	registerExports(handle, d)
 	if d.GraphQL != nil {
 		handle("/graphql", d.GraphQL)
 	}
