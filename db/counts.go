@@ -18,7 +18,6 @@ type countKey struct {
 	level         *int16
 	service       *string
 	integrationID *uuid.UUID
-	jobID         *uuid.UUID
 	referenceID   *string
 }
 
@@ -33,8 +32,7 @@ func (w *batchWriter) countKeyAt(i int) countKey {
 		lv := int16(l.Level)
 		k.level, k.service = &lv, &l.Service
 	case model.KindIntegration:
-		l := &w.b.Integration[i].Log
-		k.integrationID, k.jobID = &l.IntegrationID, l.JobID
+		k.integrationID = &w.b.Integration[i].Log.IntegrationID
 	case model.KindAction:
 		lv := int16(w.b.Action[i].Log.Level)
 		k.level = &lv
@@ -46,13 +44,13 @@ func (w *batchWriter) countKeyAt(i int) countKey {
 
 // comparableKey flattens a countKey for map grouping.
 type comparableKey struct {
-	day                    time.Time
-	level                  int16
-	hasLevel               bool
-	service, reference     string
-	hasService, hasRef     bool
-	integration, job       uuid.UUID
-	hasIntegration, hasJob bool
+	day                time.Time
+	level              int16
+	hasLevel           bool
+	service, reference string
+	hasService, hasRef bool
+	integration        uuid.UUID
+	hasIntegration     bool
 }
 
 func (k countKey) flat() comparableKey {
@@ -68,9 +66,6 @@ func (k countKey) flat() comparableKey {
 	}
 	if k.integrationID != nil {
 		c.integration, c.hasIntegration = *k.integrationID, true
-	}
-	if k.jobID != nil {
-		c.job, c.hasJob = *k.jobID, true
 	}
 	return c
 }
@@ -89,20 +84,20 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 	var days []time.Time
 	var levels []*int16
 	var services, refs []*string
-	var integrations, jobs []*uuid.UUID
+	var integrations []*uuid.UUID
 	var counts []int64
 	for f, c := range n {
 		k := keys[f]
 		days, levels, services = append(days, k.day), append(levels, k.level), append(services, k.service)
-		integrations, jobs, refs = append(integrations, k.integrationID), append(jobs, k.jobID), append(refs, k.referenceID)
+		integrations, refs = append(integrations, k.integrationID), append(refs, k.referenceID)
 		counts = append(counts, c)
 	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id, n)
-		SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.job_id, u.api_reference_id, u.n
-		FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::uuid[], $8::text[], $9::int8[])
-			AS u(day, level, service, integration_id, job_id, api_reference_id, n)`,
-		w.ws, string(w.kind), days, levels, services, integrations, jobs, refs, counts)
+		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
+		SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
+		FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
+			AS u(day, level, service, integration_id, api_reference_id, n)`,
+		w.ws, string(w.kind), days, levels, services, integrations, refs, counts)
 	if err != nil {
 		return fmt.Errorf("add counts: %w", err)
 	}
@@ -122,9 +117,9 @@ func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 			`INSERT INTO log_counts (workspace_id, kind, day, n)
 			 SELECT workspace_id, 'API_REQUEST', (received_at AT TIME ZONE 'UTC')::date, count(*)
 			 FROM api_request_logs WHERE workspace_id = $1 GROUP BY 1, 3`,
-			`INSERT INTO log_counts (workspace_id, kind, day, integration_id, job_id, n)
-			 SELECT workspace_id, 'INTEGRATION', (created_at AT TIME ZONE 'UTC')::date, integration_id, job_id, count(*)
-			 FROM integration_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4, 5`,
+			`INSERT INTO log_counts (workspace_id, kind, day, integration_id, n)
+			 SELECT workspace_id, 'INTEGRATION', (created_at AT TIME ZONE 'UTC')::date, integration_id, count(*)
+			 FROM integration_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
 			`INSERT INTO log_counts (workspace_id, kind, day, level, n)
 			 SELECT workspace_id, 'ACTION', (created_at AT TIME ZONE 'UTC')::date, level, count(*)
 			 FROM action_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
@@ -176,14 +171,11 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 		if f == nil {
 			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.IntegrationLogFilter{Time: r} }}, nil
 		}
-		if f.Succeeded != nil || len(f.StatusCodes) > 0 || f.MinAttempt != nil || (f.Search != nil && *f.Search != "") {
+		// A job's few rows are counted through its index, not the rollup.
+		if len(f.JobIDs) > 0 || f.Succeeded != nil || len(f.StatusCodes) > 0 || f.MinAttempt != nil || (f.Search != nil && *f.Search != "") {
 			return nil, nil
 		}
 		integrations, err := model.ParseUUIDs("integrationIds", f.IntegrationIDs)
-		if err != nil {
-			return nil, err
-		}
-		jobs, err := model.ParseUUIDs("jobIds", f.JobIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -191,9 +183,6 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 		return &rollupPlan{time: f.Time, dims: func(q *bun.SelectQuery) {
 			if len(integrations) > 0 {
 				q.Where("integration_id IN (?)", bun.In(integrations))
-			}
-			if len(jobs) > 0 {
-				q.Where("job_id IN (?)", bun.In(jobs))
 			}
 		}, withTime: func(r *model.TimeRange) any { c.Time = r; cc := c; return &cc }}, nil
 	case *model.ActionLogFilter:
@@ -309,9 +298,9 @@ func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error
 		WITH gone AS (
 			DELETE FROM log_counts WHERE day >= $1::date AND day < $2::date RETURNING *
 		)
-		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id, n)
-		SELECT workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id, sum(n)
-		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, job_id, api_reference_id`,
+		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
+		SELECT workspace_id, kind, day, level, service, integration_id, api_reference_id, sum(n)
+		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id`,
 		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
 	if err != nil {
 		return 0, fmt.Errorf("compact counts: %w", err)
