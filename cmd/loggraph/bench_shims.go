@@ -111,26 +111,34 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nexports of %d app logs\n| format | seconds | rows/s | bytes | peak RSS growth MB |\n|---|---|---|---|---|\n", appRows)
+	const exportRounds = 3
+	fmt.Fprintf(stdout, "\nexports of %d app logs, %d rounds per format\n| format | median seconds | median rows/s | bytes | largest peak RSS growth MB |\n|---|---|---|---|---|\n",
+		appRows, exportRounds)
 	for _, format := range []string{"csv", "ndjson"} {
-		base, err := rssKB()
-		if err != nil {
-			return err
+		var secs []float64
+		var bytes int
+		var growth int64
+		for r := 0; r < exportRounds; r++ {
+			base, err := rssKB()
+			if err != nil {
+				return err
+			}
+			if err := resetPeakRSS(); err != nil {
+				return err
+			}
+			start := time.Now()
+			if bytes, err = get("/v1/export/app."+format, "Authorization", "Bearer "+etoken); err != nil {
+				return err
+			}
+			secs = append(secs, time.Since(start).Seconds())
+			peak, err := peakRSSKB()
+			if err != nil {
+				return err
+			}
+			growth = max(growth, peak-base)
 		}
-		if err := resetPeakRSS(); err != nil {
-			return err
-		}
-		start := time.Now()
-		n, err := get("/v1/export/app."+format, "Authorization", "Bearer "+etoken)
-		if err != nil {
-			return err
-		}
-		d := time.Since(start)
-		peak, err := peakRSSKB()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "| %s | %.1f | %.0f | %d | %.1f |\n", format, d.Seconds(), float64(appRows)/d.Seconds(), n, float64(peak-base)/1024)
+		m := median(secs)
+		fmt.Fprintf(stdout, "| %s | %.2f | %.0f | %d | %.1f |\n", format, m, float64(appRows)/m, bytes, float64(growth)/1024)
 	}
 	return nil
 }
