@@ -1,10 +1,8 @@
 package rest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -378,15 +376,9 @@ func akinonFail(w http.ResponseWriter, status int, msg string) {
 // writeAkinonJSON renders like DRF's JSONRenderer: compact, no HTML escaping
 // (ensure_ascii off), no trailing newline.
 func writeAkinonJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"detail":"` + akinonMsgInternal + `"}`)
+	body, err := compactJSON(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"detail":"`+akinonMsgInternal+`"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	writeBody(w, status, "application/json", body)
 }

@@ -1,9 +1,7 @@
 package rest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -382,14 +380,9 @@ func writeD360Error(w http.ResponseWriter, status int, descriptions ...string) {
 // writeD360 writes compact JSON as the vendor's backend does: no HTML escaping of
 // <, > and & (Newtonsoft's default) and no trailing newline.
 func writeD360(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // only our own structs: cannot fail
+	body, err := compactJSON(v)
+	if err != nil { // only our own structs: cannot fail
 		panic(err)
 	}
-	w.Header().Set("Content-Type", d360ContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()-1))
-	w.WriteHeader(status)
-	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	writeBody(w, status, d360ContentType, body)
 }

@@ -1,8 +1,6 @@
 package rest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -134,17 +132,13 @@ func epValidation(detail string) epErrors[epTitleFirstError] {
 // writeEP writes v as the compact JSON the vendor documents: no trailing newline and
 // no HTML escaping, so stored bodies come back as they were ingested.
 func writeEP(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := compactJSON(v)
+	if err != nil {
 		// Only a programming error can get here: every value is a fixed struct.
 		http.Error(w, "", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	writeBody(w, status, "application/json", body)
 }
 
 type elasticPath struct {

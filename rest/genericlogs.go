@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -272,16 +271,9 @@ func genericFail(w http.ResponseWriter, status int, msg string) {
 // writeGenericJSON writes compact JSON without HTML escaping (messages are log text,
 // not HTML) and without a trailing newline.
 func writeGenericJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte(`{"status":"error","message":"` + genericMsgInternal + `"}`))
-		return
+	body, err := compactJSON(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"status":"error","message":"`+genericMsgInternal+`"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	writeBody(w, status, "application/json", body)
 }

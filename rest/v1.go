@@ -1,9 +1,11 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/loggraph/loggraph/db"
@@ -18,6 +20,26 @@ type v1Error struct {
 	RequestID string            `json:"request_id,omitempty"`
 	Errors    []model.LineError `json:"errors,omitempty"`
 	BadLines  int               `json:"bad_lines,omitempty"`
+}
+
+// compactJSON encodes v as the shims' vendors write JSON: compact, without HTML
+// escaping (<, > and & come back as they were ingested), without a trailing newline.
+func compactJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// writeBody sends a complete body with its type and length.
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
