@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +26,13 @@ type IngestResult struct {
 	Duplicates int `json:"duplicates"`
 }
 
-// BatchNotice is the payload of the one NOTIFY sent per committed batch.
+// BatchNotice is the payload of the one NOTIFY sent per committed batch: the rows
+// of the batch are those of the workspace and kind with this batch id, their times in
+// [From, To].
 type BatchNotice struct {
 	WorkspaceID uuid.UUID     `json:"workspace_id"`
 	Kind        model.LogKind `json:"kind"`
+	Batch       int64         `json:"batch"`
 	Count       int           `json:"count"`
 	From        time.Time     `json:"from"`
 	To          time.Time     `json:"to"`
@@ -97,7 +102,7 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 			return err
 		}
 		from, to := w.timeRange(keep)
-		payload, err := json.Marshal(BatchNotice{WorkspaceID: w.ws, Kind: w.kind, Count: int(n), From: from, To: to})
+		payload, err := json.Marshal(BatchNotice{WorkspaceID: w.ws, Kind: w.kind, Batch: w.batch, Count: int(n), From: from, To: to})
 		if err != nil {
 			return err
 		}
@@ -112,6 +117,7 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 type batchWriter struct {
 	ws     uuid.UUID
 	kind   model.LogKind
+	batch  int64 // random: identifies the batch's rows for the live tail
 	b      *model.Batch
 	n      int
 	seenAt []bool // records that repeat an earlier record of the same batch
@@ -121,7 +127,7 @@ type batchWriter struct {
 }
 
 func newBatchWriter(ws uuid.UUID, b *model.Batch) (*batchWriter, error) {
-	w := &batchWriter{ws: ws, kind: b.Kind, b: b, n: b.Len()}
+	w := &batchWriter{ws: ws, kind: b.Kind, b: b, n: b.Len(), batch: newBatchID()}
 	w.seenAt = make([]bool, w.n)
 	if err := w.assignUUIDs(); err != nil {
 		return nil, err
@@ -165,6 +171,15 @@ func (w *batchWriter) assignUUIDs() error {
 		}
 	}
 	return nil
+}
+
+// newBatchID draws a batch id: 63 random bits, positive. Ids are looked up together
+// with the workspace, kind and time range, so a collision could only merge two
+// batches of one workspace and kind overlapping in time, with 2^-63 odds.
+func newBatchID() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return int64(binary.BigEndian.Uint64(b[:]) >> 1)
 }
 
 // recordKey is a record's identity for idempotency: its id and its time.
@@ -346,18 +361,18 @@ func (w *batchWriter) assignIDs(ctx context.Context, tx pgx.Tx, keep []int) erro
 func (w *batchWriter) columns() []string {
 	switch w.kind {
 	case model.KindApp:
-		return []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details"}
+		return []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"}
 	case model.KindAPIRequest:
 		return []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
-			"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url"}
+			"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"}
 	case model.KindIntegration:
 		return []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
-			"body", "status_code", "error_detail"}
+			"body", "status_code", "error_detail", "batch_id"}
 	case model.KindAction:
-		return []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace"}
+		return []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"}
 	case model.KindAPIReference:
 		return []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
-			"error_count", "alerts_count", "errors", "alerts"}
+			"error_count", "alerts_count", "errors", "alerts", "batch_id"}
 	}
 	return nil
 }
@@ -374,7 +389,7 @@ func (w *batchWriter) row(i int) ([]any, error) {
 		if l.Details != nil {
 			details = []byte(l.Details)
 		}
-		return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details}, nil
+		return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
 	case model.KindAPIRequest:
 		r := &w.b.APIRequest[i]
 		l := &r.Log
@@ -384,14 +399,14 @@ func (w *batchWriter) row(i int) ([]any, error) {
 			client = &id
 		}
 		return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
-			l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL}, nil
+			l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
 	case model.KindIntegration:
 		l := &w.b.Integration[i].Log
 		return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
-			l.Body, int16(l.StatusCode), l.ErrorDetail}, nil
+			l.Body, int16(l.StatusCode), l.ErrorDetail, w.batch}, nil
 	case model.KindAction:
 		l := &w.b.Action[i].Log
-		return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace}, nil
+		return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace, w.batch}, nil
 	case model.KindAPIReference:
 		l := &w.b.APIReference[i].Log
 		errs, err := json.Marshal(l.Errors)
@@ -403,7 +418,7 @@ func (w *batchWriter) row(i int) ([]any, error) {
 			return nil, err
 		}
 		return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
-			errs, alerts}, nil
+			errs, alerts, w.batch}, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", w.kind)
 }

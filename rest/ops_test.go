@@ -47,9 +47,15 @@ func TestOneNotifyPerCommittedBatch(t *testing.T) {
 	if err := json.Unmarshal([]byte(n.Payload), &notice); err != nil {
 		t.Fatal(err)
 	}
-	if notice.WorkspaceID != e.WS || notice.Kind != model.KindApp || notice.Count != 300 ||
+	if notice.WorkspaceID != e.WS || notice.Kind != model.KindApp || notice.Count != 300 || notice.Batch <= 0 ||
 		!notice.From.Equal(time.Date(2023, 10, 27, 10, 35, 15, 0, time.UTC)) {
 		t.Fatalf("notice %+v", notice)
+	}
+	// The notice's batch id picks exactly the batch's rows.
+	var inBatch int
+	if err := e.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM app_logs WHERE workspace_id = $1 AND batch_id = $2
+		AND "timestamp" BETWEEN $3 AND $4`, e.WS, notice.Batch, notice.From, notice.To).Scan(&inBatch); err != nil || inBatch != 300 {
+		t.Fatalf("%d rows of batch %d (%v)", inBatch, notice.Batch, err)
 	}
 	short, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel2()
