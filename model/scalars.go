@@ -89,12 +89,21 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
+// String prints the duration as the schema documents it: `7d`, `1h`, `1h30m`, `15m`,
+// `500ms` (Go's form without zero units).
 func (d Duration) String() string {
 	td := time.Duration(d)
 	if td > 0 && td%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
 	}
-	return td.String()
+	s := td.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // UnmarshalGQL implements graphql.Unmarshaler.

@@ -42,6 +42,7 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	rounds := fs.Int("rounds", 5, "rounds per figure (the median is reported)")
 	seedRounds := fs.Int("seed-rounds", 3, "seed rounds")
 	requests := fs.Int("requests", 300, "requests per figure (bench read)")
+	analyticsRows := fs.Int("analytics-rows", 1_000_000, "rows seeded once over 30 days into workspace bench-analytics-<rows> (bench analytics)")
 	exportRows := fs.Int("export-rows", 1_000_000, "app logs exported (bench shims; 0 skips the export figures)")
 	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
 	pos, err := parseArgs(fs, args)
@@ -51,11 +52,14 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	if len(pos) == 1 && pos[0] == "read" {
 		return cmdBenchRead(ctx, *dbURL, *readRows, *requests, stdout)
 	}
+	if len(pos) == 1 && pos[0] == "analytics" {
+		return cmdBenchAnalytics(ctx, *dbURL, *analyticsRows, *requests, stdout)
+	}
 	if len(pos) == 1 && pos[0] == "shims" {
 		return cmdBenchShims(ctx, *dbURL, *readRows, *requests, *exportRows, stdout)
 	}
 	if len(pos) != 1 || pos[0] != "ingest" {
-		return usagef("usage: loggraph bench ingest|read|shims [flags]")
+		return usagef("usage: loggraph bench ingest|read|shims|analytics [flags]")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("bench needs psql on PATH for the raw \\copy baseline: %w", err)

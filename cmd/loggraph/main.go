@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the distroless image has no zoneinfo: time zones (histograms) need it
 
 	"github.com/loggraph/loggraph/db"
 )
@@ -52,6 +53,7 @@ Usage:
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
   loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw
   loggraph bench shims [flags]                      REST shim first pages and streamed exports
+  loggraph bench analytics [flags]                  histograms, facets, stats and patterns
 
 Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
 Run 'loggraph COMMAND -h' for a command's flags.

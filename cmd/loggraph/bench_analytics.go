@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/model"
+)
+
+// cmdBenchAnalytics measures the analytics root fields over HTTP on a workspace
+// seeded once with rows logs spread over 30 days (bench-analytics-<rows>).
+func cmdBenchAnalytics(ctx context.Context, dbURL string, rows, requests int, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	slug := fmt.Sprintf("bench-analytics-%d", rows)
+	ws, err := db.NewWorkspaceStore(a.db.Bun).BySlug(ctx, slug)
+	if err != nil {
+		if ws, err = db.NewWorkspaceStore(a.db.Bun).Create(ctx, slug, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeding %d rows over 30 days into workspace %s...\n", rows, slug)
+		res, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 30})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "seeded in %s\n", res.Duration.Round(time.Second))
+		if _, err := a.db.Pool.Exec(ctx, "ANALYZE"); err != nil {
+			return err
+		}
+	}
+	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	send := func(query string) error {
+		body, _ := json.Marshal(map[string]any{"query": query})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		reply, err := io.ReadAll(resp.Body)
+		if err == nil && (resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte(`"errors":`))) {
+			err = fmt.Errorf("%d %s", resp.StatusCode, reply)
+		}
+		return err
+	}
+	queries := []struct{ name, query string }{
+		{"logHistogram, 24 h, all kinds (auto interval)", `{ logHistogram(filter: {time: {last: "24h"}}) { interval buckets { start count bySeverity { severity count } } } }`},
+		{"logHistogram, 30 days, 1 d buckets, Europe/Berlin", `{ logHistogram(filter: {time: {last: "30d"}}, interval: "1d", timeZone: "Europe/Berlin") { buckets { start count bySeverity { severity count } } } }`},
+		{"logFacets, 24 h, SOURCE SEVERITY KIND", `{ logFacets(filter: {time: {last: "24h"}}, fields: [SOURCE, SEVERITY, KIND]) { field otherCount values { value count } } }`},
+		{"apiRequestStats by ENDPOINT, 7 days, ordered by p95", `{ apiRequestStats(filter: {time: {last: "7d"}}, groupBy: [ENDPOINT], orderBy: {field: TIMING_P95}) { rows { endpoint other count errorRate timing { p50 p95 p99 } delay { p95 } } } }`},
+		{"logPatterns, 24 h", `{ logPatterns(filter: {time: {last: "24h"}}) { pattern count severity } }`},
+	}
+	fmt.Fprintf(stdout, "%d requests each after 3 warm-up requests; milliseconds\n| query | p50 | p95 | max |\n|---|---|---|---|\n", requests)
+	for _, q := range queries {
+		var ms []float64
+		for i := 0; i < requests+3; i++ {
+			start := time.Now()
+			if err := send(q.query); err != nil {
+				return fmt.Errorf("%s: %w", q.name, err)
+			}
+			if i >= 3 {
+				ms = append(ms, msOf(time.Since(start)))
+			}
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f |\n", q.name, pct(ms, 50), pct(ms, 95), pct(ms, 100))
+	}
+	return nil
+}
