@@ -352,6 +352,30 @@ func (r *queryResolver) APICollections(ctx context.Context, first *int, after *s
 		}), nil
 }
 
+func (r *queryResolver) LogHistogram(ctx context.Context, filter *model.LogFilter, interval *model.Duration, timeZone *string) (*model.LogHistogram, error) {
+	return r.logHistogram(ctx, filter, interval, timeZone)
+}
+
+func (r *queryResolver) LogFacets(ctx context.Context, filter *model.LogFilter, fields []model.LogFacetField, first *int) ([]model.Facet, error) {
+	return r.logFacets(ctx, filter, fields, first)
+}
+
+func (r *queryResolver) APIRequestStats(ctx context.Context, filter *model.APIRequestLogFilter, groupBy []model.APIRequestDimension, interval *model.Duration, orderBy *model.APIRequestStatsOrder, first *int) (*model.APIRequestStats, error) {
+	return r.apiRequestStats(ctx, filter, groupBy, interval, orderBy, first)
+}
+
+func (r *queryResolver) IntegrationStats(ctx context.Context, filter *model.IntegrationLogFilter, groupBy []model.IntegrationDimension, interval *model.Duration) (*model.IntegrationStats, error) {
+	return r.integrationStats(ctx, filter, groupBy, interval)
+}
+
+func (r *queryResolver) LogPatterns(ctx context.Context, filter *model.LogFilter, first *int) ([]model.LogPattern, error) {
+	return r.logPatterns(ctx, filter, first)
+}
+
+func (r *queryResolver) LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int) (*model.LogContext, error) {
+	return r.logContext(ctx, kind, id, before, after)
+}
+
 func (r *queryResolver) APIClients(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIClient], error) {
 	p, err := reader(ctx)
 	if err != nil {

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
 
@@ -80,6 +84,52 @@ type APIRequestLogInput struct {
 	JobURL *string `json:"jobUrl,omitempty"`
 }
 
+// API request statistics.
+type APIRequestStats struct {
+	// One row per group (and bucket), plus an other row for the groups past first.
+	Rows []APIRequestStatsRow `json:"rows"`
+}
+
+// How to order API request statistics.
+type APIRequestStatsOrder struct {
+	// The measure.
+	Field APIRequestStatsField `json:"field"`
+	// The direction (default DESC).
+	Direction *SortDirection `json:"direction,omitempty"`
+}
+
+// Statistics of one group of API requests.
+type APIRequestStatsRow struct {
+	// The client, when grouped by CLIENT.
+	Client *string `json:"client,omitempty"`
+	// The collection, when grouped by COLLECTION.
+	Collection *string `json:"collection,omitempty"`
+	// The collection type, when grouped by COLLECTION_TYPE.
+	CollectionType *CollectionType `json:"collectionType,omitempty"`
+	// The endpoint, when grouped by ENDPOINT.
+	Endpoint *string `json:"endpoint,omitempty"`
+	// The code, when grouped by CODE.
+	Code *int `json:"code,omitempty"`
+	// The code class, when grouped by CODE_CLASS.
+	CodeClass *string `json:"codeClass,omitempty"`
+	// The gateway code, when grouped by GATEWAY_CODE.
+	GatewayCode *int `json:"gatewayCode,omitempty"`
+	// The time bucket's start, when an interval was given.
+	Bucket *time.Time `json:"bucket,omitempty"`
+	// Whether this row sums the groups past first.
+	Other bool `json:"other"`
+	// Requests.
+	Count int `json:"count"`
+	// Requests with a code of 400 or more.
+	ErrorCount int `json:"errorCount"`
+	// errorCount / count.
+	ErrorRate float64 `json:"errorRate"`
+	// Processing time, in milliseconds.
+	Timing *TimingStats `json:"timing"`
+	// Delay before execution, in milliseconds.
+	Delay *DelayStats `json:"delay"`
+}
+
 // An application log to ingest (seed 002).
 type AppLogInput struct {
 	// A UUID; send it to make retries idempotent. The server makes one (UUIDv7) if absent.
@@ -96,6 +146,14 @@ type AppLogInput struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
+// Attempt number statistics.
+type AttemptStats struct {
+	// Mean attempt number.
+	Avg float64 `json:"avg"`
+	// Highest attempt number.
+	Max int `json:"max"`
+}
+
 // Input of createApiToken.
 type CreateAPITokenInput struct {
 	// A label for humans.
@@ -110,6 +168,42 @@ type CreatedAPIToken struct {
 	Token string `json:"token"`
 	// The stored token.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// Delay statistics, in milliseconds.
+type DelayStats struct {
+	// Mean.
+	Avg float64 `json:"avg"`
+	// 95th percentile (continuous).
+	P95 float64 `json:"p95"`
+}
+
+// The breakdown of one field.
+type Facet struct {
+	// The field.
+	Field LogFacetField `json:"field"`
+	// The most frequent values, most frequent first.
+	Values []FacetValue `json:"values"`
+	// Logs with any other value (the "+ N more").
+	OtherCount int `json:"otherCount"`
+}
+
+// One value of a facet.
+type FacetValue struct {
+	// The value, as text.
+	Value string `json:"value"`
+	// How many logs have it.
+	Count int `json:"count"`
+}
+
+// One time bucket of a histogram.
+type HistogramBucket struct {
+	// Where the bucket starts.
+	Start time.Time `json:"start"`
+	// Logs in the bucket.
+	Count int `json:"count"`
+	// Logs in the bucket per severity (every severity, zeros included).
+	BySeverity []SeverityCount `json:"bySeverity"`
 }
 
 // One error or alert of an API-reference import.
@@ -152,10 +246,463 @@ type IntegrationLogInput struct {
 	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
+// Integration delivery statistics.
+type IntegrationStats struct {
+	// One row per group (and bucket).
+	Rows []IntegrationStatsRow `json:"rows"`
+}
+
+// Statistics of one group of integration deliveries.
+type IntegrationStatsRow struct {
+	// The integration, when grouped by INTEGRATION.
+	Integration *Integration `json:"integration,omitempty"`
+	// The job, when grouped by JOB.
+	Job *IntegrationJob `json:"job,omitempty"`
+	// The status code, when grouped by STATUS_CODE.
+	StatusCode *int `json:"statusCode,omitempty"`
+	// The time bucket's start, when an interval was given.
+	Bucket *time.Time `json:"bucket,omitempty"`
+	// Delivery attempts.
+	Deliveries int `json:"deliveries"`
+	// Attempts that succeeded.
+	Successes int `json:"successes"`
+	// Attempts that failed.
+	Failures int `json:"failures"`
+	// successes / deliveries.
+	SuccessRate float64 `json:"successRate"`
+	// Attempt numbers.
+	Attempts *AttemptStats `json:"attempts"`
+	// Attempts that were retries (attempt 2 or later).
+	RetriedDeliveries int `json:"retriedDeliveries"`
+}
+
+// A log and its neighbours from the same source.
+type LogContext struct {
+	// The log asked for.
+	Log Log `json:"log"`
+	// Earlier logs from the same source, oldest first.
+	Before []Log `json:"before"`
+	// Later logs from the same source, oldest first.
+	After []Log `json:"after"`
+}
+
+// Log counts over time.
+type LogHistogram struct {
+	// The bucket width.
+	Interval Duration `json:"interval"`
+	// The buckets, oldest first, including empty ones.
+	Buckets []HistogramBucket `json:"buckets"`
+}
+
+// Messages that share a template.
+type LogPattern struct {
+	// The template, with variable parts masked (<num>, <uuid>, <hex>, <ip>, <email>, <quoted>, <time>).
+	Pattern string `json:"pattern"`
+	// Logs with this template.
+	Count int `json:"count"`
+	// The most frequent severity among them.
+	Severity Severity `json:"severity"`
+	// The oldest one's time.
+	FirstSeen time.Time `json:"firstSeen"`
+	// The newest one's time.
+	LastSeen time.Time `json:"lastSeen"`
+	// One of them.
+	Sample Log `json:"sample"`
+}
+
 // Write operations.
 type Mutation struct {
 }
 
 // Read operations. Every field but `__typename` and introspection needs a token.
 type Query struct {
+}
+
+// A count of logs of one severity.
+type SeverityCount struct {
+	// The severity.
+	Severity Severity `json:"severity"`
+	// How many logs.
+	Count int `json:"count"`
+}
+
+// Processing time statistics (continuous percentiles), in milliseconds.
+type TimingStats struct {
+	// Median.
+	P50 float64 `json:"p50"`
+	// 90th percentile.
+	P90 float64 `json:"p90"`
+	// 95th percentile.
+	P95 float64 `json:"p95"`
+	// 99th percentile.
+	P99 float64 `json:"p99"`
+	// Mean.
+	Avg float64 `json:"avg"`
+	// Maximum.
+	Max float64 `json:"max"`
+}
+
+// A dimension API request statistics can be grouped by.
+type APIRequestDimension string
+
+const (
+	// The client.
+	APIRequestDimensionClient APIRequestDimension = "CLIENT"
+	// The collection.
+	APIRequestDimensionCollection APIRequestDimension = "COLLECTION"
+	// The collection type.
+	APIRequestDimensionCollectionType APIRequestDimension = "COLLECTION_TYPE"
+	// The endpoint.
+	APIRequestDimensionEndpoint APIRequestDimension = "ENDPOINT"
+	// The status code.
+	APIRequestDimensionCode APIRequestDimension = "CODE"
+	// The status code class (2xx...).
+	APIRequestDimensionCodeClass APIRequestDimension = "CODE_CLASS"
+	// The gateway code.
+	APIRequestDimensionGatewayCode APIRequestDimension = "GATEWAY_CODE"
+)
+
+var AllAPIRequestDimension = []APIRequestDimension{
+	APIRequestDimensionClient,
+	APIRequestDimensionCollection,
+	APIRequestDimensionCollectionType,
+	APIRequestDimensionEndpoint,
+	APIRequestDimensionCode,
+	APIRequestDimensionCodeClass,
+	APIRequestDimensionGatewayCode,
+}
+
+func (e APIRequestDimension) IsValid() bool {
+	switch e {
+	case APIRequestDimensionClient, APIRequestDimensionCollection, APIRequestDimensionCollectionType, APIRequestDimensionEndpoint, APIRequestDimensionCode, APIRequestDimensionCodeClass, APIRequestDimensionGatewayCode:
+		return true
+	}
+	return false
+}
+
+func (e APIRequestDimension) String() string {
+	return string(e)
+}
+
+func (e *APIRequestDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = APIRequestDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApiRequestDimension", str)
+	}
+	return nil
+}
+
+func (e APIRequestDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *APIRequestDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e APIRequestDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A measure API request statistics can be ordered by.
+type APIRequestStatsField string
+
+const (
+	// Requests.
+	APIRequestStatsFieldCount APIRequestStatsField = "COUNT"
+	// Requests with a code of 400 or more.
+	APIRequestStatsFieldErrorCount APIRequestStatsField = "ERROR_COUNT"
+	// Error count over count.
+	APIRequestStatsFieldErrorRate APIRequestStatsField = "ERROR_RATE"
+	// Timing median.
+	APIRequestStatsFieldTimingP50 APIRequestStatsField = "TIMING_P50"
+	// Timing 90th percentile.
+	APIRequestStatsFieldTimingP90 APIRequestStatsField = "TIMING_P90"
+	// Timing 95th percentile.
+	APIRequestStatsFieldTimingP95 APIRequestStatsField = "TIMING_P95"
+	// Timing 99th percentile.
+	APIRequestStatsFieldTimingP99 APIRequestStatsField = "TIMING_P99"
+	// Timing mean.
+	APIRequestStatsFieldTimingAvg APIRequestStatsField = "TIMING_AVG"
+	// Timing maximum.
+	APIRequestStatsFieldTimingMax APIRequestStatsField = "TIMING_MAX"
+	// Delay mean.
+	APIRequestStatsFieldDelayAvg APIRequestStatsField = "DELAY_AVG"
+	// Delay 95th percentile.
+	APIRequestStatsFieldDelayP95 APIRequestStatsField = "DELAY_P95"
+)
+
+var AllAPIRequestStatsField = []APIRequestStatsField{
+	APIRequestStatsFieldCount,
+	APIRequestStatsFieldErrorCount,
+	APIRequestStatsFieldErrorRate,
+	APIRequestStatsFieldTimingP50,
+	APIRequestStatsFieldTimingP90,
+	APIRequestStatsFieldTimingP95,
+	APIRequestStatsFieldTimingP99,
+	APIRequestStatsFieldTimingAvg,
+	APIRequestStatsFieldTimingMax,
+	APIRequestStatsFieldDelayAvg,
+	APIRequestStatsFieldDelayP95,
+}
+
+func (e APIRequestStatsField) IsValid() bool {
+	switch e {
+	case APIRequestStatsFieldCount, APIRequestStatsFieldErrorCount, APIRequestStatsFieldErrorRate, APIRequestStatsFieldTimingP50, APIRequestStatsFieldTimingP90, APIRequestStatsFieldTimingP95, APIRequestStatsFieldTimingP99, APIRequestStatsFieldTimingAvg, APIRequestStatsFieldTimingMax, APIRequestStatsFieldDelayAvg, APIRequestStatsFieldDelayP95:
+		return true
+	}
+	return false
+}
+
+func (e APIRequestStatsField) String() string {
+	return string(e)
+}
+
+func (e *APIRequestStatsField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = APIRequestStatsField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApiRequestStatsField", str)
+	}
+	return nil
+}
+
+func (e APIRequestStatsField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *APIRequestStatsField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e APIRequestStatsField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A dimension integration statistics can be grouped by.
+type IntegrationDimension string
+
+const (
+	// The integration.
+	IntegrationDimensionIntegration IntegrationDimension = "INTEGRATION"
+	// The job.
+	IntegrationDimensionJob IntegrationDimension = "JOB"
+	// The status code.
+	IntegrationDimensionStatusCode IntegrationDimension = "STATUS_CODE"
+)
+
+var AllIntegrationDimension = []IntegrationDimension{
+	IntegrationDimensionIntegration,
+	IntegrationDimensionJob,
+	IntegrationDimensionStatusCode,
+}
+
+func (e IntegrationDimension) IsValid() bool {
+	switch e {
+	case IntegrationDimensionIntegration, IntegrationDimensionJob, IntegrationDimensionStatusCode:
+		return true
+	}
+	return false
+}
+
+func (e IntegrationDimension) String() string {
+	return string(e)
+}
+
+func (e *IntegrationDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IntegrationDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IntegrationDimension", str)
+	}
+	return nil
+}
+
+func (e IntegrationDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IntegrationDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IntegrationDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A field logs can be broken down by.
+type LogFacetField string
+
+const (
+	// The log kind.
+	LogFacetFieldKind LogFacetField = "KIND"
+	// The common severity.
+	LogFacetFieldSeverity LogFacetField = "SEVERITY"
+	// The common source (service, collection, integration, logger or API reference name).
+	LogFacetFieldSource LogFacetField = "SOURCE"
+	// Application log services.
+	LogFacetFieldService LogFacetField = "SERVICE"
+	// API request status codes.
+	LogFacetFieldCode LogFacetField = "CODE"
+	// API request clients.
+	LogFacetFieldClient LogFacetField = "CLIENT"
+	// API request collections.
+	LogFacetFieldCollection LogFacetField = "COLLECTION"
+	// API request endpoints.
+	LogFacetFieldEndpoint LogFacetField = "ENDPOINT"
+	// Integration names.
+	LogFacetFieldIntegration LogFacetField = "INTEGRATION"
+	// Action log app names.
+	LogFacetFieldAppName LogFacetField = "APP_NAME"
+	// Action log logger names.
+	LogFacetFieldLoggerName LogFacetField = "LOGGER_NAME"
+	// API-reference import users.
+	LogFacetFieldUser LogFacetField = "USER"
+)
+
+var AllLogFacetField = []LogFacetField{
+	LogFacetFieldKind,
+	LogFacetFieldSeverity,
+	LogFacetFieldSource,
+	LogFacetFieldService,
+	LogFacetFieldCode,
+	LogFacetFieldClient,
+	LogFacetFieldCollection,
+	LogFacetFieldEndpoint,
+	LogFacetFieldIntegration,
+	LogFacetFieldAppName,
+	LogFacetFieldLoggerName,
+	LogFacetFieldUser,
+}
+
+func (e LogFacetField) IsValid() bool {
+	switch e {
+	case LogFacetFieldKind, LogFacetFieldSeverity, LogFacetFieldSource, LogFacetFieldService, LogFacetFieldCode, LogFacetFieldClient, LogFacetFieldCollection, LogFacetFieldEndpoint, LogFacetFieldIntegration, LogFacetFieldAppName, LogFacetFieldLoggerName, LogFacetFieldUser:
+		return true
+	}
+	return false
+}
+
+func (e LogFacetField) String() string {
+	return string(e)
+}
+
+func (e *LogFacetField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LogFacetField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LogFacetField", str)
+	}
+	return nil
+}
+
+func (e LogFacetField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LogFacetField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LogFacetField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A sort direction.
+type SortDirection string
+
+const (
+	// Smallest first.
+	SortDirectionAsc SortDirection = "ASC"
+	// Largest first.
+	SortDirectionDesc SortDirection = "DESC"
+)
+
+var AllSortDirection = []SortDirection{
+	SortDirectionAsc,
+	SortDirectionDesc,
+}
+
+func (e SortDirection) IsValid() bool {
+	switch e {
+	case SortDirectionAsc, SortDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e SortDirection) String() string {
+	return string(e)
+}
+
+func (e *SortDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SortDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SortDirection", str)
+	}
+	return nil
+}
+
+func (e SortDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SortDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SortDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -183,6 +183,27 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ApiRequestStats struct {
+		Rows func(childComplexity int) int
+	}
+
+	ApiRequestStatsRow struct {
+		Bucket         func(childComplexity int) int
+		Client         func(childComplexity int) int
+		Code           func(childComplexity int) int
+		CodeClass      func(childComplexity int) int
+		Collection     func(childComplexity int) int
+		CollectionType func(childComplexity int) int
+		Count          func(childComplexity int) int
+		Delay          func(childComplexity int) int
+		Endpoint       func(childComplexity int) int
+		ErrorCount     func(childComplexity int) int
+		ErrorRate      func(childComplexity int) int
+		GatewayCode    func(childComplexity int) int
+		Other          func(childComplexity int) int
+		Timing         func(childComplexity int) int
+	}
+
 	ApiToken struct {
 		CreatedAt  func(childComplexity int) int
 		Hint       func(childComplexity int) int
@@ -217,9 +238,36 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AttemptStats struct {
+		Avg func(childComplexity int) int
+		Max func(childComplexity int) int
+	}
+
 	CreatedApiToken struct {
 		APIToken func(childComplexity int) int
 		Token    func(childComplexity int) int
+	}
+
+	DelayStats struct {
+		Avg func(childComplexity int) int
+		P95 func(childComplexity int) int
+	}
+
+	Facet struct {
+		Field      func(childComplexity int) int
+		OtherCount func(childComplexity int) int
+		Values     func(childComplexity int) int
+	}
+
+	FacetValue struct {
+		Count func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	HistogramBucket struct {
+		BySeverity func(childComplexity int) int
+		Count      func(childComplexity int) int
+		Start      func(childComplexity int) int
 	}
 
 	ImportIssue struct {
@@ -300,6 +348,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	IntegrationStats struct {
+		Rows func(childComplexity int) int
+	}
+
+	IntegrationStatsRow struct {
+		Attempts          func(childComplexity int) int
+		Bucket            func(childComplexity int) int
+		Deliveries        func(childComplexity int) int
+		Failures          func(childComplexity int) int
+		Integration       func(childComplexity int) int
+		Job               func(childComplexity int) int
+		RetriedDeliveries func(childComplexity int) int
+		StatusCode        func(childComplexity int) int
+		SuccessRate       func(childComplexity int) int
+		Successes         func(childComplexity int) int
+	}
+
 	LogConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -307,9 +372,29 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	LogContext struct {
+		After  func(childComplexity int) int
+		Before func(childComplexity int) int
+		Log    func(childComplexity int) int
+	}
+
 	LogEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	LogHistogram struct {
+		Buckets  func(childComplexity int) int
+		Interval func(childComplexity int) int
+	}
+
+	LogPattern struct {
+		Count     func(childComplexity int) int
+		FirstSeen func(childComplexity int) int
+		LastSeen  func(childComplexity int) int
+		Pattern   func(childComplexity int) int
+		Sample    func(childComplexity int) int
+		Severity  func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -336,20 +421,40 @@ type ComplexityRoot struct {
 		APIReferenceLogs func(childComplexity int, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) int
 		APIReferences    func(childComplexity int, first *int, after *string, last *int, before *string) int
 		APIRequestLogs   func(childComplexity int, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) int
+		APIRequestStats  func(childComplexity int, filter *model.APIRequestLogFilter, groupBy []model.APIRequestDimension, interval *model.Duration, orderBy *model.APIRequestStatsOrder, first *int) int
 		APITokens        func(childComplexity int) int
 		ActionLogs       func(childComplexity int, filter *model.ActionLogFilter, first *int, after *string, last *int, before *string) int
 		AppLogs          func(childComplexity int, filter *model.AppLogFilter, first *int, after *string, last *int, before *string) int
 		Integration      func(childComplexity int, id string) int
 		IntegrationLogs  func(childComplexity int, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) int
+		IntegrationStats func(childComplexity int, filter *model.IntegrationLogFilter, groupBy []model.IntegrationDimension, interval *model.Duration) int
 		Integrations     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Log              func(childComplexity int, kind model.LogKind, id string) int
+		LogContext       func(childComplexity int, kind model.LogKind, id string, before *int, after *int) int
+		LogFacets        func(childComplexity int, filter *model.LogFilter, fields []model.LogFacetField, first *int) int
+		LogHistogram     func(childComplexity int, filter *model.LogFilter, interval *model.Duration, timeZone *string) int
+		LogPatterns      func(childComplexity int, filter *model.LogFilter, first *int) int
 		Logs             func(childComplexity int, filter *model.LogFilter, first *int, after *string, last *int, before *string) int
 		Viewer           func(childComplexity int) int
+	}
+
+	SeverityCount struct {
+		Count    func(childComplexity int) int
+		Severity func(childComplexity int) int
 	}
 
 	TeamAccount struct {
 		ID   func(childComplexity int) int
 		Name func(childComplexity int) int
+	}
+
+	TimingStats struct {
+		Avg func(childComplexity int) int
+		Max func(childComplexity int) int
+		P50 func(childComplexity int) int
+		P90 func(childComplexity int) int
+		P95 func(childComplexity int) int
+		P99 func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -958,6 +1063,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiRequestLogEdge.Node(childComplexity), true
 
+	case "ApiRequestStats.rows":
+		if e.ComplexityRoot.ApiRequestStats.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStats.Rows(childComplexity), true
+
+	case "ApiRequestStatsRow.bucket":
+		if e.ComplexityRoot.ApiRequestStatsRow.Bucket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Bucket(childComplexity), true
+	case "ApiRequestStatsRow.client":
+		if e.ComplexityRoot.ApiRequestStatsRow.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Client(childComplexity), true
+	case "ApiRequestStatsRow.code":
+		if e.ComplexityRoot.ApiRequestStatsRow.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Code(childComplexity), true
+	case "ApiRequestStatsRow.codeClass":
+		if e.ComplexityRoot.ApiRequestStatsRow.CodeClass == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.CodeClass(childComplexity), true
+	case "ApiRequestStatsRow.collection":
+		if e.ComplexityRoot.ApiRequestStatsRow.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Collection(childComplexity), true
+	case "ApiRequestStatsRow.collectionType":
+		if e.ComplexityRoot.ApiRequestStatsRow.CollectionType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.CollectionType(childComplexity), true
+	case "ApiRequestStatsRow.count":
+		if e.ComplexityRoot.ApiRequestStatsRow.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Count(childComplexity), true
+	case "ApiRequestStatsRow.delay":
+		if e.ComplexityRoot.ApiRequestStatsRow.Delay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Delay(childComplexity), true
+	case "ApiRequestStatsRow.endpoint":
+		if e.ComplexityRoot.ApiRequestStatsRow.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Endpoint(childComplexity), true
+	case "ApiRequestStatsRow.errorCount":
+		if e.ComplexityRoot.ApiRequestStatsRow.ErrorCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.ErrorCount(childComplexity), true
+	case "ApiRequestStatsRow.errorRate":
+		if e.ComplexityRoot.ApiRequestStatsRow.ErrorRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.ErrorRate(childComplexity), true
+	case "ApiRequestStatsRow.gatewayCode":
+		if e.ComplexityRoot.ApiRequestStatsRow.GatewayCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.GatewayCode(childComplexity), true
+	case "ApiRequestStatsRow.other":
+		if e.ComplexityRoot.ApiRequestStatsRow.Other == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Other(childComplexity), true
+	case "ApiRequestStatsRow.timing":
+		if e.ComplexityRoot.ApiRequestStatsRow.Timing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestStatsRow.Timing(childComplexity), true
+
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
 			break
@@ -1094,6 +1291,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AppLogEdge.Node(childComplexity), true
 
+	case "AttemptStats.avg":
+		if e.ComplexityRoot.AttemptStats.Avg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttemptStats.Avg(childComplexity), true
+	case "AttemptStats.max":
+		if e.ComplexityRoot.AttemptStats.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttemptStats.Max(childComplexity), true
+
 	case "CreatedApiToken.apiToken":
 		if e.ComplexityRoot.CreatedApiToken.APIToken == nil {
 			break
@@ -1106,6 +1316,70 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
+
+	case "DelayStats.avg":
+		if e.ComplexityRoot.DelayStats.Avg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DelayStats.Avg(childComplexity), true
+	case "DelayStats.p95":
+		if e.ComplexityRoot.DelayStats.P95 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DelayStats.P95(childComplexity), true
+
+	case "Facet.field":
+		if e.ComplexityRoot.Facet.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.Field(childComplexity), true
+	case "Facet.otherCount":
+		if e.ComplexityRoot.Facet.OtherCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.OtherCount(childComplexity), true
+	case "Facet.values":
+		if e.ComplexityRoot.Facet.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.Values(childComplexity), true
+
+	case "FacetValue.count":
+		if e.ComplexityRoot.FacetValue.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacetValue.Count(childComplexity), true
+	case "FacetValue.value":
+		if e.ComplexityRoot.FacetValue.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacetValue.Value(childComplexity), true
+
+	case "HistogramBucket.bySeverity":
+		if e.ComplexityRoot.HistogramBucket.BySeverity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistogramBucket.BySeverity(childComplexity), true
+	case "HistogramBucket.count":
+		if e.ComplexityRoot.HistogramBucket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistogramBucket.Count(childComplexity), true
+	case "HistogramBucket.start":
+		if e.ComplexityRoot.HistogramBucket.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistogramBucket.Start(childComplexity), true
 
 	case "ImportIssue.message":
 		if e.ComplexityRoot.ImportIssue.Message == nil {
@@ -1403,6 +1677,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntegrationLogEdge.Node(childComplexity), true
 
+	case "IntegrationStats.rows":
+		if e.ComplexityRoot.IntegrationStats.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStats.Rows(childComplexity), true
+
+	case "IntegrationStatsRow.attempts":
+		if e.ComplexityRoot.IntegrationStatsRow.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Attempts(childComplexity), true
+	case "IntegrationStatsRow.bucket":
+		if e.ComplexityRoot.IntegrationStatsRow.Bucket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Bucket(childComplexity), true
+	case "IntegrationStatsRow.deliveries":
+		if e.ComplexityRoot.IntegrationStatsRow.Deliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Deliveries(childComplexity), true
+	case "IntegrationStatsRow.failures":
+		if e.ComplexityRoot.IntegrationStatsRow.Failures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Failures(childComplexity), true
+	case "IntegrationStatsRow.integration":
+		if e.ComplexityRoot.IntegrationStatsRow.Integration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Integration(childComplexity), true
+	case "IntegrationStatsRow.job":
+		if e.ComplexityRoot.IntegrationStatsRow.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Job(childComplexity), true
+	case "IntegrationStatsRow.retriedDeliveries":
+		if e.ComplexityRoot.IntegrationStatsRow.RetriedDeliveries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.RetriedDeliveries(childComplexity), true
+	case "IntegrationStatsRow.statusCode":
+		if e.ComplexityRoot.IntegrationStatsRow.StatusCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.StatusCode(childComplexity), true
+	case "IntegrationStatsRow.successRate":
+		if e.ComplexityRoot.IntegrationStatsRow.SuccessRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.SuccessRate(childComplexity), true
+	case "IntegrationStatsRow.successes":
+		if e.ComplexityRoot.IntegrationStatsRow.Successes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationStatsRow.Successes(childComplexity), true
+
 	case "LogConnection.edges":
 		if e.ComplexityRoot.LogConnection.Edges == nil {
 			break
@@ -1428,6 +1770,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogConnection.TotalCount(childComplexity), true
 
+	case "LogContext.after":
+		if e.ComplexityRoot.LogContext.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogContext.After(childComplexity), true
+	case "LogContext.before":
+		if e.ComplexityRoot.LogContext.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogContext.Before(childComplexity), true
+	case "LogContext.log":
+		if e.ComplexityRoot.LogContext.Log == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogContext.Log(childComplexity), true
+
 	case "LogEdge.cursor":
 		if e.ComplexityRoot.LogEdge.Cursor == nil {
 			break
@@ -1440,6 +1801,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LogEdge.Node(childComplexity), true
+
+	case "LogHistogram.buckets":
+		if e.ComplexityRoot.LogHistogram.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogHistogram.Buckets(childComplexity), true
+	case "LogHistogram.interval":
+		if e.ComplexityRoot.LogHistogram.Interval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogHistogram.Interval(childComplexity), true
+
+	case "LogPattern.count":
+		if e.ComplexityRoot.LogPattern.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.Count(childComplexity), true
+	case "LogPattern.firstSeen":
+		if e.ComplexityRoot.LogPattern.FirstSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.FirstSeen(childComplexity), true
+	case "LogPattern.lastSeen":
+		if e.ComplexityRoot.LogPattern.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.LastSeen(childComplexity), true
+	case "LogPattern.pattern":
+		if e.ComplexityRoot.LogPattern.Pattern == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.Pattern(childComplexity), true
+	case "LogPattern.sample":
+		if e.ComplexityRoot.LogPattern.Sample == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.Sample(childComplexity), true
+	case "LogPattern.severity":
+		if e.ComplexityRoot.LogPattern.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogPattern.Severity(childComplexity), true
 
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
@@ -1610,6 +2021,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIRequestLogs(childComplexity, args["filter"].(*model.APIRequestLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.apiRequestStats":
+		if e.ComplexityRoot.Query.APIRequestStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiRequestStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APIRequestStats(childComplexity, args["filter"].(*model.APIRequestLogFilter), args["groupBy"].([]model.APIRequestDimension), args["interval"].(*model.Duration), args["orderBy"].(*model.APIRequestStatsOrder), args["first"].(*int)), true
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
 			break
@@ -1660,6 +2082,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.IntegrationLogs(childComplexity, args["filter"].(*model.IntegrationLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.integrationStats":
+		if e.ComplexityRoot.Query.IntegrationStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_integrationStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IntegrationStats(childComplexity, args["filter"].(*model.IntegrationLogFilter), args["groupBy"].([]model.IntegrationDimension), args["interval"].(*model.Duration)), true
 	case "Query.integrations":
 		if e.ComplexityRoot.Query.Integrations == nil {
 			break
@@ -1683,6 +2116,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Log(childComplexity, args["kind"].(model.LogKind), args["id"].(string)), true
+	case "Query.logContext":
+		if e.ComplexityRoot.Query.LogContext == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LogContext(childComplexity, args["kind"].(model.LogKind), args["id"].(string), args["before"].(*int), args["after"].(*int)), true
+	case "Query.logFacets":
+		if e.ComplexityRoot.Query.LogFacets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logFacets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LogFacets(childComplexity, args["filter"].(*model.LogFilter), args["fields"].([]model.LogFacetField), args["first"].(*int)), true
+	case "Query.logHistogram":
+		if e.ComplexityRoot.Query.LogHistogram == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logHistogram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LogHistogram(childComplexity, args["filter"].(*model.LogFilter), args["interval"].(*model.Duration), args["timeZone"].(*string)), true
+	case "Query.logPatterns":
+		if e.ComplexityRoot.Query.LogPatterns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_logPatterns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LogPatterns(childComplexity, args["filter"].(*model.LogFilter), args["first"].(*int)), true
 	case "Query.logs":
 		if e.ComplexityRoot.Query.Logs == nil {
 			break
@@ -1701,6 +2178,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "SeverityCount.count":
+		if e.ComplexityRoot.SeverityCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCount.Count(childComplexity), true
+	case "SeverityCount.severity":
+		if e.ComplexityRoot.SeverityCount.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SeverityCount.Severity(childComplexity), true
+
 	case "TeamAccount.id":
 		if e.ComplexityRoot.TeamAccount.ID == nil {
 			break
@@ -1713,6 +2203,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TeamAccount.Name(childComplexity), true
+
+	case "TimingStats.avg":
+		if e.ComplexityRoot.TimingStats.Avg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.Avg(childComplexity), true
+	case "TimingStats.max":
+		if e.ComplexityRoot.TimingStats.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.Max(childComplexity), true
+	case "TimingStats.p50":
+		if e.ComplexityRoot.TimingStats.P50 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.P50(childComplexity), true
+	case "TimingStats.p90":
+		if e.ComplexityRoot.TimingStats.P90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.P90(childComplexity), true
+	case "TimingStats.p95":
+		if e.ComplexityRoot.TimingStats.P95 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.P95(childComplexity), true
+	case "TimingStats.p99":
+		if e.ComplexityRoot.TimingStats.P99 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimingStats.P99(childComplexity), true
 
 	case "Viewer.role":
 		if e.ComplexityRoot.Viewer.Role == nil {
@@ -1767,6 +2294,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApiReferenceLogInput", ec.unmarshalInputApiReferenceLogInput),
 			graphql.NewInputUnmarshaler("ApiRequestLogFilter", ec.unmarshalInputApiRequestLogFilter),
 			graphql.NewInputUnmarshaler("ApiRequestLogInput", ec.unmarshalInputApiRequestLogInput),
+			graphql.NewInputUnmarshaler("ApiRequestStatsOrder", ec.unmarshalInputApiRequestStatsOrder),
 			graphql.NewInputUnmarshaler("AppLogFilter", ec.unmarshalInputAppLogFilter),
 			graphql.NewInputUnmarshaler("AppLogInput", ec.unmarshalInputAppLogInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
@@ -2253,6 +2781,64 @@ type Query {
     "A cursor: return collections before it."
     before: String
   ): ApiCollectionConnection!
+  "Log counts over time: buckets aligned to interval (gap-filled with zeros), each with counts per severity. The window defaults to the last 24 hours."
+  logHistogram(
+    "Which logs (kinds, time, severities, sources, search)."
+    filter: LogFilter
+    "The bucket width (default: chosen from the window, about 60 buckets); at most 10,000 buckets."
+    interval: Duration
+    "An IANA time zone (e.g. Europe/Berlin): buckets of a day or more start at its midnight. Default UTC."
+    timeZone: String
+  ): LogHistogram!
+  "The most frequent values of each asked field, with the count of all other values. The window defaults to the last 24 hours."
+  logFacets(
+    "Which logs."
+    filter: LogFilter
+    "The fields to break down."
+    fields: [LogFacetField!]!
+    "How many values per field (default 10, at most 1000)."
+    first: Int
+  ): [Facet!]!
+  "API request statistics per group and optional time bucket: counts, error rate, timing and delay percentiles (continuous, in milliseconds). The window defaults to the last 24 hours."
+  apiRequestStats(
+    "Which requests."
+    filter: ApiRequestLogFilter
+    "The dimensions to group by (none: one row for everything)."
+    groupBy: [ApiRequestDimension!]
+    "A time bucket width, to add a bucket to each group."
+    interval: Duration
+    "How to order the groups (default: count, descending)."
+    orderBy: ApiRequestStatsOrder
+    "How many groups (default 50, at most 1000); the rest are summed into one row with other: true."
+    first: Int
+  ): ApiRequestStats!
+  "Integration delivery statistics per integration, job or status code and optional time bucket. The window defaults to the last 24 hours."
+  integrationStats(
+    "Which deliveries."
+    filter: IntegrationLogFilter
+    "The dimensions to group by (none: one row for everything)."
+    groupBy: [IntegrationDimension!]
+    "A time bucket width, to add a bucket to each group."
+    interval: Duration
+  ): IntegrationStats!
+  "Messages grouped by template, most frequent first, then by template. Masked in this order: ISO 8601 dates and date-times <time>, emails <email>, UUIDs <uuid>, IPv4/IPv6 addresses with optional port <ip>, '...' and \"...\" values <quoted>, 0x numbers and runs of 8 or more hex digits holding a digit and a letter <hex>, digit runs and decimals <num> (letters kept: 12ms is <num>ms); <ip>, <quoted> and <hex> only between non-alphanumeric characters. The window defaults to the 24 hours before its end (now)."
+  logPatterns(
+    "Which logs."
+    filter: LogFilter
+    "How many patterns (default 20, at most 1000)."
+    first: Int
+  ): [LogPattern!]!
+  "The logs around one log from the same source (service, integration job, logger, collection or API reference), in time order."
+  logContext(
+    "The log's kind."
+    kind: LogKind!
+    "The log's id."
+    id: ID!
+    "How many earlier logs (default 10, at most 1000)."
+    before: Int
+    "How many later logs (default 10, at most 1000)."
+    after: Int
+  ): LogContext
   "The workspace's API clients, by name."
   apiClients(
     "Return the first n (default 50, at most 1000)."
@@ -3045,6 +3631,314 @@ type ApiClientEdge {
   "The item."
   node: ApiClient!
 }
+
+"""
+Log counts over time.
+"""
+type LogHistogram {
+  "The bucket width."
+  interval: Duration!
+  "The buckets, oldest first, including empty ones."
+  buckets: [HistogramBucket!]!
+}
+
+"""
+One time bucket of a histogram.
+"""
+type HistogramBucket {
+  "Where the bucket starts."
+  start: Time!
+  "Logs in the bucket."
+  count: Int!
+  "Logs in the bucket per severity (every severity, zeros included)."
+  bySeverity: [SeverityCount!]!
+}
+
+"""
+A count of logs of one severity.
+"""
+type SeverityCount {
+  "The severity."
+  severity: Severity!
+  "How many logs."
+  count: Int!
+}
+
+"""
+A field logs can be broken down by.
+"""
+enum LogFacetField {
+  "The log kind."
+  KIND
+  "The common severity."
+  SEVERITY
+  "The common source (service, collection, integration, logger or API reference name)."
+  SOURCE
+  "Application log services."
+  SERVICE
+  "API request status codes."
+  CODE
+  "API request clients."
+  CLIENT
+  "API request collections."
+  COLLECTION
+  "API request endpoints."
+  ENDPOINT
+  "Integration names."
+  INTEGRATION
+  "Action log app names."
+  APP_NAME
+  "Action log logger names."
+  LOGGER_NAME
+  "API-reference import users."
+  USER
+}
+
+"""
+The breakdown of one field.
+"""
+type Facet {
+  "The field."
+  field: LogFacetField!
+  "The most frequent values, most frequent first."
+  values: [FacetValue!]!
+  "Logs with any other value (the \"+ N more\")."
+  otherCount: Int!
+}
+
+"""
+One value of a facet.
+"""
+type FacetValue {
+  "The value, as text."
+  value: String!
+  "How many logs have it."
+  count: Int!
+}
+
+"""
+A dimension API request statistics can be grouped by.
+"""
+enum ApiRequestDimension {
+  "The client."
+  CLIENT
+  "The collection."
+  COLLECTION
+  "The collection type."
+  COLLECTION_TYPE
+  "The endpoint."
+  ENDPOINT
+  "The status code."
+  CODE
+  "The status code class (2xx...)."
+  CODE_CLASS
+  "The gateway code."
+  GATEWAY_CODE
+}
+
+"""
+A measure API request statistics can be ordered by.
+"""
+enum ApiRequestStatsField {
+  "Requests."
+  COUNT
+  "Requests with a code of 400 or more."
+  ERROR_COUNT
+  "Error count over count."
+  ERROR_RATE
+  "Timing median."
+  TIMING_P50
+  "Timing 90th percentile."
+  TIMING_P90
+  "Timing 95th percentile."
+  TIMING_P95
+  "Timing 99th percentile."
+  TIMING_P99
+  "Timing mean."
+  TIMING_AVG
+  "Timing maximum."
+  TIMING_MAX
+  "Delay mean."
+  DELAY_AVG
+  "Delay 95th percentile."
+  DELAY_P95
+}
+
+"""
+A sort direction.
+"""
+enum SortDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
+}
+
+"""
+How to order API request statistics.
+"""
+input ApiRequestStatsOrder {
+  "The measure."
+  field: ApiRequestStatsField!
+  "The direction (default DESC)."
+  direction: SortDirection
+}
+
+"""
+API request statistics.
+"""
+type ApiRequestStats {
+  "One row per group (and bucket), plus an other row for the groups past first."
+  rows: [ApiRequestStatsRow!]!
+}
+
+"""
+Statistics of one group of API requests.
+"""
+type ApiRequestStatsRow {
+  "The client, when grouped by CLIENT."
+  client: String
+  "The collection, when grouped by COLLECTION."
+  collection: String
+  "The collection type, when grouped by COLLECTION_TYPE."
+  collectionType: CollectionType
+  "The endpoint, when grouped by ENDPOINT."
+  endpoint: String
+  "The code, when grouped by CODE."
+  code: Int
+  "The code class, when grouped by CODE_CLASS."
+  codeClass: String
+  "The gateway code, when grouped by GATEWAY_CODE."
+  gatewayCode: Int
+  "The time bucket's start, when an interval was given."
+  bucket: Time
+  "Whether this row sums the groups past first."
+  other: Boolean!
+  "Requests."
+  count: Int!
+  "Requests with a code of 400 or more."
+  errorCount: Int!
+  "errorCount / count."
+  errorRate: Float!
+  "Processing time, in milliseconds."
+  timing: TimingStats!
+  "Delay before execution, in milliseconds."
+  delay: DelayStats!
+}
+
+"""
+Processing time statistics (continuous percentiles), in milliseconds.
+"""
+type TimingStats {
+  "Median."
+  p50: Float!
+  "90th percentile."
+  p90: Float!
+  "95th percentile."
+  p95: Float!
+  "99th percentile."
+  p99: Float!
+  "Mean."
+  avg: Float!
+  "Maximum."
+  max: Float!
+}
+
+"""
+Delay statistics, in milliseconds.
+"""
+type DelayStats {
+  "Mean."
+  avg: Float!
+  "95th percentile (continuous)."
+  p95: Float!
+}
+
+"""
+A dimension integration statistics can be grouped by.
+"""
+enum IntegrationDimension {
+  "The integration."
+  INTEGRATION
+  "The job."
+  JOB
+  "The status code."
+  STATUS_CODE
+}
+
+"""
+Integration delivery statistics.
+"""
+type IntegrationStats {
+  "One row per group (and bucket)."
+  rows: [IntegrationStatsRow!]!
+}
+
+"""
+Statistics of one group of integration deliveries.
+"""
+type IntegrationStatsRow {
+  "The integration, when grouped by INTEGRATION."
+  integration: Integration
+  "The job, when grouped by JOB."
+  job: IntegrationJob
+  "The status code, when grouped by STATUS_CODE."
+  statusCode: Int
+  "The time bucket's start, when an interval was given."
+  bucket: Time
+  "Delivery attempts."
+  deliveries: Int!
+  "Attempts that succeeded."
+  successes: Int!
+  "Attempts that failed."
+  failures: Int!
+  "successes / deliveries."
+  successRate: Float!
+  "Attempt numbers."
+  attempts: AttemptStats!
+  "Attempts that were retries (attempt 2 or later)."
+  retriedDeliveries: Int!
+}
+
+"""
+Attempt number statistics.
+"""
+type AttemptStats {
+  "Mean attempt number."
+  avg: Float!
+  "Highest attempt number."
+  max: Int!
+}
+
+"""
+Messages that share a template.
+"""
+type LogPattern {
+  "The template, with variable parts masked (<num>, <uuid>, <hex>, <ip>, <email>, <quoted>, <time>)."
+  pattern: String!
+  "Logs with this template."
+  count: Int!
+  "The most frequent severity among them."
+  severity: Severity!
+  "The oldest one's time."
+  firstSeen: Time!
+  "The newest one's time."
+  lastSeen: Time!
+  "One of them."
+  sample: Log!
+}
+
+"""
+A log and its neighbours from the same source.
+"""
+type LogContext {
+  "The log asked for."
+  log: Log!
+  "Earlier logs from the same source, oldest first."
+  before: [Log!]!
+  "Later logs from the same source, oldest first."
+  after: [Log!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3343,6 +4237,48 @@ func (ec *executionContext) childFields_ApiRequestLogEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ApiRequestLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ApiRequestStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_ApiRequestStats_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiRequestStats", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiRequestStatsRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "client":
+		return ec.fieldContext_ApiRequestStatsRow_client(ctx, field)
+	case "collection":
+		return ec.fieldContext_ApiRequestStatsRow_collection(ctx, field)
+	case "collectionType":
+		return ec.fieldContext_ApiRequestStatsRow_collectionType(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_ApiRequestStatsRow_endpoint(ctx, field)
+	case "code":
+		return ec.fieldContext_ApiRequestStatsRow_code(ctx, field)
+	case "codeClass":
+		return ec.fieldContext_ApiRequestStatsRow_codeClass(ctx, field)
+	case "gatewayCode":
+		return ec.fieldContext_ApiRequestStatsRow_gatewayCode(ctx, field)
+	case "bucket":
+		return ec.fieldContext_ApiRequestStatsRow_bucket(ctx, field)
+	case "other":
+		return ec.fieldContext_ApiRequestStatsRow_other(ctx, field)
+	case "count":
+		return ec.fieldContext_ApiRequestStatsRow_count(ctx, field)
+	case "errorCount":
+		return ec.fieldContext_ApiRequestStatsRow_errorCount(ctx, field)
+	case "errorRate":
+		return ec.fieldContext_ApiRequestStatsRow_errorRate(ctx, field)
+	case "timing":
+		return ec.fieldContext_ApiRequestStatsRow_timing(ctx, field)
+	case "delay":
+		return ec.fieldContext_ApiRequestStatsRow_delay(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiRequestStatsRow", field.Name)
+}
+
 func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3411,6 +4347,16 @@ func (ec *executionContext) childFields_AppLogEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type AppLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AttemptStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "avg":
+		return ec.fieldContext_AttemptStats_avg(ctx, field)
+	case "max":
+		return ec.fieldContext_AttemptStats_max(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttemptStats", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -3419,6 +4365,50 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 		return ec.fieldContext_CreatedApiToken_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
+}
+
+func (ec *executionContext) childFields_DelayStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "avg":
+		return ec.fieldContext_DelayStats_avg(ctx, field)
+	case "p95":
+		return ec.fieldContext_DelayStats_p95(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DelayStats", field.Name)
+}
+
+func (ec *executionContext) childFields_Facet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_Facet_field(ctx, field)
+	case "values":
+		return ec.fieldContext_Facet_values(ctx, field)
+	case "otherCount":
+		return ec.fieldContext_Facet_otherCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Facet", field.Name)
+}
+
+func (ec *executionContext) childFields_FacetValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_FacetValue_value(ctx, field)
+	case "count":
+		return ec.fieldContext_FacetValue_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FacetValue", field.Name)
+}
+
+func (ec *executionContext) childFields_HistogramBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_HistogramBucket_start(ctx, field)
+	case "count":
+		return ec.fieldContext_HistogramBucket_count(ctx, field)
+	case "bySeverity":
+		return ec.fieldContext_HistogramBucket_bySeverity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HistogramBucket", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3577,6 +4567,40 @@ func (ec *executionContext) childFields_IntegrationLogEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type IntegrationLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_IntegrationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_IntegrationStats_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationStats", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrationStatsRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "integration":
+		return ec.fieldContext_IntegrationStatsRow_integration(ctx, field)
+	case "job":
+		return ec.fieldContext_IntegrationStatsRow_job(ctx, field)
+	case "statusCode":
+		return ec.fieldContext_IntegrationStatsRow_statusCode(ctx, field)
+	case "bucket":
+		return ec.fieldContext_IntegrationStatsRow_bucket(ctx, field)
+	case "deliveries":
+		return ec.fieldContext_IntegrationStatsRow_deliveries(ctx, field)
+	case "successes":
+		return ec.fieldContext_IntegrationStatsRow_successes(ctx, field)
+	case "failures":
+		return ec.fieldContext_IntegrationStatsRow_failures(ctx, field)
+	case "successRate":
+		return ec.fieldContext_IntegrationStatsRow_successRate(ctx, field)
+	case "attempts":
+		return ec.fieldContext_IntegrationStatsRow_attempts(ctx, field)
+	case "retriedDeliveries":
+		return ec.fieldContext_IntegrationStatsRow_retriedDeliveries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrationStatsRow", field.Name)
+}
+
 func (ec *executionContext) childFields_LogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -3591,6 +4615,18 @@ func (ec *executionContext) childFields_LogConnection(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type LogConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_LogContext(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "log":
+		return ec.fieldContext_LogContext_log(ctx, field)
+	case "before":
+		return ec.fieldContext_LogContext_before(ctx, field)
+	case "after":
+		return ec.fieldContext_LogContext_after(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogContext", field.Name)
+}
+
 func (ec *executionContext) childFields_LogEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -3599,6 +4635,34 @@ func (ec *executionContext) childFields_LogEdge(ctx context.Context, field graph
 		return ec.fieldContext_LogEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LogHistogram(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "interval":
+		return ec.fieldContext_LogHistogram_interval(ctx, field)
+	case "buckets":
+		return ec.fieldContext_LogHistogram_buckets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogHistogram", field.Name)
+}
+
+func (ec *executionContext) childFields_LogPattern(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pattern":
+		return ec.fieldContext_LogPattern_pattern(ctx, field)
+	case "count":
+		return ec.fieldContext_LogPattern_count(ctx, field)
+	case "severity":
+		return ec.fieldContext_LogPattern_severity(ctx, field)
+	case "firstSeen":
+		return ec.fieldContext_LogPattern_firstSeen(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_LogPattern_lastSeen(ctx, field)
+	case "sample":
+		return ec.fieldContext_LogPattern_sample(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogPattern", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3615,6 +4679,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_SeverityCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "severity":
+		return ec.fieldContext_SeverityCount_severity(ctx, field)
+	case "count":
+		return ec.fieldContext_SeverityCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SeverityCount", field.Name)
+}
+
 func (ec *executionContext) childFields_TeamAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3623,6 +4697,24 @@ func (ec *executionContext) childFields_TeamAccount(ctx context.Context, field g
 		return ec.fieldContext_TeamAccount_name(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TeamAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_TimingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "p50":
+		return ec.fieldContext_TimingStats_p50(ctx, field)
+	case "p90":
+		return ec.fieldContext_TimingStats_p90(ctx, field)
+	case "p95":
+		return ec.fieldContext_TimingStats_p95(ctx, field)
+	case "p99":
+		return ec.fieldContext_TimingStats_p99(ctx, field)
+	case "avg":
+		return ec.fieldContext_TimingStats_avg(ctx, field)
+	case "max":
+		return ec.fieldContext_TimingStats_max(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TimingStats", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -1,0 +1,269 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// MaxFacetValues is the most values one facet lists. It is also why facets need no
+// group guardrail of their own: the statement returns at most this many groups
+// per asked field (first is capped here), so more than 1,000 groups per answer
+// cannot happen by construction, however many distinct values the window holds.
+const MaxFacetValues = 1000
+
+// facetDim is one column a kind's facets group by, and the facet fields it answers.
+type facetDim struct {
+	// col is the grouped column of the kind's table (alias t).
+	col string
+	// name, when set, is the entity table whose name the grouped id stands for
+	// (joined on the workspace and the id after grouping, so once per group, not
+	// per row).
+	name string
+	// severity turns the grouped number into the severity's name.
+	severity bool
+	// fields are the facet fields this column answers (SOURCE shares the column of
+	// the kind's own field).
+	fields []model.LogFacetField
+}
+
+// facetDims lists the columns of kind k that facet fields can group by. SOURCE
+// follows the common Log source: app service, request collection name,
+// integration name, action logger name, API reference name.
+func facetDims(k model.LogKind) []facetDim {
+	sev := facetDim{col: severityExpr(k), severity: true, fields: []model.LogFacetField{model.LogFacetFieldSeverity}}
+	switch k {
+	case model.KindApp:
+		return []facetDim{sev, {col: "service", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldService}}}
+	case model.KindAPIRequest:
+		return []facetDim{sev,
+			{col: "collection_id", name: "api_collections", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldCollection}},
+			{col: "client_id", name: "api_clients", fields: []model.LogFacetField{model.LogFacetFieldClient}},
+			{col: "code", fields: []model.LogFacetField{model.LogFacetFieldCode}},
+			{col: "endpoint", fields: []model.LogFacetField{model.LogFacetFieldEndpoint}}}
+	case model.KindIntegration:
+		return []facetDim{sev, {col: "integration_id", name: "integrations", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldIntegration}}}
+	case model.KindAction:
+		return []facetDim{sev,
+			{col: "logger_name", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldLoggerName}},
+			{col: "app_name", fields: []model.LogFacetField{model.LogFacetFieldAppName}}}
+	case model.KindAPIReference:
+		return []facetDim{sev,
+			{col: "api_reference_id", name: "api_references", fields: []model.LogFacetField{model.LogFacetFieldSource}},
+			{col: "user_id", name: "team_accounts", fields: []model.LogFacetField{model.LogFacetFieldUser}}}
+	}
+	return nil
+}
+
+// fieldStrings renders facet fields as text for an SQL array.
+func fieldStrings(fs []model.LogFacetField) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
+}
+
+// Facets answers, for each field (in the given order, duplicates dropped), the
+// first most frequent values among the filter's logs in [from, to), ordered by
+// count descending then value ascending (byte order), and OtherCount: the logs with
+// any other non-null value.
+//
+// A log counts in a facet only if it has the field: SERVICE counts app logs only,
+// CODE requests only, and a log whose value is null (a request without a client,
+// an integration or API reference without a name) counts in neither the values nor
+// OtherCount. Entities are grouped by name, so two integrations of the same name
+// are one value.
+//
+// One statement answers every field: each kind's rows are read once and grouped by
+// GROUPING SETS (one set per column the asked fields need, plus the empty set for
+// KIND), ids are turned into names after grouping, the kinds' groups are summed per
+// (field, value), and a window function keeps the top first values of each field
+// with the field's total.
+func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
+	fields []model.LogFacetField, first int) ([]model.Facet, error) {
+	if first < 1 || first > MaxFacetValues {
+		return nil, &model.InputError{Msg: fmt.Sprintf("first: %d is not between 1 and %d", first, MaxFacetValues)}
+	}
+	var asked []model.LogFacetField
+	for _, fl := range fields {
+		if !slices.Contains(asked, fl) {
+			asked = append(asked, fl)
+		}
+	}
+	out := make([]model.Facet, len(asked))
+	at := make(map[model.LogFacetField]int, len(asked))
+	for i, fl := range asked {
+		out[i] = model.Facet{Field: fl, Values: []model.FacetValue{}}
+		at[fl] = i
+	}
+	if !from.Before(to) { // an empty window: nothing to count (and the filter would refuse it)
+		return out, nil
+	}
+	bf := boundedFilter(f, from, to)
+	var union *bun.SelectQuery
+	for _, k := range logKinds(bf) {
+		branch, err := s.facetBranch(ws, k, bf, asked)
+		if err != nil {
+			return nil, err
+		}
+		if branch == nil {
+			continue
+		}
+		if union == nil {
+			union = branch
+		} else {
+			union = union.UnionAll(branch)
+		}
+	}
+	if union == nil { // no selected kind has any asked field
+		return out, nil
+	}
+	summed := s.db.NewSelect().
+		TableExpr("(?) AS b", union).
+		Join("CROSS JOIN LATERAL unnest(b.fields) AS f(field)").
+		ColumnExpr("f.field, b.value, sum(b.n)::bigint AS n").
+		Where("b.value IS NOT NULL").
+		GroupExpr("f.field, b.value")
+	ranked := s.db.NewSelect().
+		TableExpr("(?) AS c", summed).
+		ColumnExpr("c.field, c.value, c.n").
+		ColumnExpr(`row_number() OVER (PARTITION BY c.field ORDER BY c.n DESC, c.value COLLATE "C") AS rn`).
+		ColumnExpr("sum(c.n) OVER (PARTITION BY c.field)::bigint AS total")
+	var rows []struct {
+		Field model.LogFacetField `bun:"field"`
+		Value string              `bun:"value"`
+		N     int                 `bun:"n"`
+		Total int                 `bun:"total"`
+	}
+	err := s.db.NewSelect().
+		TableExpr("(?) AS r", ranked).
+		Column("field", "value", "n", "total").
+		Where("r.rn <= ?", first).
+		OrderExpr("r.field, r.rn").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("log facets: %w", err)
+	}
+	for _, r := range rows {
+		i, ok := at[r.Field]
+		if !ok {
+			continue
+		}
+		fc := &out[i]
+		if len(fc.Values) == 0 {
+			fc.OtherCount = r.Total
+		}
+		fc.Values = append(fc.Values, model.FacetValue{Value: r.Value, Count: r.N})
+		fc.OtherCount -= r.N
+	}
+	return out, nil
+}
+
+// facetBranch is kind k's part of Facets: (fields, value, n) rows, one per group of
+// each grouping set, or nil when the kind has none of the asked fields.
+func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter, asked []model.LogFacetField) (*bun.SelectQuery, error) {
+	type use struct {
+		dim    facetDim
+		fields []string
+	}
+	var uses []use
+	for _, d := range facetDims(k) {
+		var fs []model.LogFacetField
+		for _, fl := range d.fields {
+			if slices.Contains(asked, fl) {
+				fs = append(fs, fl)
+			}
+		}
+		if len(fs) > 0 {
+			uses = append(uses, use{d, fieldStrings(fs)})
+		}
+	}
+	kind := slices.Contains(asked, model.LogFacetFieldKind)
+	if len(uses) == 0 && !kind {
+		return nil, nil
+	}
+
+	inner := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+	if err := filterCommon(inner, ws, k, f); err != nil {
+		return nil, err
+	}
+	// GROUPING(c0, ..., cm-1) has bit m-1-i set when column i is not in the row's
+	// grouping set: a row of set (ci) has every bit but that one, the empty set's
+	// row (KIND) has all of them.
+	m := len(uses)
+	full := 1<<m - 1
+	cols := make([]string, m)
+	sets := make([]string, m)
+	for i, u := range uses {
+		cols[i] = "t." + u.dim.col // a constant of facetDims, never user text
+		sets[i] = "(" + cols[i] + ")"
+	}
+	if kind {
+		sets = append(sets, "()")
+	}
+	if m == 0 {
+		inner.ColumnExpr("0 AS g, count(*) AS n")
+	} else {
+		inner.ColumnExpr("GROUPING(" + strings.Join(cols, ", ") + ") AS g")
+		for i, c := range cols {
+			inner.ColumnExpr(c+" AS ?", bun.Ident(fmt.Sprintf("d%d", i)))
+		}
+		inner.ColumnExpr("count(*) AS n").GroupExpr("GROUPING SETS (" + strings.Join(sets, ", ") + ")")
+	}
+	// The empty set of a kind with no matching row still yields a count of 0.
+	inner.Having("count(*) > 0")
+
+	branch := s.db.NewSelect().TableExpr("(?) AS a", inner)
+	var fieldsCase, valueCase strings.Builder
+	var fieldArgs, valueArgs []any
+	fieldsCase.WriteString("CASE a.g")
+	valueCase.WriteString("CASE a.g")
+	for i, u := range uses {
+		mask := full &^ (1 << (m - 1 - i))
+		d := fmt.Sprintf("a.d%d", i)
+		var value string
+		switch {
+		case u.dim.severity:
+			value = "(ARRAY[?]::text[])[" + d + "]"
+			valueArgs = append(valueArgs, bun.In(severityNames()))
+		case u.dim.name != "":
+			alias := fmt.Sprintf("n%d", i)
+			branch.Join("LEFT JOIN ? AS ? ON ?.workspace_id = ? AND ?.id = "+d,
+				bun.Ident(u.dim.name), bun.Ident(alias), bun.Ident(alias), ws, bun.Ident(alias))
+			value = alias + ".name"
+		default:
+			value = d + "::text"
+		}
+		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", mask)
+		fieldArgs = append(fieldArgs, bun.In(u.fields))
+		fmt.Fprintf(&valueCase, " WHEN %d THEN %s", mask, value)
+	}
+	if kind {
+		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", full)
+		fieldArgs = append(fieldArgs, bun.In([]string{string(model.LogFacetFieldKind)}))
+		fmt.Fprintf(&valueCase, " WHEN %d THEN ?::text", full)
+		valueArgs = append(valueArgs, string(k))
+	}
+	fieldsCase.WriteString(" END AS fields")
+	valueCase.WriteString(" END AS value")
+	branch.ColumnExpr(fieldsCase.String(), fieldArgs...).ColumnExpr(valueCase.String(), valueArgs...).ColumnExpr("a.n")
+	return branch, nil
+}
+
+// severityNames lists the severities' names, ascending, so that a stored severity
+// number indexes its name (SQL arrays start at 1, as severities do).
+func severityNames() []string {
+	out := make([]string, len(model.AllSeverities))
+	for i, s := range model.AllSeverities {
+		out[i] = s.String()
+	}
+	return out
+}

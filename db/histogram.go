@@ -1,0 +1,195 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// HistogramSpec says which window a histogram covers and how it is cut into buckets.
+type HistogramSpec struct {
+	// From (inclusive) and To (exclusive) bound the window. They replace the filter's
+	// time range, so the statement always reads a bounded range of partitions.
+	From, To time.Time
+	// Interval is the bucket width, in whole microseconds (PostgreSQL's resolution).
+	Interval time.Duration
+	// Location, when set, cuts buckets on its wall clock: they start at local
+	// midnight (weeks on Monday), so a day bucket across a DST change is 23 or 25
+	// hours long. Nil cuts them on UTC from the Unix epoch.
+	Location *time.Location
+}
+
+// localOrigin is the origin of wall-clock buckets: a Monday midnight, so that 7-day
+// buckets are Monday-to-Sunday weeks (the Unix epoch was a Thursday).
+var localOrigin = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)
+
+// normalized truncates the window to microseconds, as PostgreSQL compares it: pgx
+// truncates a bound parameter, so the last bucket must be computed from the same
+// value the WHERE clause sees.
+func (h HistogramSpec) normalized() HistogramSpec {
+	h.From = h.From.Truncate(time.Microsecond)
+	h.To = h.To.Truncate(time.Microsecond)
+	h.Interval = h.Interval.Truncate(time.Microsecond)
+	return h
+}
+
+// micros is t in microseconds since origin, on the spec's clock (wall clock of
+// Location, or UTC). Integer microseconds avoid time.Duration's ±292-year overflow.
+func (h HistogramSpec) micros(t time.Time) int64 {
+	origin := time.Unix(0, 0).UTC()
+	if h.Location != nil {
+		l := t.In(h.Location)
+		t = time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+		origin = localOrigin
+	}
+	us := func(t time.Time) int64 { return t.Unix()*1_000_000 + int64(t.Nanosecond()/1000) }
+	return us(t) - us(origin)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// BucketCount is how many buckets Histogram returns for the spec (computed without
+// the database, for the guardrail): from the bucket holding From to the bucket
+// holding the last microsecond before To.
+func (h HistogramSpec) BucketCount() int64 {
+	h = h.normalized()
+	iv := h.Interval.Microseconds()
+	if iv <= 0 || !h.From.Before(h.To) {
+		return 0
+	}
+	first := floorDiv(h.micros(h.From), iv)
+	last := floorDiv(h.micros(h.To.Add(-time.Microsecond)), iv)
+	return last - first + 1
+}
+
+// Histogram counts the filter's logs per bucket and severity across the filter's
+// kinds in one statement: each kind's branch aggregates its rows of the window by
+// (bucket, severity), the branches are summed, and a generate_series of bucket
+// starts fills the gaps with zeros. Every bucket lists every severity (ascending).
+func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec) ([]model.HistogramBucket, error) {
+	h = h.normalized()
+	if h.Interval <= 0 {
+		return nil, &model.InputError{Msg: "interval: must be a positive duration"}
+	}
+	if !h.From.Before(h.To) { // no bucket; and the filter would refuse the empty range
+		return []model.HistogramBucket{}, nil
+	}
+	bf := boundedFilter(f, h.From, h.To)
+	stride := bun.SafeQuery("(?::bigint * interval '1 microsecond')", h.Interval.Microseconds())
+	lastInstant := h.To.Add(-time.Microsecond)
+
+	// bucketOf(col) maps a row's time to its bucket start; first and last are the
+	// window's first and last bucket starts; start turns a series value into the
+	// bucket's instant. On a wall clock the series runs over timestamp (without time
+	// zone), where adding a day is adding a calendar day, and each start is converted
+	// back to an instant at the end.
+	var bucketOf func(col string) schema.QueryWithArgs
+	var first, last, start schema.QueryWithArgs
+	if h.Location == nil {
+		const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
+		bucketOf = func(col string) schema.QueryWithArgs {
+			return bun.SafeQuery("date_bin(?, t.?, "+epoch+")", stride, bun.Ident(col))
+		}
+		first = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, h.From)
+		last = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, lastInstant)
+		start = bun.SafeQuery("s.b")
+	} else {
+		tz := h.Location.String()
+		origin := bun.SafeQuery("?::timestamp", localOrigin.Format("2006-01-02 15:04:05"))
+		bucketOf = func(col string) schema.QueryWithArgs {
+			return bun.SafeQuery("date_bin(?, t.? AT TIME ZONE ?, ?)", stride, bun.Ident(col), tz, origin)
+		}
+		first = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, h.From, tz, origin)
+		last = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, lastInstant, tz, origin)
+		start = bun.SafeQuery("s.b AT TIME ZONE ?", tz)
+	}
+
+	var union *bun.SelectQuery
+	for _, k := range logKinds(bf) {
+		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+		if err := filterCommon(q, ws, k, bf); err != nil {
+			return nil, err
+		}
+		q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", bucketOf(k.TimeColumn()), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
+		if union == nil {
+			union = q
+		} else {
+			union = union.UnionAll(q)
+		}
+	}
+	var rows []struct {
+		Start time.Time      `bun:"start"`
+		Sev   model.Severity `bun:"sev"`
+		N     int            `bun:"n"`
+	}
+	err := s.db.NewSelect().
+		TableExpr("generate_series(?, ?, ?) AS s(b)", first, last, stride).
+		Join("CROSS JOIN unnest(ARRAY[?]::smallint[]) AS v(sev)", bun.In(severityNumbers())).
+		Join("LEFT JOIN (?) AS u ON u.b = s.b AND u.sev = v.sev", union).
+		ColumnExpr("? AS start, v.sev, coalesce(sum(u.n), 0)::bigint AS n", start).
+		GroupExpr("s.b, v.sev").
+		OrderExpr("s.b, v.sev").
+		Scan(ctx, &rows)
+	if err != nil {
+		if isBadTimeZone(err) {
+			return nil, &model.InputError{Msg: fmt.Sprintf("timeZone: %q is not a time zone PostgreSQL knows", h.Location.String())}
+		}
+		return nil, fmt.Errorf("log histogram: %w", err)
+	}
+	per := len(model.AllSeverities)
+	out := make([]model.HistogramBucket, 0, len(rows)/per)
+	for i := 0; i+per <= len(rows); i += per {
+		b := model.HistogramBucket{Start: rows[i].Start.UTC(), BySeverity: make([]model.SeverityCount, per)}
+		for j := 0; j < per; j++ {
+			r := rows[i+j]
+			b.BySeverity[j] = model.SeverityCount{Severity: r.Sev, Count: r.N}
+			b.Count += r.N
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// severityNumbers lists the severities as their stored numbers, ascending.
+func severityNumbers() []int {
+	out := make([]int, len(model.AllSeverities))
+	for i, s := range model.AllSeverities {
+		out[i] = int(s)
+	}
+	return out
+}
+
+// boundedFilter copies f with its time range replaced by [from, to), so that every
+// branch of an analytic reads the same bounded window however f gave it (last,
+// from alone, nothing).
+func boundedFilter(f *model.LogFilter, from, to time.Time) *model.LogFilter {
+	var c model.LogFilter
+	if f != nil {
+		c = *f
+	}
+	c.Time = &model.TimeRange{From: &from, To: &to}
+	return &c
+}
+
+// isBadTimeZone reports PostgreSQL refusing a time zone name (invalid_parameter_value
+// with a "time zone" message): a name Go's tz database knows but the server's does
+// not is still the caller's mistake.
+func isBadTimeZone(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22023" && strings.Contains(pgErr.Message, "time zone")
+}

@@ -1,0 +1,198 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/schema"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// MaxPatterns caps logPatterns' answer.
+const MaxPatterns = 1000
+
+// analyticsFilter returns f with a closed time range [from, to): no end means now,
+// no start means 24 hours before the end (the rule of the other analytics). It is
+// resolved once, so every kind's branch sees the same now; ok is false when the
+// window is empty (a start in the future). f is not changed.
+func analyticsFilter(f *model.LogFilter) (out *model.LogFilter, ok bool, err error) {
+	c := model.LogFilter{}
+	if f != nil {
+		c = *f
+	}
+	start, end, err := AnalyticsWindow(c.Time)
+	if err != nil {
+		return nil, false, err
+	}
+	c.Time = &model.TimeRange{From: &start, To: &end}
+	return &c, start.Before(end), nil
+}
+
+// PatternSQL returns the SQL expression of the template of the text expression msg:
+// the regexp_replace chain of model.PatternRules, so that the database and
+// model.MessagePattern mask with the same rules, written once. msg is repeated in
+// the expression, so it should be a column, not a computation.
+//
+// A rule with a guard runs only on messages that match it; the test is on the
+// original message (see model.PatternRule.Guard), and a message that fails it gets
+// the guard as its pattern, which cannot match either: the expression stays one
+// nested chain, with no CASE repeating it.
+func PatternSQL(msg schema.QueryAppender) schema.QueryAppender {
+	expr := msg
+	for _, r := range model.PatternRules {
+		var pattern schema.QueryAppender = bun.SafeQuery("?", r.Expr())
+		if r.Guard != "" {
+			pattern = bun.SafeQuery("CASE WHEN ? ~ ? THEN ? ELSE ? END", msg, r.Guard, r.Expr(), r.Guard)
+		}
+		for range r.Passes() {
+			expr = bun.SafeQuery("regexp_replace(?, ?, ?, 'g')", expr, pattern, r.SQLReplacement())
+		}
+	}
+	return expr
+}
+
+// statusTexts is an array literal of the HTTP reason phrases by code (1-based, as
+// SQL arrays are), for API request messages.
+var statusTexts = func() string {
+	texts := make([]string, 599)
+	for i := range texts {
+		texts[i] = model.StatusText(i + 1)
+	}
+	return pgArray(texts)
+}()
+
+// messageSQL is the SQL of a kind's message (model's Message() per kind), on alias t.
+func messageSQL(k model.LogKind) schema.QueryAppender {
+	switch k {
+	case model.KindAPIRequest:
+		return bun.SafeQuery("t.code::text || ' ' || coalesce((?::text[])[t.code], '') || ' ' || t.endpoint", statusTexts)
+	case model.KindIntegration:
+		return bun.SafeQuery("coalesce(t.error_detail, t.body, '')")
+	case model.KindAPIReference:
+		return bun.SafeQuery("t.title")
+	}
+	return bun.SafeQuery("t.message")
+}
+
+// patternRow is one template's aggregates; Sample is "<kind> <time in µs> <id>" of
+// one of its logs (an id is unique only with its time).
+type patternRow struct {
+	Pattern   string         `bun:"pattern"`
+	Count     int            `bun:"count"`
+	Severity  model.Severity `bun:"severity"`
+	FirstSeen time.Time      `bun:"first_seen"`
+	LastSeen  time.Time      `bun:"last_seen"`
+	Sample    string         `bun:"sample"`
+}
+
+// Patterns groups the messages of the logs matching f (within the 24 hours before
+// its end, or now, when it has no start: see analyticsFilter) by
+// model.MessagePattern's template, most frequent first (then by template, in byte
+// order), at most first of them. Two statements: the grouping and counting happen
+// in the database, and the samples are fetched together.
+//
+// Messages are grouped before they are masked, so each distinct message is masked
+// once however often it repeats (log messages repeat a lot).
+func (s *LogStore) Patterns(ctx context.Context, ws uuid.UUID, f *model.LogFilter, first int) ([]model.LogPattern, error) {
+	f, ok, err := analyticsFilter(f)
+	if err != nil || !ok {
+		return []model.LogPattern{}, err
+	}
+	var union *bun.SelectQuery
+	for _, k := range logKinds(f) {
+		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+		if err := filterCommon(q, ws, k, f); err != nil {
+			return nil, err
+		}
+		ts := bun.Ident(k.TimeColumn())
+		q.ColumnExpr("? AS msg, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? || ' ' || (extract(epoch FROM t.?) * 1000000)::bigint || ' ' || t.id::text) AS s",
+			messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, string(k), ts).
+			GroupExpr("1, 2")
+		if union == nil {
+			union = q
+		} else {
+			union = union.UnionAll(q)
+		}
+	}
+	// The dominant severity is the one with most logs, the more severe on a tie:
+	// mode() breaks ties arbitrarily, hence the (template, severity) level.
+	bySeverity := s.db.NewSelect().TableExpr("(?) AS m", union).
+		ColumnExpr("? AS pattern, sev, sum(n) AS n, min(f) AS f, max(l) AS l, min(s) AS s", PatternSQL(bun.Safe("m.msg"))).
+		GroupExpr("1, 2")
+	var rows []patternRow
+	err = s.db.NewSelect().TableExpr("(?) AS p", bySeverity).
+		ColumnExpr("pattern, sum(n)::bigint AS count, min(f) AS first_seen, max(l) AS last_seen").
+		ColumnExpr("(array_agg(sev ORDER BY n DESC, sev DESC))[1] AS severity, min(s) AS sample").
+		GroupExpr("pattern").
+		OrderExpr(`count DESC, pattern COLLATE "C"`). // byte order, as clients sort strings
+		Limit(int64(first)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("log patterns: %w", err)
+	}
+	samples, err := s.logsByKey(ctx, ws, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.LogPattern, 0, len(rows))
+	for _, r := range rows {
+		l := samples[r.Sample]
+		if l == nil {
+			continue // deleted (retention) between the statements: nothing to show
+		}
+		out = append(out, model.LogPattern{Pattern: r.Pattern, Count: r.Count, Severity: r.Severity,
+			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, Sample: l})
+	}
+	return out, nil
+}
+
+// sampleKey is a log's key in patternRow.Sample.
+func sampleKey(l model.Log) string {
+	return string(l.Kind()) + " " + strconv.FormatInt(l.Time().UnixMicro(), 10) + " " + model.LogID(l)
+}
+
+// logsByKey fetches the patterns' samples in one statement, keyed by sampleKey.
+func (s *LogStore) logsByKey(ctx context.Context, ws uuid.UUID, rows []patternRow) (map[string]model.Log, error) {
+	ids := map[model.LogKind][]string{}
+	for _, r := range rows {
+		kind, rest, _ := strings.Cut(r.Sample, " ")
+		_, id, _ := strings.Cut(rest, " ")
+		ids[model.LogKind(kind)] = append(ids[model.LogKind(kind)], id)
+	}
+	var union *bun.SelectQuery
+	for _, k := range model.AllKinds {
+		if len(ids[k]) == 0 {
+			continue
+		}
+		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
+			ColumnExpr("? AS kind, to_jsonb(t.*) AS row", string(k)).
+			Where("t.workspace_id = ? AND t.id = ANY(?::"+idType(k)+"[])", ws, pgdialect.Array(ids[k]))
+		if union == nil {
+			union = q
+		} else {
+			union = union.UnionAll(q)
+		}
+	}
+	out := make(map[string]model.Log, len(rows))
+	if union == nil {
+		return out, nil
+	}
+	var found []unionRow
+	if err := union.Scan(ctx, &found); err != nil {
+		return nil, fmt.Errorf("pattern samples: %w", err)
+	}
+	for _, r := range found {
+		l, err := decodeLog(r.Kind, r.Row)
+		if err != nil {
+			return nil, err
+		}
+		out[sampleKey(l)] = l // rows of the same id at other times match no key
+	}
+	return out, nil
+}
