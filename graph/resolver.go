@@ -27,6 +27,8 @@ type Resolver struct {
 	Log          *slog.Logger
 	// OnIngest is told of every stored batch (metrics).
 	OnIngest func(kind model.LogKind, res db.IngestResult)
+	// Tail fans committed batches out to logTail subscriptions (one per server).
+	Tail *db.TailHub
 }
 
 // withLoaders gives each response (each operation, each subscription event) fresh

@@ -396,6 +396,10 @@ func (r *queryResolver) APIClients(ctx context.Context, first *int, after *strin
 		}), nil
 }
 
+func (r *subscriptionResolver) LogTail(ctx context.Context, filter *model.LogFilter) (<-chan *model.LogTailEvent, error) {
+	return r.logTail(ctx, filter)
+}
+
 func (r *Resolver) ApiClient() generated.ApiClientResolver { return &apiClientResolver{r} }
 
 func (r *Resolver) ApiCollection() generated.ApiCollectionResolver { return &apiCollectionResolver{r} }
@@ -422,6 +426,8 @@ func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResol
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	apiClientResolver       struct{ *Resolver }
 	apiCollectionResolver   struct{ *Resolver }
@@ -433,4 +439,5 @@ type (
 	integrationLogResolver  struct{ *Resolver }
 	mutationResolver        struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 )

@@ -310,6 +310,14 @@ type LogPattern struct {
 	Sample Log `json:"sample"`
 }
 
+// A batch of new logs.
+type LogTailEvent struct {
+	// The new matching logs, oldest first.
+	Logs []Log `json:"logs"`
+	// Logs that matched but were dropped because this subscriber fell behind, since the previous event.
+	Dropped int `json:"dropped"`
+}
+
 // Write operations.
 type Mutation struct {
 }
@@ -324,6 +332,10 @@ type SeverityCount struct {
 	Severity Severity `json:"severity"`
 	// How many logs.
 	Count int `json:"count"`
+}
+
+// Real-time operations.
+type Subscription struct {
 }
 
 // Processing time statistics (continuous percentiles), in milliseconds.

@@ -95,8 +95,12 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	ingest := db.NewIngestStore(d, parts)
 	metrics := rest.NewMetrics(d.Pool)
 	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes}
+	// One LISTEN connection per server for every logTail subscription; it runs until
+	// ctx (the server's signal context) ends.
+	tail := db.NewTailHub(d, log, db.TailOptions{})
+	go tail.Run(ctx)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
-		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun)}
+		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,

@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	IntegrationLog() IntegrationLogResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -397,6 +398,11 @@ type ComplexityRoot struct {
 		Severity  func(childComplexity int) int
 	}
 
+	LogTailEvent struct {
+		Dropped func(childComplexity int) int
+		Logs    func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
 		IngestAPIReferenceLogs func(childComplexity int, logs []model.APIReferenceLogInput) int
@@ -441,6 +447,10 @@ type ComplexityRoot struct {
 	SeverityCount struct {
 		Count    func(childComplexity int) int
 		Severity func(childComplexity int) int
+	}
+
+	Subscription struct {
+		LogTail func(childComplexity int, filter *model.LogFilter) int
 	}
 
 	TeamAccount struct {
@@ -1852,6 +1862,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogPattern.Severity(childComplexity), true
 
+	case "LogTailEvent.dropped":
+		if e.ComplexityRoot.LogTailEvent.Dropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogTailEvent.Dropped(childComplexity), true
+	case "LogTailEvent.logs":
+		if e.ComplexityRoot.LogTailEvent.Logs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogTailEvent.Logs(childComplexity), true
+
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -2191,6 +2214,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SeverityCount.Severity(childComplexity), true
 
+	case "Subscription.logTail":
+		if e.ComplexityRoot.Subscription.LogTail == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_logTail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.LogTail(childComplexity, args["filter"].(*model.LogFilter)), true
+
 	case "TeamAccount.id":
 		if e.ComplexityRoot.TeamAccount.ID == nil {
 			break
@@ -2347,6 +2382,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -3633,6 +3685,24 @@ type ApiClientEdge {
 }
 
 """
+Real-time operations.
+"""
+type Subscription {
+  "Every log matching the filter that is committed after the subscription starts, once, in commit order, in batches. A client that falls behind gets dropped counts instead of unbounded buffering."
+  logTail("Which logs (the time range is ignored)." filter: LogFilter): LogTailEvent!
+}
+
+"""
+A batch of new logs.
+"""
+type LogTailEvent {
+  "The new matching logs, oldest first."
+  logs: [Log!]!
+  "Logs that matched but were dropped because this subscriber fell behind, since the previous event."
+  dropped: Int!
+}
+
+"""
 Log counts over time.
 """
 type LogHistogram {
@@ -4663,6 +4733,16 @@ func (ec *executionContext) childFields_LogPattern(ctx context.Context, field gr
 		return ec.fieldContext_LogPattern_sample(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogPattern", field.Name)
+}
+
+func (ec *executionContext) childFields_LogTailEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "logs":
+		return ec.fieldContext_LogTailEvent_logs(ctx, field)
+	case "dropped":
+		return ec.fieldContext_LogTailEvent_dropped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogTailEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -88,6 +88,9 @@ type QueryResolver interface {
 	LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int) (*model.LogContext, error)
 	APIClients(ctx context.Context, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIClient], error)
 }
+type SubscriptionResolver interface {
+	LogTail(ctx context.Context, filter *model.LogFilter) (<-chan *model.LogTailEvent, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -1144,6 +1147,20 @@ func (ec *executionContext) field_Query_logs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["before"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_logTail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.LogFilter, error) {
+			return ec.unmarshalOLogFilter2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -6834,6 +6851,61 @@ func (ec *executionContext) fieldContext_LogPattern_sample(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _LogTailEvent_logs(ctx context.Context, field graphql.CollectedField, obj *model.LogTailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogTailEvent_logs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Logs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Log) graphql.Marshaler {
+			return ec.marshalNLog2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogTailEvent_logs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LogTailEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LogTailEvent_dropped(ctx context.Context, field graphql.CollectedField, obj *model.LogTailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogTailEvent_dropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogTailEvent_dropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogTailEvent", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Mutation_ingestAppLogs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8254,6 +8326,50 @@ func (ec *executionContext) _SeverityCount_count(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_SeverityCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SeverityCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Subscription_logTail(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_logTail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().LogTail(ctx, fc.Args["filter"].(*model.LogFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LogTailEvent) graphql.Marshaler {
+			return ec.marshalNLogTailEvent2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogTailEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_logTail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogTailEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_logTail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TeamAccount_id(ctx context.Context, field graphql.CollectedField, obj *model.TeamAccount) (ret graphql.Marshaler) {
@@ -12308,6 +12424,44 @@ func (ec *executionContext) _LogPattern(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var logTailEventImplementors = []string{"LogTailEvent"}
+
+func (ec *executionContext) _LogTailEvent(ctx context.Context, sel ast.SelectionSet, obj *model.LogTailEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, logTailEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LogTailEvent")
+		case "logs":
+			out.Values[i] = ec._LogTailEvent_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dropped":
+			out.Values[i] = ec._LogTailEvent_dropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -12653,6 +12807,26 @@ func (ec *executionContext) _SeverityCount(ctx context.Context, sel ast.Selectio
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "logTail":
+		return ec._Subscription_logTail(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var teamAccountImplementors = []string{"TeamAccount"}
@@ -13840,6 +14014,14 @@ func (ec *executionContext) marshalNLogPattern2ᚕgithubᚗcomᚋloggraphᚋlogg
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNLogTailEvent2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogTailEvent(ctx context.Context, sel ast.SelectionSet, v *model.LogTailEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LogTailEvent!")
+		return graphql.Null
+	}
+	return ec._LogTailEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {

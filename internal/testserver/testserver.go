@@ -31,6 +31,8 @@ type Env struct {
 	WS     uuid.UUID
 	Tokens map[model.Role]string
 	Store  *db.TokenStore
+	// Tail is the server's live tail hub.
+	Tail *db.TailHub
 }
 
 // New starts a server with the given limits.
@@ -54,8 +56,11 @@ func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *E
 	parts := db.NewPartitions(d)
 	ingest := db.NewIngestStore(d, parts)
 	metrics := rest.NewMetrics(d.Pool)
+	// The live tail hub, as serve starts one per server; stopped before the database closes.
+	tail := db.NewTailHub(d, log, db.TailOptions{})
+	t.Cleanup(tail.Start(context.Background()))
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun)}
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
 	gcfg := graph.Config{Resolver: resolver, Log: log}
 	if configure != nil {
 		configure(&gcfg)
@@ -64,7 +69,7 @@ func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *E
 		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens}
+	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail}
 	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
 		_, text, err := tokens.Create(ctx, ws.ID, string(r), r)
 		if err != nil {
