@@ -28,6 +28,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/generated"
 	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/model"
 )
 
 // Config is what the GraphQL endpoint needs. Every limit is on by default: a zero
@@ -86,6 +87,9 @@ const (
 	// 4401 as the HTTP surfaces answer 401 for a missing, bad or revoked token, and
 	// keep 4403 for a role that may not do the thing.
 	WebsocketCloseUnauthorized = 4401
+	// WebsocketCloseForbidden closes a websocket whose token may not read: the only
+	// subscription (logTail) reads, and queries and mutations go over HTTP.
+	WebsocketCloseForbidden = 4403
 	// WebsocketCloseInternal closes a websocket whose init failed on the server side.
 	WebsocketCloseInternal = 4500
 )
@@ -236,8 +240,11 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		refuse := func(code int, msg string) (context.Context, *transport.InitPayload, error) {
 			reason := msg
-			if code == WebsocketCloseUnauthorized {
+			switch code {
+			case WebsocketCloseUnauthorized:
 				reason = "Unauthorized: " + msg
+			case WebsocketCloseForbidden:
+				reason = "Forbidden: " + msg
 			}
 			ctx = transport.WithWebsocketCloseCode(ctx, code)
 			ctx = transport.AppendCloseReason(ctx, closeReason(reason))
@@ -253,8 +260,14 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		} else if _, ok := payload["authToken"]; ok {
 			tok, present = strings.TrimSpace(payload.GetString("authToken")), true
 		}
+		forbidden := func(p *model.Principal) (context.Context, *transport.InitPayload, error) {
+			return refuse(WebsocketCloseForbidden, fmt.Sprintf("this token's role (%s) may not read logs: subscriptions need a read or admin token", p.Role))
+		}
 		switch {
 		case !present && reqctx.Principal(ctx) != nil:
+			if p := reqctx.Principal(ctx); !p.Role.CanRead() {
+				return forbidden(p)
+			}
 			return ctx, nil, nil
 		case !present || tok == "":
 			return refuse(WebsocketCloseUnauthorized, "an API token is required in connection_init: {\"Authorization\": \"Bearer <token>\"} or {\"authToken\": \"<token>\"}")
@@ -266,6 +279,8 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		case err != nil:
 			log.ErrorContext(ctx, "websocket authenticate", "err", err, "request_id", reqctx.RequestID(ctx))
 			return refuse(WebsocketCloseInternal, "internal error")
+		case !p.Role.CanRead():
+			return forbidden(p)
 		}
 		return reqctx.WithPrincipal(ctx, p), nil, nil
 	}
