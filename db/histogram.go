@@ -55,6 +55,8 @@ func (h HistogramSpec) micros(t time.Time) int64 {
 	return us(t) - us(origin)
 }
 
+// floorDiv divides rounding down, for times before the origin too (Go rounds
+// toward zero).
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {

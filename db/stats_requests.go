@@ -65,23 +65,14 @@ func resolveWindow(r *model.TimeRange, interval *time.Duration) (statsWindow, er
 	}
 	// Sub-microsecond parts cannot be represented by a PostgreSQL interval.
 	w.IntervalUs = interval.Microseconds()
-	first := statsFloorDiv(w.From.UnixMicro()-bucketOrigin.UnixMicro(), w.IntervalUs)
-	last := statsFloorDiv(w.To.UnixMicro()-bucketOrigin.UnixMicro()-1, w.IntervalUs) // To is exclusive
+	first := floorDiv(w.From.UnixMicro()-bucketOrigin.UnixMicro(), w.IntervalUs)
+	last := floorDiv(w.To.UnixMicro()-bucketOrigin.UnixMicro()-1, w.IntervalUs) // To is exclusive
 	w.Buckets = last - first + 1
 	if w.Buckets > MaxStatsBuckets {
 		return w, &model.InputError{Msg: fmt.Sprintf("interval: %s over %s..%s gives %d buckets, more than %d; use a wider interval or a shorter time range",
 			model.Duration(*interval), w.From.UTC().Format(time.RFC3339Nano), w.To.UTC().Format(time.RFC3339Nano), w.Buckets, MaxStatsBuckets)}
 	}
 	return w, nil
-}
-
-// statsFloorDiv divides rounding down, for times before the origin too.
-func statsFloorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // bucketExpr is the bucket column of a windowed query: date_bin over the time
