@@ -45,6 +45,13 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	analyticsRows := fs.Int("analytics-rows", 1_000_000, "rows seeded once over 30 days into workspace bench-analytics-<rows> (bench analytics)")
 	exportRows := fs.Int("export-rows", 1_000_000, "app logs exported (bench shims; 0 skips the export figures)")
 	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
+	load := loadConfig{}
+	fs.DurationVar(&load.round, "load-round", 30*time.Second, "length of one round (bench load)")
+	fs.IntVar(&load.rounds, "load-rounds", 6, "rounds, alternately without and with the hostile client (bench load)")
+	fs.IntVar(&load.ingestClients, "ingest-clients", 8, "concurrent ingest clients (bench load)")
+	fs.IntVar(&load.batch, "load-batch", 500, "rows per ingest batch (bench load)")
+	fs.IntVar(&load.readers, "readers", 16, "concurrent GraphQL readers (bench load)")
+	fs.IntVar(&load.subscribers, "subscribers", 20, "logTail subscribers (bench load)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -55,11 +62,15 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	if len(pos) == 1 && pos[0] == "analytics" {
 		return cmdBenchAnalytics(ctx, *dbURL, *analyticsRows, *requests, stdout)
 	}
+	if len(pos) == 1 && pos[0] == "load" {
+		load.dbURL, load.readRows = *dbURL, *readRows
+		return cmdBenchLoad(ctx, load, stdout)
+	}
 	if len(pos) == 1 && pos[0] == "shims" {
 		return cmdBenchShims(ctx, *dbURL, *readRows, *requests, *exportRows, stdout)
 	}
 	if len(pos) != 1 || pos[0] != "ingest" {
-		return usagef("usage: loggraph bench ingest|read|shims|analytics [flags]")
+		return usagef("usage: loggraph bench ingest|read|shims|analytics|load [flags]")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("bench needs psql on PATH for the raw \\copy baseline: %w", err)
