@@ -63,9 +63,10 @@ func MaxPartitions(o PartitionOptions, maxAge, maxFuture time.Duration, ahead in
 	daily := o.DailyDays + 1 + max(ahead, futureDays)
 	monthly := o.MonthlyMonths + 1
 	// The yearly range is at most maxAge minus the daily days and the monthly months
-	// (each at least 28 days) long; a range of L days touches at most ceil(L/365)+1
-	// calendar years.
-	rest := maxAge - time.Duration(o.DailyDays)*day - time.Duration(o.MonthlyMonths)*28*day
+	// long (twelve consecutive months are at least 365 days, any month at least 28);
+	// a range of L days touches at most ceil(L/365)+1 calendar years.
+	monthDays := o.MonthlyMonths/12*365 + o.MonthlyMonths%12*28
+	rest := maxAge - time.Duration(o.DailyDays+monthDays)*day
 	yearly := 0
 	if rest > 0 {
 		yearly = int((rest+365*day-1)/(365*day)) + 1
