@@ -95,11 +95,19 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	for _, m := range applied {
 		log.InfoContext(ctx, "migration applied", "name", m)
 	}
+	if cfg.IngestMaxAge <= 0 { // benchmarks build a config without flags
+		cfg.IngestMaxAge = model.DefaultMaxAge
+	}
+	if cfg.IngestMaxFuture <= 0 {
+		cfg.IngestMaxFuture = model.DefaultMaxFuture
+	}
 	parts := db.NewPartitions(d)
 	if err := parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
 		d.Close()
 		return nil, err
 	}
+	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
+		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
 	tokens := db.NewTokenStore(d.Bun)
 	ingest := db.NewIngestStore(d, parts)
 	metrics := rest.NewMetrics(d.Pool)
