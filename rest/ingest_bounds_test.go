@@ -379,3 +379,36 @@ func TestIngestMutationsShareTheChecks(t *testing.T) {
 		t.Fatalf("stored %q (%v), want U+FFFD", stored, err)
 	}
 }
+
+// TestIngestAcrossTheWholeWindow sends a batch spread over the whole accepted window
+// (two rows a day) through HTTP: it lands, the table stays within the documented
+// partition bound, and every workspace's unbounded reads keep working.
+func TestIngestAcrossTheWholeWindow(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	now := time.Now()
+	var b strings.Builder
+	n := 0
+	for ts := now.Add(-model.DefaultMaxAge + time.Hour); ts.Before(now.Add(model.DefaultMaxFuture - time.Hour)); ts = ts.Add(12 * time.Hour) {
+		fmt.Fprintf(&b, `{"timestamp":%q,"level":"INFO","service":"s","message":"m"}`+"\n", ts.UTC().Format(time.RFC3339))
+		n++
+	}
+	resp, body := e.Ingest("app", e.Tokens[model.RoleIngest], b.String())
+	if resp.StatusCode != http.StatusOK || decodeReply(t, body).Accepted != n {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	bound := db.MaxPartitions(db.PartitionOptions{}, model.DefaultMaxAge, model.DefaultMaxFuture, 7)
+	if got := countPartitions(t, e); got > bound {
+		t.Fatalf("%d partitions, bound %d", got, bound)
+	}
+	var out struct {
+		Data struct {
+			Logs struct{ Nodes []struct{ ID string } } `json:"logs"`
+		} `json:"data"`
+		Errors []json.RawMessage `json:"errors"`
+	}
+	e.GraphQL(e.Tokens[model.RoleRead], `{ logs(first: 10) { nodes { id } } }`, nil, &out)
+	if len(out.Errors) != 0 || len(out.Data.Logs.Nodes) != 10 {
+		t.Fatalf("logs after the batch: %+v", out)
+	}
+}
