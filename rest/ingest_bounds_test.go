@@ -175,7 +175,8 @@ func TestIngestNotBlockedByPartitionCreation(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var waiting int
-		if err := e.DB.Pool.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&waiting); err != nil {
+		if err := e.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting > 0 {
