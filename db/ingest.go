@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -65,10 +66,24 @@ func (s *IngestStore) Ingest(ctx context.Context, ws uuid.UUID, b *model.Batch) 
 	if err := s.parts.Ensure(ctx, b.Kind, w.times()); err != nil {
 		return IngestResult{}, err
 	}
+	if err := w.reserveActionIDs(ctx, s.db.Pool); err != nil {
+		return IngestResult{}, err
+	}
+	reEnsured := false
 	for attempt := 1; ; attempt++ {
 		res, err := s.ingestOnce(ctx, w)
 		if err != nil && IsUniqueViolation(err) && attempt < maxAttempts {
 			continue // a concurrent retry of the same records won; recheck duplicates
+		}
+		if err != nil && isNoPartition(err) && !reEnsured {
+			// A partition the cache knew was dropped (by an operator or retention):
+			// forget the table's cache, create what is missing and try once more.
+			reEnsured = true
+			s.parts.forget(b.Kind.Table())
+			if err := s.parts.Ensure(ctx, b.Kind, w.times()); err != nil {
+				return IngestResult{}, err
+			}
+			continue
 		}
 		if err != nil {
 			return IngestResult{}, err
@@ -85,9 +100,6 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 		}
 		keep, err := w.dropDuplicates(ctx, tx)
 		if err != nil {
-			return err
-		}
-		if err := w.assignIDs(ctx, tx, keep); err != nil {
 			return err
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{w.kind.Table()}, w.columns(), w.rows(keep))
@@ -314,48 +326,80 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 	return keep, nil
 }
 
-// assignIDs takes action log ids from the sequence for records sent without one, and
-// moves the sequence past client-sent ids so that later server ids never reuse them.
-func (w *batchWriter) assignIDs(ctx context.Context, tx pgx.Tx, keep []int) error {
+// reserveActionIDs gives server-made ids to the action logs sent without one, from
+// the workspace's own counter (action_id_counters), and moves the counter past the
+// batch's client-sent ids, so that later server ids never reuse them. Like a
+// sequence, it runs in its own short statement outside the batch's transaction: no
+// row lock is held while the batch is written, and a rolled-back batch leaves a gap
+// (in this workspace's ids only). Ids stay within 1..model.MaxActionID; when the
+// workspace's client ids leave no room, the records without an id are refused.
+func (w *batchWriter) reserveActionIDs(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
 	if w.kind != model.KindAction {
 		return nil
 	}
-	var need int
+	var need int64
 	var maxGiven int64
-	for _, i := range keep {
-		r := w.b.Action[i]
+	for _, r := range w.b.Action {
 		if r.IDGiven {
 			maxGiven = max(maxGiven, r.Log.ID)
 		} else {
 			need++
 		}
 	}
-	if maxGiven > 0 {
-		if _, err := tx.Exec(ctx, `SELECT setval('action_logs_id_seq', $1)
-			WHERE $1 > (SELECT last_value FROM action_logs_id_seq)`, maxGiven); err != nil {
-			return fmt.Errorf("advance action id sequence: %w", err)
+	first, err := ReserveActionIDs(ctx, q, w.ws, need, maxGiven)
+	if errors.Is(err, ErrActionIDsExhausted) {
+		var bad model.BatchError
+		for _, r := range w.b.Action {
+			if !r.IDGiven {
+				addBad(&bad, r.Line, fmt.Sprintf("field \"id\": the workspace has no server-made action ids left "+
+					"(its ids reach %d); send an id", model.MaxActionID))
+			}
 		}
+		return &bad
 	}
-	if need == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, "SELECT nextval('action_logs_id_seq') FROM generate_series(1, $1)", need)
 	if err != nil {
-		return fmt.Errorf("reserve action ids: %w", err)
+		return err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("reserve action ids: %w", err)
-	}
-	slices.Sort(ids)
-	j := 0
-	for _, i := range keep {
+	next := first
+	for i := range w.b.Action {
 		if r := &w.b.Action[i]; !r.IDGiven {
-			r.Log.ID = ids[j]
-			j++
+			r.Log.ID = next
+			next++
 		}
 	}
 	return nil
+}
+
+// ErrActionIDsExhausted: the workspace's action ids would pass model.MaxActionID.
+var ErrActionIDsExhausted = errors.New("action ids exhausted")
+
+// ReserveActionIDs takes need consecutive action log ids from workspace ws's counter
+// and moves the counter past maxGiven (the largest client-sent id, or 0), in one
+// statement; it returns the first id. It fails with ErrActionIDsExhausted, changing
+// nothing, when the ids would pass model.MaxActionID.
+func ReserveActionIDs(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, ws uuid.UUID, need, maxGiven int64) (int64, error) {
+	if need == 0 && maxGiven == 0 {
+		return 0, nil
+	}
+	// next_id is the smallest id not yet used; the CHECK in the table refuses a
+	// counter past MaxActionID+1, so an exhausted workspace changes nothing.
+	var first int64
+	err := q.QueryRow(ctx, `
+		INSERT INTO action_id_counters AS c (workspace_id, next_id) VALUES ($1, $3::bigint + 1 + $2::bigint)
+		ON CONFLICT (workspace_id) DO UPDATE SET next_id = greatest(c.next_id, $3::bigint + 1) + $2::bigint
+		RETURNING next_id - $2::bigint`, ws, need, maxGiven).Scan(&first)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" && pe.ConstraintName == "action_id_counters_next_id_check" {
+		return 0, ErrActionIDsExhausted
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reserve action ids: %w", err)
+	}
+	return first, nil
 }
 
 func (w *batchWriter) columns() []string {

@@ -17,7 +17,10 @@ func TestPartitionsOnDemand(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
-	day := time.Date(2019, 2, 28, 23, 59, 59, 0, time.UTC)
+	// A recent day: it gets a daily partition (older ones get monthly or yearly ones).
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3).Add(24*time.Hour - time.Second)
+	name0 := "api_request_logs_p" + day.Format("20060102")
+	name1 := "api_request_logs_p" + day.Add(time.Second).Format("20060102")
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for i := 0; i < 4; i++ {
@@ -37,15 +40,15 @@ func TestPartitionsOnDemand(t *testing.T) {
 	}
 	var parts, indexes int
 	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'api_request_logs'::regclass AND c.relname IN ('api_request_logs_p20190228', 'api_request_logs_p20190301')`).Scan(&parts); err != nil {
+		WHERE i.inhparent = 'api_request_logs'::regclass AND c.relname IN ($1, $2)`, name0, name1).Scan(&parts); err != nil {
 		t.Fatal(err)
 	}
 	if parts != 2 {
 		t.Fatalf("%d partitions, want 2 (one per day touched)", parts)
 	}
 	var parentIndexes int
-	if err := d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = 'api_request_logs_p20190228'),
-		(SELECT count(*) FROM pg_indexes WHERE tablename = 'api_request_logs')`).Scan(&indexes, &parentIndexes); err != nil {
+	if err := d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = $1),
+		(SELECT count(*) FROM pg_indexes WHERE tablename = 'api_request_logs')`, name0).Scan(&indexes, &parentIndexes); err != nil {
 		t.Fatal(err)
 	}
 	if indexes != parentIndexes || indexes < 2 {
@@ -56,7 +59,7 @@ func TestPartitionsOnDemand(t *testing.T) {
 		VALUES (gen_random_uuid(), gen_random_uuid(), $1, 503, '::1', 1, 0, 1, 'e')`, day); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Pool.QueryRow(ctx, "SELECT severity FROM api_request_logs_p20190228").Scan(&severity); err != nil || severity != 4 {
+	if err := d.Pool.QueryRow(ctx, "SELECT severity FROM "+name0).Scan(&severity); err != nil || severity != 4 {
 		t.Fatalf("generated severity %d (%v), want 4", severity, err)
 	}
 }

@@ -1331,16 +1331,16 @@ func (p *seedPlan) copyActions(ctx context.Context, tx pgx.Tx, n int) (int64, er
 	if n == 0 {
 		return 0, nil
 	}
-	// One statement reserves every id, as ingest does; ids then follow time.
-	rows, err := tx.Query(ctx, "SELECT nextval('action_logs_id_seq') FROM generate_series(1, $1)", n)
+	// One statement reserves every id from the workspace's counter, as ingest does
+	// (outside the stream's transaction); ids then follow time.
+	first, err := ReserveActionIDs(ctx, p.d.Pool, uuid.UUID(p.ws), int64(n), 0)
 	if err != nil {
 		return 0, fmt.Errorf("reserve ids: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, fmt.Errorf("reserve ids: %w", err)
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = first + int64(i)
 	}
-	slices.Sort(ids)
 	r := p.rng(400)
 	clock := p.newSeedClock(r, n, 0.8)
 	var trace []byte

@@ -24,6 +24,12 @@ type IngestLimits struct {
 	MaxDetailsDepth int // deepest nesting of app log details
 	MaxErrors       int // bad lines listed in a rejection
 	MaxRecords      int // records per batch; 0 means unlimited
+	// MaxAge and MaxFuture bound the time field of every record: it must lie within
+	// [received-MaxAge, received+MaxFuture]. Each accepted day, month or year may need a
+	// partition, so this window is what bounds the partitions an ingest can create
+	// (see db.Partitions).
+	MaxAge    time.Duration
+	MaxFuture time.Duration
 }
 
 // Default ingest limits, as the product page states them.
@@ -34,6 +40,16 @@ const (
 	// maxNameBytes bounds every btree-indexed text (service, endpoint, ids, names):
 	// PostgreSQL refuses index entries over ~2.7 kB with an internal error.
 	maxNameBytes = 1024
+
+	// DefaultMaxAge accepts five years of backfill (1,826 days: five years and a leap
+	// day): the seeds' own 2023 and 2024 examples still land, and logs older than
+	// any usual retention are refused. Older rows go into yearly partitions, so a
+	// longer window adds about one partition per table per extra year.
+	DefaultMaxAge = 1826 * 24 * time.Hour
+	// DefaultMaxFuture tolerates producers' clock skew and a local time sent as UTC
+	// (at most 14 hours off) with margin. It stays inside the seven days of daily
+	// partitions the server creates ahead, so a future time never creates one.
+	DefaultMaxFuture = 2 * 24 * time.Hour
 )
 
 func (l IngestLimits) withDefaults() IngestLimits {
@@ -45,6 +61,12 @@ func (l IngestLimits) withDefaults() IngestLimits {
 	}
 	if l.MaxErrors <= 0 {
 		l.MaxErrors = DefaultMaxErrors
+	}
+	if l.MaxAge <= 0 {
+		l.MaxAge = DefaultMaxAge
+	}
+	if l.MaxFuture <= 0 {
+		l.MaxFuture = DefaultMaxFuture
 	}
 	return l
 }
@@ -226,6 +248,11 @@ func (p *BatchParser) decodeNDJSON(br *bufio.Reader) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
+		// The terminator is not part of the line: a line of exactly the limit passes,
+		// one byte more does not, with or without "\n" or "\r\n" after it.
+		if !tooLong && len(bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r"))) > p.limits.MaxLineBytes {
+			tooLong = true
+		}
 		if tooLong {
 			p.Reject(line, fmt.Sprintf("line is longer than the limit of %d bytes", p.limits.MaxLineBytes))
 		} else if trimmed := bytes.TrimSpace(buf); len(trimmed) > 0 {
@@ -285,6 +312,13 @@ func (p *BatchParser) AddRaw(n int, raw []byte) {
 		p.Reject(n, fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8Offset(raw)))
 		return
 	}
+	// encoding/json would silently turn a lone surrogate escape into U+FFFD in text
+	// fields, and jsonb refuses it in details: either way the record is not what the
+	// producer meant, so it is refused as a whole.
+	if off, esc, ok := loneSurrogate(raw); ok {
+		p.Reject(n, fmt.Sprintf("lone UTF-16 surrogate escape %s at byte %d is not valid Unicode", esc, off))
+		return
+	}
 	var err error
 	switch p.batch.Kind {
 	case KindApp:
@@ -339,7 +373,9 @@ func strictUnmarshal(raw []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	// Decoder.More is false before a stray '}' or ']', so the rest is checked by hand:
+	// only white space may follow the record.
+	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		return errTrailingData
 	}
 	return nil
@@ -472,8 +508,11 @@ var (
 )
 
 // timeValue parses RFC 3339 (a value without a zone is read as UTC); a missing time
-// is the batch's receive time.
-func (c *fieldCheck) timeValue(field string, v *string, received time.Time) (time.Time, bool) {
+// is the batch's receive time. The time must lie in the accepted window around the
+// receive time (IngestLimits.MaxAge, MaxFuture), checked here before anything is
+// stored or any partition created.
+func (p *BatchParser) timeValue(c *fieldCheck, field string, v *string) (time.Time, bool) {
+	received := p.batch.Received
 	if v == nil {
 		return received, false
 	}
@@ -482,12 +521,36 @@ func (c *fieldCheck) timeValue(field string, v *string, received time.Time) (tim
 		c.addf(field, "%q is not an RFC 3339 time (e.g. 2024-06-13T14:30:00Z)", truncate(*v, 64))
 		return received, true
 	}
-	if t.Before(minTime) || !t.Before(maxTime) {
-		c.addf(field, "%s is outside the supported range 1900-01-01..9999-12-31", *v)
-	}
 	// PostgreSQL keeps microseconds; round here so that the stored key equals the
-	// one a retry computes.
-	return t.Round(time.Microsecond), true
+	// one a retry computes. The checks apply to the rounded value: 9999-12-31T23:59:59.9999999Z
+	// is year 10000 once rounded.
+	t = t.Round(time.Microsecond)
+	switch {
+	case t.Before(minTime) || !t.Before(maxTime):
+		c.addf(field, "%s is outside the supported range 1900-01-01..9999-12-31", truncate(*v, 64))
+	case t.Before(received.Add(-p.limits.MaxAge)):
+		c.addf(field, "%s is more than %s in the past; %s", truncate(*v, 64), windowText(p.limits.MaxAge), p.windowText())
+	case t.After(received.Add(p.limits.MaxFuture)):
+		c.addf(field, "%s is more than %s in the future; %s", truncate(*v, 64), windowText(p.limits.MaxFuture), p.windowText())
+	}
+	return t, true
+}
+
+func (p *BatchParser) windowText() string {
+	return fmt.Sprintf("times from %s ago to %s ahead are accepted", windowText(p.limits.MaxAge), windowText(p.limits.MaxFuture))
+}
+
+// windowText prints a window length in days when it is whole days ("1826 days"),
+// else as a Go duration.
+func windowText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		if n := d / (24 * time.Hour); n == 1 {
+			return "1 day"
+		} else {
+			return fmt.Sprintf("%d days", n)
+		}
+	}
+	return d.String()
 }
 
 // ParseTimestamp reads RFC 3339 with optional fractional seconds; a value without a
@@ -525,7 +588,7 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 	var c fieldCheck
 	rec := AppRecord{RecordMeta: RecordMeta{Line: n}}
 	rec.Log.ID, rec.IDGiven = c.uuidValue("id", l.ID, false)
-	rec.Log.Timestamp, rec.TimeGiven = c.timeValue("timestamp", l.Timestamp, p.batch.Received)
+	rec.Log.Timestamp, rec.TimeGiven = p.timeValue(&c, "timestamp", l.Timestamp)
 	if l.Level == nil {
 		c.missing("level")
 	} else if sev, ok := ParseSeverity(strings.ToUpper(*l.Level)); ok {
@@ -538,8 +601,11 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 	if d := bytes.TrimSpace(l.Details); len(d) > 0 && !bytes.Equal(d, []byte("null")) {
 		if d[0] != '{' {
 			c.addf("details", "must be a JSON object")
-		} else if depth, nul := scanJSON(d); nul {
+		} else if depth, nul, badNum := scanJSON(d); nul {
 			c.addf("details", "contains a NUL character (\\u0000), which cannot be stored")
+		} else if badNum != "" {
+			c.addf("details", "number %s is beyond the range PostgreSQL can store "+
+				"(at most %d digits before the decimal point and %d after)", truncate(badNum, 64), maxNumericIntDigits, maxNumericScale)
 		} else if depth > p.limits.MaxDetailsDepth {
 			c.addf("details", "nesting depth %d exceeds the limit of %d", depth, p.limits.MaxDetailsDepth)
 		} else {
@@ -553,12 +619,22 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 	p.batch.App = append(p.batch.App, rec)
 }
 
-// scanJSON walks valid JSON and reports its maximum nesting depth and whether a
-// string holds an escaped NUL (\u0000), which jsonb refuses.
-func scanJSON(b []byte) (maxDepth int, nul bool) {
+// scanJSON walks valid JSON and reports its maximum nesting depth, whether a
+// string holds an escaped NUL (\u0000), and the first number outside PostgreSQL's
+// numeric range: jsonb refuses both with an error that is the producer's mistake.
+func scanJSON(b []byte) (maxDepth int, nul bool, badNumber string) {
 	depth := 0
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			j := i
+			for j < len(b) && strings.IndexByte("+-0123456789.eE", b[j]) >= 0 {
+				j++
+			}
+			if badNumber == "" && !numericFits(b[i:j]) {
+				badNumber = string(b[i:j])
+			}
+			i = j - 1
 		case '{', '[':
 			depth++
 			maxDepth = max(maxDepth, depth)
@@ -575,7 +651,81 @@ func scanJSON(b []byte) (maxDepth int, nul bool) {
 			}
 		}
 	}
-	return maxDepth, nul
+	return maxDepth, nul, badNumber
+}
+
+// PostgreSQL numeric limits (src/backend/utils/adt/numeric.c): a weight of at most
+// 32767 base-10000 digits before the decimal point and a display scale of at most
+// 16383 digits after it; exponents are refused from INT_MAX/2 on.
+const (
+	maxNumericIntDigits = 131072
+	maxNumericScale     = 16383
+	maxNumericExponent  = 1<<30 - 1
+)
+
+// numericFits reports whether PostgreSQL's numeric input (which jsonb uses for every
+// number) accepts the valid JSON number num, following its set_var_from_str and
+// make_result: the scale is the digits after the point minus the exponent, and a
+// non-zero value's leading digit must lie within maxNumericIntDigits of the point.
+func numericFits(num []byte) bool {
+	s := strings.TrimPrefix(string(num), "-")
+	mant, exp := s, int64(0)
+	if k := strings.IndexAny(s, "eE"); k >= 0 {
+		mant = s[:k]
+		e := strings.TrimPrefix(s[k+1:], "+")
+		v, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || v >= maxNumericExponent || v <= -maxNumericExponent {
+			return false
+		}
+		exp = v
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if max(0, int64(len(frac))-exp) > maxNumericScale {
+		return false
+	}
+	digits := intPart + frac
+	first := strings.IndexFunc(digits, func(r rune) bool { return r != '0' })
+	if first < 0 {
+		return true // zero
+	}
+	// The leading digit's power of ten; a value below 1 has a negative one.
+	lead := int64(len(intPart)-1-first) + exp
+	return lead < maxNumericIntDigits
+}
+
+// loneSurrogate finds a \uD800-\uDFFF escape in a JSON text that is not part of a
+// high-low pair: its byte offset and text.
+func loneSurrogate(b []byte) (offset int, escape string, found bool) {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '"':
+			inString = !inString
+		case inString && b[i] == '\\':
+			if i+5 < len(b) && b[i+1] == 'u' {
+				r, ok := hex4(b[i+2 : i+6])
+				switch {
+				case ok && r >= 0xD800 && r <= 0xDBFF:
+					if i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+						if lo, ok := hex4(b[i+8 : i+12]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+							i += 11
+							continue
+						}
+					}
+					return i, string(b[i : i+6]), true
+				case ok && r >= 0xDC00 && r <= 0xDFFF:
+					return i, string(b[i : i+6]), true
+				}
+			}
+			i++ // skip the escaped character
+		}
+	}
+	return 0, "", false
+}
+
+func hex4(b []byte) (rune, bool) {
+	v, err := strconv.ParseUint(string(b), 16, 32)
+	return rune(v), err == nil
 }
 
 // APIRequestLogLine is an `api-request` record (seed 003).
@@ -597,12 +747,16 @@ type APIRequestLogLine struct {
 
 const maxInt32 = 1<<31 - 1
 
+// MaxActionID is the largest action log id, client-sent or server-made: 2^53-1, the
+// largest integer a JavaScript client holds exactly.
+const MaxActionID = 1<<53 - 1
+
 // AddAPIRequest validates one gateway request log.
 func (p *BatchParser) AddAPIRequest(n int, l APIRequestLogLine) {
 	var c fieldCheck
 	rec := APIRequestRecord{RecordMeta: RecordMeta{Line: n}}
 	rec.Log.ID, rec.IDGiven = c.uuidValue("id", l.ID, false)
-	rec.Log.ReceivedAt, rec.TimeGiven = c.timeValue("received_at", l.ReceivedAt, p.batch.Received)
+	rec.Log.ReceivedAt, rec.TimeGiven = p.timeValue(&c, "received_at", l.ReceivedAt)
 	rec.Log.Code = c.intRange("code", l.Code, true, 100, 599)
 	if l.GatewayCode != nil {
 		g := c.intRange("gateway_code", l.GatewayCode, false, 0, maxInt32)
@@ -673,7 +827,7 @@ func (p *BatchParser) AddIntegration(n int, l IntegrationLogLine) {
 	// 0 records a delivery that got no HTTP response at all (timeout, refused).
 	rec.Log.StatusCode = c.intRange("status_code", l.StatusCode, true, 0, 599)
 	rec.Log.ErrorDetail = c.optText("error_detail", l.ErrorDetail, 0)
-	rec.Log.CreatedAt, rec.TimeGiven = c.timeValue("created_at", l.CreatedAt, p.batch.Received)
+	rec.Log.CreatedAt, rec.TimeGiven = p.timeValue(&c, "created_at", l.CreatedAt)
 	if !c.ok() {
 		p.Reject(n, c.message())
 		return
@@ -697,7 +851,9 @@ func (p *BatchParser) AddAction(n int, l ActionLogLine) {
 	var c fieldCheck
 	rec := ActionRecord{RecordMeta: RecordMeta{Line: n}}
 	if l.ID != nil {
-		rec.Log.ID = int64(c.intRange("id", l.ID, false, 1, 1<<53)) // 2^53: exact in JavaScript clients
+		// 2^53-1 is the largest integer JavaScript clients hold exactly; server-made ids
+		// stay below it too (db.IngestStore allocates them per workspace).
+		rec.Log.ID = int64(c.intRange("id", l.ID, false, 1, MaxActionID))
 		rec.IDGiven = true
 	}
 	rec.Log.Level = c.intRange("level", l.Level, true, 0, 50)
@@ -705,7 +861,7 @@ func (p *BatchParser) AddAction(n int, l ActionLogLine) {
 	rec.Log.Message = c.text("message", l.Message, true, 0)
 	rec.Log.AppName = c.text("app_name", l.AppName, true, maxNameBytes)
 	rec.Log.Trace = c.optText("trace", l.Trace, 0)
-	rec.Log.CreatedAt, rec.TimeGiven = c.timeValue("created_at", l.CreatedAt, p.batch.Received)
+	rec.Log.CreatedAt, rec.TimeGiven = p.timeValue(&c, "created_at", l.CreatedAt)
 	if !c.ok() {
 		p.Reject(n, c.message())
 		return
@@ -747,7 +903,7 @@ func (p *BatchParser) AddAPIReference(n int, l APIReferenceLogLine) {
 	rec.Log.UserID = c.text("user_id", l.UserID, true, maxNameBytes)
 	rec.UserName = c.text("user_name", l.UserName, true, maxNameBytes)
 	rec.Log.Title = c.text("title", l.Title, true, 0)
-	rec.Log.ModifiedAt, rec.TimeGiven = c.timeValue("modified_at", l.ModifiedAt, p.batch.Received)
+	rec.Log.ModifiedAt, rec.TimeGiven = p.timeValue(&c, "modified_at", l.ModifiedAt)
 	rec.Log.ErrorCount = c.intRange("error_count", l.ErrorCount, true, 0, maxInt32)
 	rec.Log.AlertsCount = c.intRange("alerts_count", l.AlertsCount, true, 0, maxInt32)
 	rec.Log.Errors = c.issues("errors", l.Errors)

@@ -23,6 +23,12 @@ const (
 	goodAPIRef      = `{"logs_id":"33b5c7e-fcbe-4797-b144-1a7ca2508f44","api_reference_id":"petstore","api_reference_name":"Petstore","user_id":"f11efc6f-e968-4e95-82eb-85ad61559de8","user_name":"Peter Jone","title":"Import successful","modified_at":"2024-06-13T14:30:00Z","error_count":1,"alerts_count":0,"errors":[{"message":"Missing description","pointer":"/paths/~1pets/get"}]}`
 )
 
+// appOfLen is an app record of exactly n bytes (n >= 60).
+func appOfLen(n int) string {
+	head, tail := `{"level":"INFO","service":"s","message":"`, `"}`
+	return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+}
+
 type ingestReply struct {
 	Accepted   int               `json:"accepted"`
 	Duplicates int               `json:"duplicates"`
@@ -129,6 +135,36 @@ func TestIngestRejectsBadInput(t *testing.T) {
 		{"NUL in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"k":"a\u0000"}}`, 1, `field "details": contains a NUL character (\u0000), which cannot be stored`},
 		{"invalid UTF-8", "app", "{\"level\":\"INFO\",\"service\":\"s\",\"message\":\"caf\xe9\"}", 1, "invalid UTF-8 at byte 44"},
 		{"line over 1 MiB", "app", long, 1, "line is longer than the limit of 1048576 bytes"},
+		{"line of 1 MiB + 1 byte", "app", appOfLen(1<<20 + 1), 1, "line is longer than the limit of 1048576 bytes"},
+		{"line of 1 MiB + 1 byte, CRLF", "app", appOfLen(1<<20+1) + "\r\n", 1, "line is longer than the limit of 1048576 bytes"},
+		{"stray brace after the record", "app", `{"level":"INFO","service":"s","message":"m"} }`, 1, "malformed JSON: unexpected data after the record"},
+		{"stray bracket after the record", "app", `{"level":"INFO","service":"s","message":"m"}]`, 1, "malformed JSON: unexpected data after the record"},
+		{"number beyond numeric in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"n":1e999999}}`, 1,
+			`field "details": number 1e999999 is beyond the range PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)`},
+		{"negative number beyond numeric in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"a":[1,-1e131072]}}`, 1,
+			`field "details": number -1e131072 is beyond the range PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)`},
+		{"tiny exponent in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"n":1e-999999}}`, 1,
+			`field "details": number 1e-999999 is beyond the range PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)`},
+		{"zero with a huge scale in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"n":0.0e-16383}}`, 1,
+			`field "details": number 0.0e-16383 is beyond the range PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)`},
+		{"too many digits in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"n":1` + strings.Repeat("0", 131072) + `}}`, 1,
+			`field "details": number 1` + strings.Repeat("0", 63) + `… is beyond the range PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)`},
+		{"lone high surrogate in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"k":"\ud800"}}`, 1,
+			`lone UTF-16 surrogate escape \ud800 at byte 60 is not valid Unicode`},
+		{"lone low surrogate in details", "app", `{"level":"INFO","service":"s","message":"m","details":{"k":"a\udc00"}}`, 1,
+			`lone UTF-16 surrogate escape \udc00 at byte 61 is not valid Unicode`},
+		{"high surrogate before a non-surrogate", "app", `{"level":"INFO","service":"s","message":"\uD800\u0041"}`, 1,
+			`lone UTF-16 surrogate escape \uD800 at byte 41 is not valid Unicode`},
+		{"lone surrogate in import errors", "api-reference", strings.Replace(goodAPIRef, `"Missing description"`, `"\ud800"`, 1), 1,
+			`lone UTF-16 surrogate escape \ud800 at byte 305 is not valid Unicode`},
+		{"time rounding to year 10000", "app", `{"timestamp":"9999-12-31T23:59:59.9999999Z","level":"INFO","service":"s","message":"m"}`, 1,
+			`field "timestamp": 9999-12-31T23:59:59.9999999Z is outside the supported range 1900-01-01..9999-12-31`},
+		{"time older than the window", "action", strings.Replace(goodAction, `"created_at":"2023-12-01T08:25:56.088353Z"`, `"created_at":"1914-07-28T00:00:00Z"`, 1), 1,
+			`field "created_at": 1914-07-28T00:00:00Z is more than 1826 days in the past; times from 1826 days ago to 2 days ahead are accepted`},
+		{"time beyond the window", "api-request", strings.Replace(goodAPIRequest, `"received_at":"2024-06-13T14:30:00Z"`, `"received_at":"2099-01-01T00:00:00Z"`, 1), 1,
+			`field "received_at": 2099-01-01T00:00:00Z is more than 2 days in the future; times from 1826 days ago to 2 days ahead are accepted`},
+		{"action id 2^53", "action", strings.Replace(goodAction, `"id":105`, `"id":9007199254740992`, 1), 1,
+			`field "id": 9007199254740992 is out of range 1..9007199254740991`},
 		{"empty service", "app", `{"level":"INFO","service":"  ","message":"m"}`, 1, `field "service": must not be empty`},
 		{"job of another integration", "integration", goodIntegration + "\n" + strings.Replace(strings.Replace(goodIntegration, `"integration_id":"ff8634a8`, `"integration_id":"ee8634a8`, 1), `"id":"ac8bb58e`, `"id":"bc8bb58e`, 1), 2,
 			`field "job_id": job 0a8634a8-a89e-4eac-baab-9b7b8c4f8720 belongs to integration ff8634a8-a89e-4eac-baab-9b7b8c4f8720 (line 1), not ee8634a8-a89e-4eac-baab-9b7b8c4f8720`},

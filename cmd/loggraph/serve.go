@@ -27,6 +27,8 @@ type serveConfig struct {
 	ShutdownTimeout  time.Duration
 	StatementTimeout time.Duration
 	MaxIngestBytes   int64
+	IngestMaxAge     time.Duration // oldest accepted log time, before now
+	IngestMaxFuture  time.Duration // latest accepted log time, after now
 	DBMaxConns       int
 	LogLevel         string
 	GraphQL          graph.Config // limits only; the resolver is wired in newApp
@@ -44,6 +46,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"PostgreSQL statement_timeout of every query (env LOGGRAPH_STATEMENT_TIMEOUT)")
 	fs.Int64Var(&cfg.MaxIngestBytes, "max-ingest-bytes", int64(env.int("LOGGRAPH_MAX_INGEST_BYTES", rest.DefaultMaxIngestBodyBytes)),
 		"largest ingest body, compressed or not (env LOGGRAPH_MAX_INGEST_BYTES)")
+	fs.DurationVar(&cfg.IngestMaxAge, "ingest-max-age", env.duration("LOGGRAPH_INGEST_MAX_AGE", model.DefaultMaxAge),
+		"oldest log time ingest accepts, before now (1826 days: 5 years); older lines get a 400. Bounds the partitions backfill creates (env LOGGRAPH_INGEST_MAX_AGE)")
+	fs.DurationVar(&cfg.IngestMaxFuture, "ingest-max-future", env.duration("LOGGRAPH_INGEST_MAX_FUTURE", model.DefaultMaxFuture),
+		"latest log time ingest accepts, after now (2 days: clock skew); later lines get a 400 (env LOGGRAPH_INGEST_MAX_FUTURE)")
 	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", env.int("LOGGRAPH_DB_MAX_CONNS", 0), "database pool size; 0 = pgx default (env LOGGRAPH_DB_MAX_CONNS)")
 	fs.IntVar(&cfg.GraphQL.ComplexityLimit, "max-query-complexity", env.int("LOGGRAPH_MAX_QUERY_COMPLEXITY", graph.DefaultComplexityLimit),
 		"GraphQL complexity limit; a connection counts its selection once per item of its page; -1 = off (env LOGGRAPH_MAX_QUERY_COMPLEXITY)")
@@ -56,6 +62,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
+	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
+		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return usagef("--log-level: %v", err)
@@ -86,15 +95,24 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	for _, m := range applied {
 		log.InfoContext(ctx, "migration applied", "name", m)
 	}
+	if cfg.IngestMaxAge <= 0 { // benchmarks build a config without flags
+		cfg.IngestMaxAge = model.DefaultMaxAge
+	}
+	if cfg.IngestMaxFuture <= 0 {
+		cfg.IngestMaxFuture = model.DefaultMaxFuture
+	}
 	parts := db.NewPartitions(d)
 	if err := parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
 		d.Close()
 		return nil, err
 	}
+	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
+		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
 	tokens := db.NewTokenStore(d.Bun)
 	ingest := db.NewIngestStore(d, parts)
 	metrics := rest.NewMetrics(d.Pool)
-	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes}
+	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes,
+		Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}}
 	// One LISTEN connection per server for every logTail subscription; it runs until
 	// ctx (the server's signal context) ends.
 	tail := db.NewTailHub(d, log, db.TailOptions{})
