@@ -58,9 +58,10 @@ type Options struct {
 	Configure func(*graph.Config)
 	// DB tunes the server's pools (zero fields: dbtest's small test pools).
 	DB db.Options
-	// ConcurrentReads is each workspace's read allowance (0: guard's default, -1: none);
-	// a read waits for a slot up to DB.AcquireTimeout (or a minute).
+	// ConcurrentReads is each workspace's read allowance (0: guard's default, -1: none).
 	ConcurrentReads int
+	// ReadSlotWait is how long a read waits for its workspace's slot (default a minute).
+	ReadSlotWait time.Duration
 	// DialURL (if not nil) turns the test database's URL into the one the server
 	// connects to, e.g. through a proxy the test can close.
 	DialURL func(string) string
@@ -86,7 +87,7 @@ func NewEnv(t testing.TB, o Options) *Env {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	wait := o.DB.AcquireTimeout
+	wait := o.ReadSlotWait
 	if wait <= 0 {
 		wait = time.Minute
 	}
