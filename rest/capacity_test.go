@@ -514,3 +514,20 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 		t.Errorf("%d rows stored", n)
 	}
 }
+
+// TestReadyzAnswersWithinItsBudget: a database that does not answer readiness's
+// trivial query (its table locked) is reported 503 once the 1 s budget has passed,
+// not waited for.
+func TestReadyzAnswersWithinItsBudget(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	lock := lockTables(t, e, "bun_migrations")
+	resp, body := e.Do(http.MethodGet, "/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "database did not answer within 1s") {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	lock.release()
+	if resp, body := e.Do(http.MethodGet, "/readyz", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz after the lock: %d %s", resp.StatusCode, body)
+	}
+}
