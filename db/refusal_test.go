@@ -20,7 +20,9 @@ func TestAsRefusalClassifies(t *testing.T) {
 	live := context.Background()
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
-	pg := func(code string) error { return fmt.Errorf("list logs: %w", &pgconn.PgError{Code: code, Message: "SELECT secret"}) }
+	pg := func(code string) error {
+		return fmt.Errorf("list logs: %w", &pgconn.PgError{Code: code, Message: "SELECT secret"})
+	}
 	mine := &guard.Refusal{Status: 429, Limit: guard.LimitRequestsPerSecond, Message: "slow down"}
 	for _, c := range []struct {
 		name  string
