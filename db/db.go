@@ -14,9 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // DefaultURL is where loggraph looks for PostgreSQL unless told otherwise.
@@ -25,17 +23,31 @@ const DefaultURL = "postgres://postgres@localhost:5432/loggraph?sslmode=disable"
 // ErrNotFound is returned when a row does not exist in the caller's workspace.
 var ErrNotFound = errors.New("not found")
 
-// DB holds the one pgx pool and the bun handle over it: bun for queries and
-// migrations, pgx directly for COPY and LISTEN.
+// DB holds a pgx pool and the bun handle over it: bun for queries and migrations,
+// pgx directly for COPY and LISTEN. An opened DB is the read pool (GraphQL, shims,
+// exports); SystemDB and IngestDB are views of the same DB over its other pools (see
+// pools.go), so that slow reads cannot starve token lookups, readiness, the live
+// tail or ingest.
 type DB struct {
 	Pool *pgxpool.Pool
 	Bun  *bun.DB
 	URL  string
+	// pools is shared by the DB and its views: every pool, closed once.
+	pools *pools
 }
 
-// Options tune the connection.
+// Options tune the connections. A zero field takes its default (pools.go).
 type Options struct {
+	// MaxConns is the read pool's size (default DefaultMaxConns()).
 	MaxConns int32
+	// IngestConns is the ingest pool's size (default DefaultIngestConns()).
+	IngestConns int32
+	// SystemConns is the system pool's size (default DefaultSystemConns).
+	SystemConns int32
+	// AcquireTimeout bounds the wait for a pooled connection (default
+	// DefaultAcquireTimeout); past it the statement fails and Classify answers
+	// LimitDatabaseBusy.
+	AcquireTimeout time.Duration
 	// StatementTimeout bounds every statement of the pool's connections (0: server default).
 	StatementTimeout time.Duration
 }
@@ -46,37 +58,32 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL %s: %w", Redact(rawURL), err)
 	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
-	}
+	opts = opts.withDefaults()
 	// JIT compilation pays off for queries of many seconds; for ours (sub-second
 	// analytics over a window) it added about 100 ms each.
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	if opts.StatementTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	}
-	// Every statement feeds the StatementCounter of its context (extensions.stats).
-	cfg.ConnConfig.Tracer = statementTracer{}
+	// Every statement feeds the StatementCounter of its context (extensions.stats);
+	// every acquire waits at most opts.AcquireTimeout.
+	cfg.ConnConfig.Tracer = poolTracer{acquireTimeout: opts.AcquireTimeout}
 	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	ps, err := openPools(ctx, cfg, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open pool: %w", err)
+		return nil, err
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
+	if err := ps.read.pool.Ping(ctx); err != nil {
+		ps.close()
 		return nil, Unreachable(rawURL, err)
 	}
-	sqldb := stdlib.OpenDBFromPool(pool)
-	return &DB{Pool: pool, Bun: bun.NewDB(sqldb, pgdialect.New(), bun.WithDiscardUnknownColumns()), URL: rawURL}, nil
+	return ps.view(ps.read, rawURL), nil
 }
 
-// Close closes bun's handle and the pool.
-func (d *DB) Close() {
-	_ = d.Bun.Close()
-	d.Pool.Close()
-}
+// Close closes every pool of the DB and of its views (once, whichever is closed).
+func (d *DB) Close() { d.pools.close() }
 
 // Unreachable words a connection failure in one line: the URL without its password,
 // the cause, and how to start a database.

@@ -74,7 +74,17 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Extensions = map[string]any{}
 			}
 			out.Extensions["code"] = CodeBadUserInput
-		case db.IsQueryCanceled(err) || errors.Is(err, context.DeadlineExceeded):
+		case db.IsQueryCanceled(err):
+			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
+		case db.AsRefusal(ctx, err, 0) != nil:
+			// The database is down or busy (or another capacity refusal): retry later.
+			ref := db.AsRefusal(ctx, err, 0)
+			log.WarnContext(ctx, "graphql refused", "limit", string(ref.Limit), "err", err, "request_id", reqctx.RequestID(ctx))
+			out = RefusalError(ref)
+			if isGQL {
+				out.Path = direct.Path
+			}
+		case errors.Is(err, context.DeadlineExceeded):
 			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
 		default:
 			log.ErrorContext(ctx, "graphql resolver failed", "err", err, "request_id", reqctx.RequestID(ctx))

@@ -27,6 +27,7 @@ import (
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/generated"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	// WebsocketInitTimeout is how long a new websocket may take to send
 	// connection_init before it is closed.
 	WebsocketInitTimeout time.Duration
+	// ReadSlots bounds each workspace's concurrent queries (refused with
+	// RATE_LIMITED beyond it); nil: no limit.
+	ReadSlots *guard.ReadSlots
 }
 
 // Defaults of Config.
@@ -130,6 +134,8 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(ResponseStats{})
 	// Fresh dataloaders per response (per operation, per subscription event).
 	srv.AroundResponses(cfg.Resolver.withLoaders)
+	// A workspace's queries run within its read slots.
+	srv.AroundResponses(readSlots(cfg.ReadSlots))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](APQCacheSize)})
 	// Depth before complexity: it is the cheaper check.
@@ -200,6 +206,11 @@ func authenticate(tokens *db.TokenStore, log *slog.Logger, next http.Handler) ht
 			refuse(http.StatusUnauthorized, CodeUnauthenticated, err.Error())
 			return
 		case err != nil:
+			if ref := db.AsRefusal(r.Context(), err, 0); ref != nil {
+				log.WarnContext(r.Context(), "authenticate: refused", "limit", string(ref.Limit), "err", err, "request_id", reqctx.RequestID(r.Context()))
+				writeGraphQLRefusal(w, r, ref, statsValue(time.Since(start), counter.Count()))
+				return
+			}
 			log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
 			refuse(http.StatusInternalServerError, CodeInternal, "internal error")
 			return
@@ -278,6 +289,9 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 			return refuse(WebsocketCloseUnauthorized, err.Error())
 		case err != nil:
 			log.ErrorContext(ctx, "websocket authenticate", "err", err, "request_id", reqctx.RequestID(ctx))
+			if ref := db.AsRefusal(ctx, err, 0); ref != nil {
+				return refuse(WebsocketCloseInternal, ref.Message)
+			}
 			return refuse(WebsocketCloseInternal, "internal error")
 		case !p.Role.CanRead():
 			return forbidden(p)
@@ -381,6 +395,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return // the client went away
 	}
 	status = http.StatusOK
+	if s, retryAfter, ok := refusalStatus(resp); ok {
+		// The whole operation was refused for capacity: say so in the status too.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		writeResponse(w, mt, s, resp)
+		return
+	}
 	if mt == mediaGraphQLResponse && resp.Data == nil {
 		// No data entry: the spec requires 4xx or 5xx with this media type.
 		status = http.StatusBadRequest

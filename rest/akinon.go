@@ -114,8 +114,11 @@ func (h *akinonHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		akinonUnauthorized(w, msg)
 		return
 	}
-	p, refusal := ReadPrincipal(h.d, r, tok)
+	p, refusal, capacity := ReadPrincipal(h.d, r, tok)
 	switch refusal {
+	case OverCapacity:
+		writeAkinonRefusal(w, capacity)
+		return
 	case Unauthenticated:
 		akinonUnauthorized(w, akinonMsgInvalidToken)
 		return
@@ -216,6 +219,10 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 }
 
 func (h *akinonHandler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if ref := h.d.refusal(r.Context(), "akinon action logs", err); ref != nil {
+		writeAkinonRefusal(w, ref)
+		return
+	}
 	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
 	akinonFail(w, http.StatusInternalServerError, akinonMsgInternal)
 }

@@ -208,7 +208,7 @@ type apiLogsPage struct {
 
 func apiLogsList(d Deps, logs *db.LogStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := authV1(d, w, r, model.Role.CanRead, "read logs")
+		p := authV1Read(d, w, r)
 		if p == nil {
 			return
 		}
@@ -226,6 +226,10 @@ func apiLogsList(d Deps, logs *db.LogStore) http.Handler {
 		case isInput:
 			writeV1Error(w, r, http.StatusBadRequest, "invalid_parameter", msg)
 		default:
+			if ref := d.refusal(r.Context(), "api logs", err); ref != nil {
+				writeV1Refusal(w, r, ref)
+				return
+			}
 			d.Log.ErrorContext(r.Context(), "api logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
 			writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 		}
@@ -260,7 +264,7 @@ func apiLogsRead(ctx context.Context, logs *db.LogStore, ws uuid.UUID, f *model.
 
 func apiLogsExport(d Deps, logs *db.LogStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := authV1(d, w, r, model.Role.CanRead, "read logs")
+		p := authV1Read(d, w, r)
 		if p == nil {
 			return
 		}

@@ -176,10 +176,12 @@ func d360Segments(escaped string) ([]string, bool) {
 
 // authorize reads the api_token header; on refusal it has answered in the envelope.
 func (h *document360) authorize(w http.ResponseWriter, r *http.Request) (*model.Principal, bool) {
-	p, refusal := ReadPrincipal(h.deps, r, r.Header.Get(d360TokenHeader))
+	p, refusal, capacity := ReadPrincipal(h.deps, r, r.Header.Get(d360TokenHeader))
 	switch refusal {
 	case Allowed:
 		return p, true
+	case OverCapacity:
+		writeD360Refusal(w, capacity)
 	case Unauthenticated:
 		writeD360Error(w, http.StatusUnauthorized, d360InvalidToken)
 	case Forbidden:
@@ -320,6 +322,10 @@ func (h *document360) userNames(ctx context.Context, ws uuid.UUID, rows []*model
 
 // fail logs a store error with the request id and answers 500 in the envelope.
 func (h *document360) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if ref := h.deps.refusal(r.Context(), "document360", err); ref != nil {
+		writeD360Refusal(w, ref)
+		return
+	}
 	h.deps.Log.ErrorContext(r.Context(), "document360", "err", err, "request_id", reqctx.RequestID(r.Context()))
 	writeD360Error(w, http.StatusInternalServerError, d360Internal)
 }

@@ -168,10 +168,12 @@ func (ep *elasticPath) auth(w http.ResponseWriter, r *http.Request) *model.Princ
 	if !strings.EqualFold(scheme, "Bearer") {
 		token = ""
 	}
-	p, refusal := ReadPrincipal(ep.d, r, strings.TrimSpace(token))
+	p, refusal, capacity := ReadPrincipal(ep.d, r, strings.TrimSpace(token))
 	switch refusal {
 	case Allowed:
 		return p
+	case OverCapacity:
+		writeEPRefusal(w, capacity)
 	case Forbidden:
 		writeEP(w, http.StatusForbidden, epForbidden)
 	case Unavailable:
@@ -228,6 +230,10 @@ func epPathUUID(r *http.Request, name string) (uuid.UUID, bool) {
 func (ep *elasticPath) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, db.ErrNotFound) {
 		writeEP(w, http.StatusNotFound, epNotFound)
+		return
+	}
+	if ref := ep.d.refusal(r.Context(), "elastic path: "+what, err); ref != nil {
+		writeEPRefusal(w, ref)
 		return
 	}
 	ep.d.Log.ErrorContext(r.Context(), "elastic path: "+what, "err", err, "request_id", reqctx.RequestID(r.Context()))

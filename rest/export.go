@@ -40,7 +40,7 @@ type exportHandler struct {
 }
 
 func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := authV1(h.deps, w, r, model.Role.CanRead, "read logs")
+	p := authV1Read(h.deps, w, r)
 	if p == nil {
 		return
 	}
@@ -403,10 +403,15 @@ func streamLogs(d Deps, store *db.LogStore, w http.ResponseWriter, r *http.Reque
 		d.Log.InfoContext(ctx, "export stopped: client gone", "kind", kind.Route(), "rows", rows, "request_id", rid)
 	case !started && isInput:
 		writeV1Error(w, r, http.StatusBadRequest, "invalid_parameter", msg)
+	case !started && d.refusal(ctx, "export", err) != nil:
+		writeV1Refusal(w, r, d.DB.Refusal(ctx, err))
 	case !started:
 		d.Log.ErrorContext(ctx, "export failed", "kind", kind.Route(), "err", err, "request_id", rid)
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 	default:
+		// Rows were sent with 200: the status cannot change, whatever the cause
+		// (a statement timeout or an outage included). The stream ends without its
+		// final chunk, so the client sees a broken transfer, not a short file.
 		d.Log.ErrorContext(ctx, "export cut short", "kind", kind.Route(), "rows", rows, "err", err, "request_id", rid)
 		panic(http.ErrAbortHandler) // net/http closes the connection without the final chunk
 	}

@@ -101,8 +101,11 @@ type genericQuery struct {
 }
 
 func (h *genericLogsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p, refusal := ReadPrincipal(h.d, r, genericToken(r))
+	p, refusal, capacity := ReadPrincipal(h.d, r, genericToken(r))
 	switch refusal {
+	case OverCapacity:
+		writeGenericRefusal(w, capacity)
+		return
 	case Unauthenticated:
 		genericFail(w, http.StatusUnauthorized, genericMsgUnauthenticated)
 		return
@@ -123,6 +126,10 @@ func (h *genericLogsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var ie *model.InputError
 		if errors.As(err, &ie) {
 			genericFail(w, http.StatusBadRequest, ie.Msg)
+			return
+		}
+		if ref := h.d.refusal(r.Context(), "generic logs", err); ref != nil {
+			writeGenericRefusal(w, ref)
 			return
 		}
 		h.d.Log.ErrorContext(r.Context(), "generic logs", "err", err, "request_id", reqctx.RequestID(r.Context()))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -80,6 +81,10 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			return // the client went away: the transaction was rolled back, nobody to answer
 		}
+		if ref := d.refusal(r.Context(), "ingest", err); ref != nil {
+			writeV1Refusal(w, r, ref)
+			return
+		}
 		d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route(),
 			"request_id", reqctx.RequestID(r.Context()))
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error; nothing was stored")
@@ -112,6 +117,10 @@ func (h *ingestHandler) readError(w http.ResponseWriter, r *http.Request, err er
 	case errors.As(err, &be):
 		kind, _ := model.KindFromRoute(r.PathValue("kind"))
 		h.rejected(w, r, kind, be)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body did not arrive within the body read timeout (bodyReadDeadline).
+		writeV1Error(w, r, http.StatusRequestTimeout, "body_timeout",
+			"the request body did not arrive in time; nothing was stored")
 	case errors.As(err, &mbe), errors.Is(err, model.ErrBodyTooLarge):
 		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(h.deps.Limits.MaxIngestBodyBytes))
 	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):

@@ -4,6 +4,7 @@
 package rest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -31,12 +33,18 @@ type Deps struct {
 	Limits     Limits
 	// ShuttingDown is set when the server starts draining: /readyz then answers 503.
 	ShuttingDown *atomic.Bool
+	// ReadSlots bounds each workspace's concurrent read requests (shims, /api-logs,
+	// exports); nil: no limit.
+	ReadSlots *guard.ReadSlots
 }
 
 // Limits bound request bodies.
 type Limits struct {
 	MaxIngestBodyBytes int64 // compressed and decompressed (default 64 MiB)
-	Ingest             model.IngestLimits
+	// BodyReadTimeout bounds reading a request's body, from the request's start
+	// (default DefaultBodyReadTimeout; negative: none).
+	BodyReadTimeout time.Duration
+	Ingest          model.IngestLimits
 }
 
 // DefaultMaxIngestBodyBytes bounds one ingest request body.
@@ -74,7 +82,7 @@ func NewRouter(d Deps) http.Handler {
 		handle("GET /playground", d.Playground)
 		handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 	}
-	return requestContext(d.Log, mux)
+	return requestContext(d.Log, bodyReadDeadline(d.Limits.BodyReadTimeout, mux))
 }
 
 func methodNotAllowed(allow string) http.Handler {
@@ -161,14 +169,27 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
+// ReadinessTimeout is /readyz's budget: a database that does not answer its trivial
+// query within it is reported unavailable (503).
+const ReadinessTimeout = time.Second
+
 func readiness(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d.ShuttingDown.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 			return
 		}
-		current, err := d.DB.SchemaCurrent(r.Context())
+		// A bounded probe on the system pool: slow reads holding the read pool cannot
+		// delay it, and a database that does not answer a trivial query in time is
+		// reported rather than waited for.
+		ctx, cancel := context.WithTimeout(r.Context(), ReadinessTimeout)
+		defer cancel()
+		current, err := d.DB.SystemDB().SchemaCurrent(ctx)
 		switch {
+		case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
+			d.Log.WarnContext(r.Context(), "readiness: database too slow", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"status": "database did not answer within " + ReadinessTimeout.String()})
 		case err != nil:
 			d.Log.WarnContext(r.Context(), "readiness: database", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -20,23 +21,33 @@ const (
 	Unauthenticated         // no token, or a bad or revoked one: 401
 	Forbidden               // a token whose role may not read: 403
 	Unavailable             // the token store failed: 500 (logged)
+	OverCapacity            // a capacity refusal (429/503, the *guard.Refusal returned): the shim's refusal writer answers it
 )
 
 // ReadPrincipal resolves a shim's token (already taken from the shim's header,
-// without its scheme) to a principal allowed to read.
-func ReadPrincipal(d Deps, r *http.Request, token string) (*model.Principal, Refusal) {
+// without its scheme) to a principal allowed to read, and takes one of its
+// workspace's read slots for the rest of the request. OverCapacity comes with the
+// refusal to answer (the database is down or busy, or the workspace runs its
+// allowance of reads).
+func ReadPrincipal(d Deps, r *http.Request, token string) (*model.Principal, Refusal, *guard.Refusal) {
 	if token == "" {
-		return nil, Unauthenticated
+		return nil, Unauthenticated, nil
 	}
 	p, err := d.Tokens.Authenticate(r.Context(), token)
 	switch {
 	case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
-		return nil, Unauthenticated
+		return nil, Unauthenticated, nil
 	case err != nil:
+		if ref := d.refusal(r.Context(), "authenticate", err); ref != nil {
+			return nil, OverCapacity, ref
+		}
 		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
-		return nil, Unavailable
+		return nil, Unavailable, nil
 	case !p.Role.CanRead():
-		return p, Forbidden
+		return p, Forbidden, nil
 	}
-	return p, Allowed
+	if ref := d.readSlot(r, p); ref != nil {
+		return p, OverCapacity, ref
+	}
+	return p, Allowed, nil
 }

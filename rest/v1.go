@@ -75,11 +75,29 @@ func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.R
 		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", err.Error())
 		return nil
 	case err != nil:
+		if ref := d.refusal(r.Context(), "authenticate", err); ref != nil {
+			writeV1Refusal(w, r, ref)
+			return nil
+		}
 		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 		return nil
 	case !allowed(p.Role):
 		writeV1Error(w, r, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not "+what)
+		return nil
+	}
+	return p
+}
+
+// authV1Read is authV1 for the read routes (/api-logs, exports): it also takes one of
+// the workspace's read slots for the rest of the request, or answers the refusal.
+func authV1Read(d Deps, w http.ResponseWriter, r *http.Request) *model.Principal {
+	p := authV1(d, w, r, model.Role.CanRead, "read logs")
+	if p == nil {
+		return nil
+	}
+	if ref := d.readSlot(r, p); ref != nil {
+		writeV1Refusal(w, r, ref)
 		return nil
 	}
 	return p

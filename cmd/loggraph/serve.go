@@ -14,6 +14,7 @@ import (
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -30,6 +31,11 @@ type serveConfig struct {
 	IngestMaxAge     time.Duration // oldest accepted log time, before now
 	IngestMaxFuture  time.Duration // latest accepted log time, after now
 	DBMaxConns       int
+	DBIngestConns    int
+	DBSystemConns    int
+	DBAcquireTimeout time.Duration
+	ConcurrentReads  int
+	BodyReadTimeout  time.Duration
 	LogLevel         string
 	GraphQL          graph.Config // limits only; the resolver is wired in newApp
 }
@@ -50,7 +56,18 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"oldest log time ingest accepts, before now (1826 days: 5 years); older lines get a 400. Bounds the partitions backfill creates (env LOGGRAPH_INGEST_MAX_AGE)")
 	fs.DurationVar(&cfg.IngestMaxFuture, "ingest-max-future", env.duration("LOGGRAPH_INGEST_MAX_FUTURE", model.DefaultMaxFuture),
 		"latest log time ingest accepts, after now (2 days: clock skew); later lines get a 400 (env LOGGRAPH_INGEST_MAX_FUTURE)")
-	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", env.int("LOGGRAPH_DB_MAX_CONNS", 0), "database pool size; 0 = pgx default (env LOGGRAPH_DB_MAX_CONNS)")
+	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", env.int("LOGGRAPH_DB_MAX_CONNS", int(db.DefaultMaxConns())),
+		"read pool size: GraphQL, REST shims, exports; default 4 per core, at least 8 (env LOGGRAPH_DB_MAX_CONNS)")
+	fs.IntVar(&cfg.DBIngestConns, "db-ingest-conns", env.int("LOGGRAPH_DB_INGEST_CONNS", int(db.DefaultIngestConns())),
+		"ingest pool size; default 1 per core, at least 4 (env LOGGRAPH_DB_INGEST_CONNS)")
+	fs.IntVar(&cfg.DBSystemConns, "db-system-conns", env.int("LOGGRAPH_DB_SYSTEM_CONNS", db.DefaultSystemConns),
+		"system pool size: token lookups, /readyz, live tail reads (env LOGGRAPH_DB_SYSTEM_CONNS)")
+	fs.DurationVar(&cfg.DBAcquireTimeout, "db-acquire-timeout", env.duration("LOGGRAPH_DB_ACQUIRE_TIMEOUT", db.DefaultAcquireTimeout),
+		"longest wait for a pooled connection, then 503 database_busy; also the longest wait for a workspace's read slot, then 429 (env LOGGRAPH_DB_ACQUIRE_TIMEOUT)")
+	fs.IntVar(&cfg.ConcurrentReads, "max-concurrent-reads", env.int("LOGGRAPH_MAX_CONCURRENT_READS", guard.DefaultConcurrentReads),
+		"read requests (queries, shim requests, exports) one workspace may run at once, then 429 concurrent_queries; -1 = off (env LOGGRAPH_MAX_CONCURRENT_READS)")
+	fs.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", env.duration("LOGGRAPH_BODY_READ_TIMEOUT", rest.DefaultBodyReadTimeout),
+		"longest time a request body may take to arrive, then 408 or the connection is closed; -1s = off (env LOGGRAPH_BODY_READ_TIMEOUT)")
 	fs.IntVar(&cfg.GraphQL.ComplexityLimit, "max-query-complexity", env.int("LOGGRAPH_MAX_QUERY_COMPLEXITY", graph.DefaultComplexityLimit),
 		"GraphQL complexity limit; a connection counts its selection once per item of its page; -1 = off (env LOGGRAPH_MAX_QUERY_COMPLEXITY)")
 	fs.IntVar(&cfg.GraphQL.MaxDepth, "max-query-depth", env.int("LOGGRAPH_MAX_QUERY_DEPTH", graph.DefaultMaxDepth),
@@ -83,7 +100,8 @@ type app struct {
 
 // newApp connects, migrates, prepares partitions and wires every route.
 func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error) {
-	d, err := openDB(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), StatementTimeout: cfg.StatementTimeout})
+	d, err := openDB(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), IngestConns: int32(cfg.DBIngestConns),
+		SystemConns: int32(cfg.DBSystemConns), AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -101,28 +119,32 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	if cfg.IngestMaxFuture <= 0 {
 		cfg.IngestMaxFuture = model.DefaultMaxFuture
 	}
-	parts := db.NewPartitions(d)
+	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub on
+	// the system pool; everything else reads on d (the read pool).
+	parts := db.NewPartitions(d.IngestDB())
 	if err := parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
 		d.Close()
 		return nil, err
 	}
 	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
 		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
-	tokens := db.NewTokenStore(d.Bun)
-	ingest := db.NewIngestStore(d, parts)
+	tokens := db.NewTokenStore(d.SystemDB().Bun)
+	ingest := db.NewIngestStore(d.IngestDB(), parts)
 	metrics := rest.NewMetrics(d.Pool)
-	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes,
+	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
 		Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}}
+	readSlots := guard.NewReadSlots(cfg.ConcurrentReads, cfg.DBAcquireTimeout)
 	// One LISTEN connection per server for every logTail subscription; it runs until
 	// ctx (the server's signal context) ends.
-	tail := db.NewTailHub(d, log, db.TailOptions{})
+	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	go tail.Run(ctx)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
 		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
-		GraphQL:      graph.NewHandler(graphQLConfig(cfg.GraphQL, resolver, log)),
+		ReadSlots:    readSlots,
+		GraphQL:      graph.NewHandler(graphQLConfig(cfg.GraphQL, resolver, log, readSlots)),
 		Playground:   graph.PlaygroundHandler(),
 		ShuttingDown: shuttingDown,
 	})
@@ -130,8 +152,8 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 }
 
 // graphQLConfig completes the configured limits with the resolver and logger.
-func graphQLConfig(limits graph.Config, r *graph.Resolver, log *slog.Logger) graph.Config {
-	limits.Resolver, limits.Log = r, log
+func graphQLConfig(limits graph.Config, r *graph.Resolver, log *slog.Logger, slots *guard.ReadSlots) graph.Config {
+	limits.Resolver, limits.Log, limits.ReadSlots = r, log, slots
 	return limits
 }
 

@@ -161,11 +161,31 @@ func NewURL(t testing.TB) string {
 // test ends.
 func New(t testing.TB) *db.DB {
 	t.Helper()
-	u := NewURL(t)
-	d, err := db.Open(context.Background(), u, db.Options{MaxConns: 8})
+	return Open(t, NewURL(t), db.Options{})
+}
+
+// Open opens url (a database of NewURL) with opts; zero fields take small test
+// pools (several test binaries share the server's 100 connections) and a generous
+// acquire timeout (a loaded machine must not make a test's statements fail). It is
+// closed when the test ends, before NewURL's drop.
+func Open(t testing.TB, url string, opts db.Options) *db.DB {
+	t.Helper()
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 6
+	}
+	if opts.IngestConns == 0 {
+		opts.IngestConns = 4
+	}
+	if opts.SystemConns == 0 {
+		opts.SystemConns = 3
+	}
+	if opts.AcquireTimeout == 0 {
+		opts.AcquireTimeout = time.Minute
+	}
+	d, err := db.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
-	t.Cleanup(d.Close) // runs before the drop registered by NewURL
+	t.Cleanup(d.Close)
 	return d
 }

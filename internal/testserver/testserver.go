@@ -12,12 +12,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -45,27 +47,67 @@ func New(t testing.TB, limits rest.Limits) *Env {
 // GraphQL endpoint's configuration: its limits, its logger, the resolver's hooks.
 func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *Env {
 	t.Helper()
+	return NewEnv(t, Options{Limits: limits, Configure: configure})
+}
+
+// Options are what NewEnv may change from New's server.
+type Options struct {
+	// Limits are the REST limits.
+	Limits rest.Limits
+	// Configure (if not nil) may change the GraphQL endpoint's configuration.
+	Configure func(*graph.Config)
+	// DB tunes the server's pools (zero fields: dbtest's small test pools).
+	DB db.Options
+	// ConcurrentReads is each workspace's read allowance (0: guard's default, -1: none).
+	ConcurrentReads int
+	// ReadSlotWait is how long a read waits for its workspace's slot (default a minute).
+	ReadSlotWait time.Duration
+	// DialURL (if not nil) turns the test database's URL into the one the server
+	// connects to, e.g. through a proxy the test can close.
+	DialURL func(string) string
+	// Log receives the server's log lines (default: discarded).
+	Log *slog.Logger
+}
+
+// NewEnv starts a server over a fresh database as configured.
+func NewEnv(t testing.TB, o Options) *Env {
+	t.Helper()
 	ctx := context.Background()
-	d := dbtest.New(t)
+	u := dbtest.NewURL(t)
+	if o.DialURL != nil {
+		u = o.DialURL(u)
+	}
+	d := dbtest.Open(t, u, o.DB)
+	limits, configure := o.Limits, o.Configure
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "Acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tokens := db.NewTokenStore(d.Bun)
-	parts := db.NewPartitions(d)
-	ingest := db.NewIngestStore(d, parts)
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	wait := o.ReadSlotWait
+	if wait <= 0 {
+		wait = time.Minute
+	}
+	slots := guard.NewReadSlots(o.ConcurrentReads, wait)
+	// The pools as serve wires them: tokens and the tail hub on the system pool,
+	// ingest on the ingest pool, reads on d.
+	tokens := db.NewTokenStore(d.SystemDB().Bun)
+	parts := db.NewPartitions(d.IngestDB())
+	ingest := db.NewIngestStore(d.IngestDB(), parts)
 	metrics := rest.NewMetrics(d.Pool)
 	// The live tail hub, as serve starts one per server; stopped before the database closes.
-	tail := db.NewTailHub(d, log, db.TailOptions{})
+	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	t.Cleanup(tail.Start(context.Background()))
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
 		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
-	gcfg := graph.Config{Resolver: resolver, Log: log}
+	gcfg := graph.Config{Resolver: resolver, Log: log, ReadSlots: slots}
 	if configure != nil {
 		configure(&gcfg)
 	}
-	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
+	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, ReadSlots: slots,
 		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
