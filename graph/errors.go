@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -12,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -24,6 +26,9 @@ const (
 	CodeNotFound        = "NOT_FOUND"
 	CodeQueryTimeout    = "QUERY_TIMEOUT"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeRateLimited: a workspace's rate limit or quota (429 on the HTTP routes);
+	// extensions carry the limit's name and retryAfter in seconds.
+	CodeRateLimited = "RATE_LIMITED"
 )
 
 // userError is an error whose message is meant for the caller.
@@ -74,6 +79,14 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Extensions = map[string]any{}
 			}
 			out.Extensions["code"] = CodeBadUserInput
+		case guard.As(err) != nil && guard.As(err).Status == http.StatusTooManyRequests:
+			ref := guard.As(err)
+			out = userError(CodeRateLimited, "%s", ref.Message)
+			out.Extensions["limit"] = string(ref.Limit)
+			out.Extensions["retryAfter"] = ref.RetryAfterSeconds()
+			if isGQL {
+				out.Path = direct.Path
+			}
 		case db.IsQueryCanceled(err) || errors.Is(err, context.DeadlineExceeded):
 			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
 		default:
