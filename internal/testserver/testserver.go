@@ -18,6 +18,8 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -33,6 +35,22 @@ type Env struct {
 	Store  *db.TokenStore
 	// Tail is the server's live tail hub.
 	Tail *db.TailHub
+	// Limiter enforces the rate limits and quotas (nil unless Options.RateLimits).
+	Limiter *limits.Limiter
+	// Slug is the workspace's slug ("acme").
+	Slug string
+}
+
+// Options configure NewWithOptions.
+type Options struct {
+	// Limits bound request bodies.
+	Limits rest.Limits
+	// Configure (if not nil) may change the GraphQL endpoint's configuration.
+	Configure func(*graph.Config)
+	// RateLimits, if not nil, turns the per-workspace rate limits and quotas on, with
+	// overrides read from the test database; its Refused hook is called besides the
+	// server's metrics.
+	RateLimits *limits.Config
 }
 
 // New starts a server with the given limits.
@@ -45,6 +63,13 @@ func New(t testing.TB, limits rest.Limits) *Env {
 // GraphQL endpoint's configuration: its limits, its logger, the resolver's hooks.
 func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *Env {
 	t.Helper()
+	return NewWithOptions(t, Options{Limits: limits, Configure: configure})
+}
+
+// NewWithOptions starts a server like New, configured by o.
+func NewWithOptions(t testing.TB, o Options) *Env {
+	t.Helper()
+	limits, configure := o.Limits, o.Configure
 	ctx := context.Background()
 	d := dbtest.New(t)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "Acme")
@@ -59,25 +84,62 @@ func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *E
 	// The live tail hub, as serve starts one per server; stopped before the database closes.
 	tail := db.NewTailHub(d, log, db.TailOptions{})
 	t.Cleanup(tail.Start(context.Background()))
+	limiter := newLimiter(o.RateLimits, d, metrics)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail, Limiter: limiter}
 	gcfg := graph.Config{Resolver: resolver, Log: log}
 	if configure != nil {
 		configure(&gcfg)
 	}
 	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
-		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
+		Limiter: limiter, GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail}
-	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
-		_, text, err := tokens.Create(ctx, ws.ID, string(r), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Tokens[r] = text
-	}
+	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail,
+		Limiter: limiter, Slug: ws.Slug}
+	e.Tokens = e.tokensFor(ws.ID)
 	return e
+}
+
+// newLimiter returns nil (no limits) or a limiter over the test database's overrides.
+func newLimiter(cfg *limits.Config, d *db.DB, metrics *rest.Metrics) *limits.Limiter {
+	if cfg == nil {
+		return nil
+	}
+	c := *cfg
+	refused := c.Refused
+	c.Refused = func(ws model.Workspace, ref *guard.Refusal) {
+		metrics.Throttled(ws, ref)
+		if refused != nil {
+			refused(ws, ref)
+		}
+	}
+	l := limits.New(c, db.NewWorkspaceLimitStore(d.Bun))
+	metrics.WatchLimiter(l)
+	return l
+}
+
+func (e *Env) tokensFor(ws uuid.UUID) map[model.Role]string {
+	e.t.Helper()
+	out := map[model.Role]string{}
+	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
+		_, text, err := e.Store.Create(context.Background(), ws, string(r), r)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out[r] = text
+	}
+	return out
+}
+
+// AddWorkspace creates another workspace with a token of each role.
+func (e *Env) AddWorkspace(slug string) (uuid.UUID, map[model.Role]string) {
+	e.t.Helper()
+	ws, err := db.NewWorkspaceStore(e.DB.Bun).Create(context.Background(), slug, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ws.ID, e.tokensFor(ws.ID)
 }
 
 // Do sends a request and reads the reply; headers are name, value pairs.
