@@ -196,6 +196,14 @@ func (l *Limiter) Reload(ctx context.Context) error {
 		m[o.WorkspaceID] = o
 	}
 	l.overrides.Store(&m)
+	// Apply the new limits now, so the time until a workspace's next request already
+	// earns tokens at its new rate.
+	now := l.cfg.Now()
+	l.mu.Lock()
+	for id := range l.states {
+		l.state(id, now)
+	}
+	l.mu.Unlock()
 	return nil
 }
 
