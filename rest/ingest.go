@@ -57,13 +57,10 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The workspace's ingest quotas, before a byte of the body is read: its memory
-	// for the batch (grown while reading when the inflated size is unknown) and, if
-	// its row or byte bucket is already empty, a refusal without reading.
-	declared := r.ContentLength
-	if gzipped {
-		declared = -1
-	}
-	reservation, ref := d.Limiter.AdmitIngest(p.Workspace, declared)
+	// for the batch and, if its row or byte bucket is already empty, a refusal
+	// without reading. The reservation starts from Content-Length (unknown when
+	// chunked; a lower bound when gzipped) and grows as the inflated body is read.
+	reservation, ref := d.Limiter.AdmitIngest(p.Workspace, r.ContentLength)
 	if ref != nil {
 		writeV1Refusal(w, r, ref)
 		return

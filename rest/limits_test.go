@@ -1,6 +1,8 @@
 package rest_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -280,6 +282,18 @@ func TestConcurrentIngestMemoryPerWorkspaceAndServer(t *testing.T) {
 	if got := metric(t, e, "loggraph_ingest_memory_bytes"); got != fmt.Sprint(24<<10) {
 		t.Fatalf("ingest memory gauge %q while one batch is held", got)
 	}
+	// A gzip body is admitted on its compressed length and accounted while it
+	// inflates: 8 KiB of records would need 24 KiB more, so it fails while being read.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(paddedApp(8 << 10)))
+	_ = zw.Close()
+	resp, body = e.Do(http.MethodPost, "/v1/ingest/app", bytes.NewReader(gz.Bytes()),
+		"Authorization", "Bearer "+tok, "Content-Encoding", "gzip")
+	r = decodeRefusal(t, resp, body, http.StatusTooManyRequests)
+	if r.Limit != "ingest_concurrent_bytes" || !strings.HasPrefix(r.Error, "workspace acme already has ") {
+		t.Fatalf("gzip body: %+v", r)
+	}
 
 	// The held batch completes; its memory is given back and the refused batch passes.
 	if _, err := pw.Write([]byte(held[100:])); err != nil {
@@ -298,7 +312,7 @@ func TestConcurrentIngestMemoryPerWorkspaceAndServer(t *testing.T) {
 	if n, o, th := e.Count("app_logs"), countIn(t, e, "app_logs", other), countIn(t, e, "app_logs", third); n != 2 || o != 1 || th != 0 {
 		t.Fatalf("rows: acme %d, other %d, third %d", n, o, th)
 	}
-	if got := metric(t, e, `loggraph_throttled_total{limit="ingest_concurrent_bytes",workspace="acme"}`); got != "1" {
+	if got := metric(t, e, `loggraph_throttled_total{limit="ingest_concurrent_bytes",workspace="acme"}`); got != "2" {
 		t.Fatalf("throttled metric %q", got)
 	}
 	if got := metric(t, e, `loggraph_throttled_total{limit="server_ingest_concurrent_bytes",workspace="third"}`); got != "1" {

@@ -24,8 +24,8 @@ type Reservation struct {
 // AdmitIngest admits an ingest batch of ws before its body is read: it refuses at
 // once when the workspace's ingest buckets are empty (so a body that would be refused
 // anyway is not read), then reserves the batch's memory, IngestMemoryFactor times
-// bodyBytes (the body's length after decompression; negative: unknown, and the
-// reservation then grows as Reader reads). A batch larger than the workspace's or
+// bodyBytes (the body's length as sent; negative: unknown). The reservation grows
+// as Reader reads past it (a chunked or compressed body). A batch larger than the workspace's or
 // the server's quota reserves the whole quota: it runs, but alone. Release the
 // reservation when the batch is done.
 func (l *Limiter) AdmitIngest(ws model.Workspace, bodyBytes int64) (*Reservation, *guard.Refusal) {
