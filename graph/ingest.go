@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
 )
@@ -30,6 +32,11 @@ func (r *Resolver) ingest(ctx context.Context, kind model.LogKind, n int, add fu
 	add(parser)
 	batch, err := parser.Finish()
 	if err == nil {
+		// The workspace's ingest rows and bytes per second, before anything is stored;
+		// the *guard.Refusal is the field's error (RATE_LIMITED).
+		if ref := r.Limiter.ChargeIngest(p.Workspace, int64(batch.Len()), argumentBytes(ctx)); ref != nil {
+			return nil, ref
+		}
 		var res db.IngestResult
 		res, err = r.Ingest.Ingest(ctx, p.Workspace.ID, batch)
 		if err == nil {
@@ -44,6 +51,21 @@ func (r *Resolver) ingest(ctx context.Context, kind model.LogKind, n int, add fu
 		return nil, batchError(be)
 	}
 	return nil, err
+}
+
+// argumentBytes is the size of the field's arguments as JSON: the mutation's share
+// of the ingest bytes per second (the request body is read before any resolver runs,
+// and one operation may hold several ingest fields).
+func argumentBytes(ctx context.Context) int64 {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return 0
+	}
+	b, err := json.Marshal(fc.Args)
+	if err != nil {
+		return 0
+	}
+	return int64(len(b))
 }
 
 func timeText(t *time.Time) *string {

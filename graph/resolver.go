@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/loggraph/loggraph/graph/loader"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/internal/reqctx"
 
 	"github.com/loggraph/loggraph/db"
@@ -29,6 +30,8 @@ type Resolver struct {
 	OnIngest func(kind model.LogKind, res db.IngestResult)
 	// Tail fans committed batches out to logTail subscriptions (one per server).
 	Tail *db.TailHub
+	// Limiter enforces the per-workspace ingest rates on the ingest mutations; nil: none.
+	Limiter *limits.Limiter
 }
 
 // withLoaders gives each response (each operation, each subscription event) fresh

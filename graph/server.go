@@ -28,6 +28,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/generated"
 	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -147,7 +148,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return authenticate(cfg.Resolver.Tokens, cfg.Log, http.MaxBytesHandler(srv, cfg.MaxBodyBytes))
+	return authenticate(cfg.Resolver.Tokens, cfg.Resolver.Limiter, cfg.Log, http.MaxBytesHandler(srv, cfg.MaxBodyBytes))
 }
 
 func withDefaults(cfg Config) Config {
@@ -181,7 +182,7 @@ func PlaygroundHandler() http.Handler {
 // token goes on anonymously (introspection and __typename work; data fields answer
 // UNAUTHENTICATED; a websocket authenticates in its connection_init); a bad or
 // revoked token is refused with 401.
-func authenticate(tokens *db.TokenStore, log *slog.Logger, next http.Handler) http.Handler {
+func authenticate(tokens *db.TokenStore, limiter *limits.Limiter, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		if h == "" {
@@ -213,6 +214,12 @@ func authenticate(tokens *db.TokenStore, log *slog.Logger, next http.Handler) ht
 			}
 			log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
 			refuse(http.StatusInternalServerError, CodeInternal, "internal error")
+			return
+		}
+		// Every authenticated request counts against its workspace's rate, before any
+		// parsing or execution.
+		if ref := limiter.AdmitRequest(p.Workspace); ref != nil {
+			writeGraphQLRefusal(w, r, ref, statsValue(time.Since(start), counter.Count()))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(reqctx.WithPrincipal(r.Context(), p)))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -49,10 +50,25 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(limit))
 		return
 	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	gzipped := enc == "gzip" || enc == "x-gzip"
+	if !gzipped && enc != "" && enc != "identity" {
+		writeV1Error(w, r, http.StatusUnsupportedMediaType, "unsupported_encoding",
+			fmt.Sprintf("unsupported Content-Encoding %q; send gzip or no encoding", enc))
+		return
+	}
+	// The workspace's ingest quotas, before a byte of the body is read: its memory
+	// for the batch and, if its row or byte bucket is already empty, a refusal
+	// without reading. The reservation starts from Content-Length (unknown when
+	// chunked; a lower bound when gzipped) and grows as the inflated body is read.
+	reservation, ref := d.Limiter.AdmitIngest(p.Workspace, r.ContentLength)
+	if ref != nil {
+		writeV1Refusal(w, r, ref)
+		return
+	}
+	defer reservation.Release() // the decoded batch lives until the COPY is done
 	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
+	if gzipped {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
 			h.readError(w, r, err)
@@ -60,14 +76,16 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer zr.Close()
 		body = &limitedReader{r: zr, left: limit} // a small gzip body may inflate past the limit
-	default:
-		writeV1Error(w, r, http.StatusUnsupportedMediaType, "unsupported_encoding",
-			fmt.Sprintf("unsupported Content-Encoding %q; send gzip or no encoding", enc))
-		return
 	}
-	batch, err := model.DecodeBatch(kind, body, time.Now(), d.Limits.Ingest)
+	batch, err := model.DecodeBatch(kind, reservation.Reader(body), time.Now(), d.Limits.Ingest)
 	if err != nil {
 		h.readError(w, r, err)
+		return
+	}
+	// Rows and bytes per second, after decoding (the row count is known) and before
+	// anything is stored.
+	if ref := d.Limiter.ChargeIngest(p.Workspace, int64(batch.Len()), reservation.BodyBytes()); ref != nil {
+		writeV1Refusal(w, r, ref)
 		return
 	}
 	res, err := d.Ingest.Ingest(r.Context(), p.Workspace.ID, batch)
@@ -114,6 +132,8 @@ func (h *ingestHandler) readError(w http.ResponseWriter, r *http.Request, err er
 	var mbe *http.MaxBytesError
 	var be *model.BatchError
 	switch {
+	case guard.As(err) != nil: // the body outgrew the workspace's ingest memory while being read
+		writeV1Refusal(w, r, guard.As(err))
 	case errors.As(err, &be):
 		kind, _ := model.KindFromRoute(r.PathValue("kind"))
 		h.rejected(w, r, kind, be)

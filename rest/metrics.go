@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -18,6 +20,7 @@ type Metrics struct {
 	ingestedRows  *prometheus.CounterVec
 	ingestedDups  *prometheus.CounterVec
 	ingestBatches *prometheus.CounterVec
+	throttled     *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP, ingest, DB pool and Go runtime metrics.
@@ -41,8 +44,11 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 		ingestBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loggraph_ingest_batches_total", Help: "Ingest batches by kind and outcome (stored, rejected, failed).",
 		}, []string{"kind", "outcome"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_throttled_total", Help: "Requests refused by a per-workspace rate limit or quota, by workspace slug and limit.",
+		}, []string{"workspace", "limit"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.ingestedRows, m.ingestedDups, m.ingestBatches,
+	reg.MustRegister(m.requests, m.latency, m.ingestedRows, m.ingestedDups, m.ingestBatches, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&poolCollector{pool: pool})
 	for _, k := range model.AllKinds {
@@ -56,6 +62,19 @@ func (m *Metrics) Ingested(kind model.LogKind, res db.IngestResult) {
 	m.ingestedRows.WithLabelValues(kind.Route()).Add(float64(res.Accepted))
 	m.ingestedDups.WithLabelValues(kind.Route()).Add(float64(res.Duplicates))
 	m.ingestBatches.WithLabelValues(kind.Route(), "stored").Inc()
+}
+
+// Throttled counts a refusal by a workspace's limit (limits.Config.Refused).
+func (m *Metrics) Throttled(ws model.Workspace, ref *guard.Refusal) {
+	m.throttled.WithLabelValues(ws.Slug, string(ref.Limit)).Inc()
+}
+
+// WatchLimiter exports the ingest memory the limiter has reserved, read at scrape time.
+func (m *Metrics) WatchLimiter(l *limits.Limiter) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "loggraph_ingest_memory_bytes",
+		Help: "Estimated memory reserved by in-flight ingest batches, all workspaces (--ingest-memory-factor times their bodies).",
+	}, func() float64 { return float64(l.IngestMemoryInUse()) }))
 }
 
 // poolCollector exports pgxpool statistics at scrape time.

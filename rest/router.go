@@ -17,6 +17,7 @@ import (
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -31,6 +32,8 @@ type Deps struct {
 	GraphQL    http.Handler
 	Playground http.Handler
 	Limits     Limits
+	// Limiter enforces the per-workspace rate limits and quotas; nil: none.
+	Limiter *limits.Limiter
 	// ShuttingDown is set when the server starts draining: /readyz then answers 503.
 	ShuttingDown *atomic.Bool
 	// ReadSlots bounds each workspace's concurrent read requests (shims, /api-logs,

@@ -43,6 +43,13 @@ func ReadPrincipal(d Deps, r *http.Request, token string) (*model.Principal, Ref
 		}
 		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
 		return nil, Unavailable, nil
+	}
+	// Every authenticated request counts against its workspace's rate, a forbidden
+	// one too, as on the /v1 routes.
+	if ref := d.Limiter.AdmitRequest(p.Workspace); ref != nil {
+		return p, OverCapacity, ref
+	}
+	switch {
 	case !p.Role.CanRead():
 		return p, Forbidden, nil
 	}

@@ -55,8 +55,9 @@ func writeV1Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 	writeJSON(w, status, v1Error{Error: msg, Code: code, RequestID: reqctx.RequestID(r.Context())})
 }
 
-// authV1 authenticates `Authorization: Bearer <token>` and checks the role; on failure
-// it has written the 401/403 and returns nil.
+// authV1 authenticates `Authorization: Bearer <token>`, counts the request against
+// the workspace's requests-per-second limit and checks the role; on failure it has
+// written the 401/429/403 and returns nil.
 func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.Role) bool, what string) *model.Principal {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -82,7 +83,14 @@ func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.R
 		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 		return nil
-	case !allowed(p.Role):
+	}
+	// Every authenticated request counts, a forbidden one too: a token cannot flood
+	// a route its role may not use.
+	if ref := d.Limiter.AdmitRequest(p.Workspace); ref != nil {
+		writeV1Refusal(w, r, ref)
+		return nil
+	}
+	if !allowed(p.Role) {
 		writeV1Error(w, r, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not "+what)
 		return nil
 	}

@@ -44,6 +44,10 @@ Usage:
   loggraph serve [--addr :8080] [--demo]            migrate, then serve everything on one port
   loggraph migrate [up|down|status]                 embedded schema migrations
   loggraph workspace create SLUG [--name N]         prints the workspace id
+  loggraph workspace limits SLUG [--requests-per-second V] [--ingest-rows-per-second V]
+        [--ingest-bytes-per-second V] [--ingest-concurrent-bytes V] [--reset]
+                                                    show or override a workspace's rate limits
+                                                    (V: a number, 0 or unlimited, or default)
   loggraph token create --workspace SLUG --role read|ingest|admin [--name N]
                                                     prints the token alone on the last line
   loggraph token list --workspace SLUG              the workspace's tokens

@@ -15,6 +15,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -38,6 +39,10 @@ type serveConfig struct {
 	BodyReadTimeout  time.Duration
 	LogLevel         string
 	GraphQL          graph.Config // limits only; the resolver is wired in newApp
+	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
+	// the benchmarks); LimitsReload is how often overrides are reread.
+	RateLimits   limits.Config
+	LimitsReload time.Duration
 }
 
 func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
@@ -75,7 +80,11 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	fs.Int64Var(&cfg.GraphQL.MaxBodyBytes, "max-graphql-bytes", int64(env.int("LOGGRAPH_MAX_GRAPHQL_BYTES", graph.DefaultMaxBodyBytes)),
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
+	checkLimits := addLimitFlags(fs, env, &cfg)
 	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkLimits(); err != nil {
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
@@ -138,11 +147,17 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	// ctx (the server's signal context) ends.
 	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	go tail.Run(ctx)
+	limiter, err := newLimiter(ctx, cfg, d, metrics, log)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
-		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
+		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail,
+		Limiter: limiter}
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
-		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
+		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, Limiter: limiter,
 		ReadSlots:    readSlots,
 		GraphQL:      graph.NewHandler(graphQLConfig(cfg.GraphQL, resolver, log, readSlots)),
 		Playground:   graph.PlaygroundHandler(),

@@ -20,6 +20,7 @@ import (
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -35,6 +36,10 @@ type Env struct {
 	Store  *db.TokenStore
 	// Tail is the server's live tail hub.
 	Tail *db.TailHub
+	// Limiter enforces the rate limits and quotas (nil unless Options.RateLimits).
+	Limiter *limits.Limiter
+	// Slug is the workspace's slug ("acme").
+	Slug string
 }
 
 // New starts a server with the given limits.
@@ -67,6 +72,10 @@ type Options struct {
 	DialURL func(string) string
 	// Log receives the server's log lines (default: discarded).
 	Log *slog.Logger
+	// RateLimits, if not nil, turns the per-workspace rate limits and quotas on, with
+	// overrides read from the test database; its Refused hook is called besides the
+	// server's metrics.
+	RateLimits *limits.Config
 }
 
 // NewEnv starts a server over a fresh database as configured.
@@ -101,25 +110,62 @@ func NewEnv(t testing.TB, o Options) *Env {
 	// The live tail hub, as serve starts one per server; stopped before the database closes.
 	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	t.Cleanup(tail.Start(context.Background()))
+	limiter := newLimiter(o.RateLimits, d, metrics)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail, Limiter: limiter}
 	gcfg := graph.Config{Resolver: resolver, Log: log, ReadSlots: slots}
 	if configure != nil {
 		configure(&gcfg)
 	}
 	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, ReadSlots: slots,
-		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
+		Limiter: limiter, GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail}
-	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
-		_, text, err := tokens.Create(ctx, ws.ID, string(r), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Tokens[r] = text
-	}
+	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail,
+		Limiter: limiter, Slug: ws.Slug}
+	e.Tokens = e.tokensFor(ws.ID)
 	return e
+}
+
+// newLimiter returns nil (no limits) or a limiter over the test database's overrides.
+func newLimiter(cfg *limits.Config, d *db.DB, metrics *rest.Metrics) *limits.Limiter {
+	if cfg == nil {
+		return nil
+	}
+	c := *cfg
+	refused := c.Refused
+	c.Refused = func(ws model.Workspace, ref *guard.Refusal) {
+		metrics.Throttled(ws, ref)
+		if refused != nil {
+			refused(ws, ref)
+		}
+	}
+	l := limits.New(c, db.NewWorkspaceLimitStore(d.Bun))
+	metrics.WatchLimiter(l)
+	return l
+}
+
+func (e *Env) tokensFor(ws uuid.UUID) map[model.Role]string {
+	e.t.Helper()
+	out := map[model.Role]string{}
+	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
+		_, text, err := e.Store.Create(context.Background(), ws, string(r), r)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out[r] = text
+	}
+	return out
+}
+
+// AddWorkspace creates another workspace with a token of each role.
+func (e *Env) AddWorkspace(slug string) (uuid.UUID, map[model.Role]string) {
+	e.t.Helper()
+	ws, err := db.NewWorkspaceStore(e.DB.Bun).Create(context.Background(), slug, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ws.ID, e.tokensFor(ws.ID)
 }
 
 // Do sends a request and reads the reply; headers are name, value pairs.
