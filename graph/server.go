@@ -56,6 +56,9 @@ type Config struct {
 	// WebsocketInitTimeout is how long a new websocket may take to send
 	// connection_init before it is closed.
 	WebsocketInitTimeout time.Duration
+	// Revocations, if set, ends the websockets of revoked tokens (close 4401); its
+	// listener is started by the caller (Revocations.Start).
+	Revocations *Revocations
 }
 
 // Defaults of Config.
@@ -111,8 +114,10 @@ func NewHandler(cfg Config) http.Handler {
 	// Websocket first: it takes every request with an Upgrade header, the HTTP
 	// transport every other.
 	ws := transport.Websocket{
-		InitFunc:    websocketInit(cfg.Resolver.Tokens, cfg.Log),
-		InitTimeout: cfg.WebsocketInitTimeout,
+		// Closes a revoked token's sockets with 4401 (see revocation.go).
+		Implementation: revocableWebsockets{},
+		InitFunc:       websocketInit(cfg.Resolver.Tokens, cfg.Log),
+		InitTimeout:    cfg.WebsocketInitTimeout,
 		ErrorFunc: func(ctx context.Context, err error) {
 			// Mostly peers going away (1001, dropped connections): worth a debug line.
 			cfg.Log.DebugContext(ctx, "graphql websocket", "err", err, "request_id", reqctx.RequestID(ctx))
@@ -141,7 +146,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return authenticate(cfg.Resolver.Tokens, cfg.Log, http.MaxBytesHandler(srv, cfg.MaxBodyBytes))
+	return authenticate(cfg.Resolver.Tokens, cfg.Log, cfg.Revocations.track(http.MaxBytesHandler(srv, cfg.MaxBodyBytes)))
 }
 
 func withDefaults(cfg Config) Config {
@@ -268,7 +273,7 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 			if p := reqctx.Principal(ctx); !p.Role.CanRead() {
 				return forbidden(p)
 			}
-			return ctx, nil, nil
+			return watchRevocation(ctx, reqctx.Principal(ctx)), nil, nil
 		case !present || tok == "":
 			return refuse(WebsocketCloseUnauthorized, "an API token is required in connection_init: {\"Authorization\": \"Bearer <token>\"} or {\"authToken\": \"<token>\"}")
 		}
@@ -282,7 +287,7 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		case !p.Role.CanRead():
 			return forbidden(p)
 		}
-		return reqctx.WithPrincipal(ctx, p), nil, nil
+		return watchRevocation(reqctx.WithPrincipal(ctx, p), p), nil, nil
 	}
 }
 

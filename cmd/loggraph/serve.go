@@ -29,7 +29,8 @@ type serveConfig struct {
 	MaxIngestBytes   int64
 	DBMaxConns       int
 	LogLevel         string
-	GraphQL          graph.Config // limits only; the resolver is wired in newApp
+	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
+	GraphQL          graph.Config  // limits only; the resolver is wired in newApp
 }
 
 func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
@@ -51,6 +52,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"GraphQL selection depth limit; -1 = off (env LOGGRAPH_MAX_QUERY_DEPTH)")
 	fs.Int64Var(&cfg.GraphQL.MaxBodyBytes, "max-graphql-bytes", int64(env.int("LOGGRAPH_MAX_GRAPHQL_BYTES", graph.DefaultMaxBodyBytes)),
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
+	fs.DurationVar(&cfg.TokenRecheck, "token-recheck-interval", env.duration("LOGGRAPH_TOKEN_RECHECK_INTERVAL", graph.DefaultTokenRecheckInterval),
+		"how often the tokens of open websockets are checked for revocation, besides the revocation notices (env LOGGRAPH_TOKEN_RECHECK_INTERVAL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -101,6 +104,10 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	go tail.Run(ctx)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
 		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
+	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
+	// periodic re-check); runs until ctx ends.
+	cfg.GraphQL.Revocations = graph.NewRevocations(tokens, log, graph.RevocationOptions{RecheckInterval: cfg.TokenRecheck})
+	cfg.GraphQL.Revocations.Start(ctx, d)
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,

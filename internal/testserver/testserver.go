@@ -33,6 +33,8 @@ type Env struct {
 	Store  *db.TokenStore
 	// Tail is the server's live tail hub.
 	Tail *db.TailHub
+	// Revocations is the server's registry of websockets by token.
+	Revocations *graph.Revocations
 }
 
 // New starts a server with the given limits.
@@ -51,6 +53,29 @@ func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *E
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := start(t, d, ws.ID, limits, configure)
+	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
+		_, text, err := e.Store.Create(ctx, ws.ID, string(r), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Tokens[r] = text
+	}
+	return e
+}
+
+// Peer starts a second server over e's database (as two servers behind one load
+// balancer): same workspace and tokens, its own tail hub and revocation listener.
+func (e *Env) Peer(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *Env {
+	t.Helper()
+	p := start(t, e.DB, e.WS, limits, configure)
+	p.Tokens = e.Tokens
+	return p
+}
+
+// start wires a server over d as serve does.
+func start(t testing.TB, d *db.DB, ws uuid.UUID, limits rest.Limits, configure func(*graph.Config)) *Env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tokens := db.NewTokenStore(d.Bun)
 	parts := db.NewPartitions(d)
@@ -61,23 +86,18 @@ func NewWith(t testing.TB, limits rest.Limits, configure func(*graph.Config)) *E
 	t.Cleanup(tail.Start(context.Background()))
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
 		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail}
-	gcfg := graph.Config{Resolver: resolver, Log: log}
+	gcfg := graph.Config{Resolver: resolver, Log: log, Revocations: graph.NewRevocations(tokens, log, graph.RevocationOptions{})}
 	if configure != nil {
 		configure(&gcfg)
+	}
+	if gcfg.Revocations != nil {
+		t.Cleanup(gcfg.Revocations.Start(context.Background(), d))
 	}
 	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits,
 		GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail}
-	for _, r := range []model.Role{model.RoleRead, model.RoleIngest, model.RoleAdmin} {
-		_, text, err := tokens.Create(ctx, ws.ID, string(r), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Tokens[r] = text
-	}
-	return e
+	return &Env{t: t, Srv: srv, DB: d, WS: ws, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail, Revocations: gcfg.Revocations}
 }
 
 // Do sends a request and reads the reply; headers are name, value pairs.
