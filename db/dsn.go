@@ -118,7 +118,7 @@ func redactURL(prefix, p string) string {
 }
 
 // redactKeyValue masks the secret settings of libpq's key=value form
-// (`host=db password='it''s secret'`), keeping the rest as written. ok is false
+// (`host=db password='it”s secret'`), keeping the rest as written. ok is false
 // when s is not well-formed key=value settings.
 func redactKeyValue(s string) (string, bool) {
 	var b strings.Builder
@@ -181,7 +181,9 @@ func redactKeyValue(s string) (string, bool) {
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 var (
 	brokenSecretSetting = regexp.MustCompile(`(?is)((?:ssl)?password\s*=).*`)
