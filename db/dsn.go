@@ -118,7 +118,7 @@ func redactURL(prefix, p string) string {
 }
 
 // redactKeyValue masks the secret settings of libpq's key=value form
-// (`host=db password='it\\'s secret'`), keeping the rest as written. ok is false
+// (`host=db password='it\'s secret'`), keeping the rest as written. ok is false
 // when s is not well-formed key=value settings.
 func redactKeyValue(s string) (string, bool) {
 	var b strings.Builder
