@@ -73,6 +73,9 @@ func hashToken(tok string) []byte {
 
 // Create stores a new token and returns it with its text, which is never stored.
 func (s *TokenStore) Create(ctx context.Context, ws uuid.UUID, name string, role model.Role) (*model.APIToken, string, error) {
+	if err := model.CheckText("name", name); err != nil {
+		return nil, "", err
+	}
 	text, err := newTokenText(ws)
 	if err != nil {
 		return nil, "", err

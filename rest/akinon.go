@@ -216,6 +216,10 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 }
 
 func (h *akinonHandler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if msg, isInput := inputMessage(err); isInput {
+		akinonFail(w, http.StatusBadRequest, msg)
+		return
+	}
 	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
 	akinonFail(w, http.StatusInternalServerError, akinonMsgInternal)
 }

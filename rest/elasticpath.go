@@ -230,6 +230,10 @@ func (ep *elasticPath) fail(w http.ResponseWriter, r *http.Request, what string,
 		writeEP(w, http.StatusNotFound, epNotFound)
 		return
 	}
+	if msg, isInput := inputMessage(err); isInput {
+		writeEP(w, http.StatusBadRequest, epValidation(msg))
+		return
+	}
 	ep.d.Log.ErrorContext(r.Context(), "elastic path: "+what, "err", err, "request_id", reqctx.RequestID(r.Context()))
 	writeEP(w, http.StatusInternalServerError, epInternal)
 }

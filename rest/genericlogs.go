@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -120,9 +119,8 @@ func (h *genericLogsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := h.list(r.Context(), p, q)
 	if err != nil {
-		var ie *model.InputError
-		if errors.As(err, &ie) {
-			genericFail(w, http.StatusBadRequest, ie.Msg)
+		if msg, isInput := inputMessage(err); isInput {
+			genericFail(w, http.StatusBadRequest, msg)
 			return
 		}
 		h.d.Log.ErrorContext(r.Context(), "generic logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
