@@ -82,6 +82,10 @@ func TestReadInputNULAndRanges(t *testing.T) {
 		cases = append(cases,
 			inputCase{"app details", "/v1/export/app.csv?details=" + url.QueryEscape(`{"k":"a\u0000b"}`),
 				http.StatusBadRequest, v1Body("invalid_parameter", nulMessage("details.k"))},
+			inputCase{"invalid UTF-8", "/v1/export/app.csv?search=a%FFb",
+				http.StatusBadRequest, v1Body("invalid_parameter", "search: is not valid UTF-8")},
+			inputCase{"too long", "/v1/export/app.csv?search=" + strings.Repeat("x", model.MaxFilterTextBytes+1),
+				http.StatusBadRequest, v1Body("invalid_parameter", "search: is longer than 4096 bytes")},
 			inputCase{"time from year 0", "/v1/export/app.csv?time.from=0000-01-01T00:00:00Z",
 				http.StatusBadRequest, v1Body("invalid_parameter", "time.from: 0000-01-01T00:00:00Z is outside the years 0001 to 9999")},
 		)
