@@ -234,6 +234,9 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 // whole UTC days plus the rows of its partial first and last days, in one statement.
 // ok is false when the filter needs the rows themselves.
 func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any) (int, bool, error) {
+	if err := model.ValidateFilter(filter); err != nil {
+		return 0, false, err
+	}
 	plan, err := planRollup(kind, filter)
 	if err != nil || plan == nil {
 		return 0, false, err

@@ -7,8 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,9 +52,13 @@ type Options struct {
 
 // Open connects to url, creating the database first if it does not exist.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if notPostgres(rawURL) {
+		return nil, fmt.Errorf("the database URL %s is not a PostgreSQL URL: use postgres://user:password@host:5432/database or key=value settings (host=... dbname=...)", Redact(rawURL))
+	}
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("invalid database URL %s: %w", Redact(rawURL), err)
+		// Not wrapped: pgx's message quotes the string, redacted only on a best effort.
+		return nil, fmt.Errorf("invalid database URL %s: %s", Redact(rawURL), rootCause(err))
 	}
 	opts = opts.withDefaults()
 	// JIT compilation pays off for queries of many seconds; for ours (sub-second
@@ -77,48 +79,13 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	if err := ps.read.pool.Ping(ctx); err != nil {
 		ps.close()
-		return nil, Unreachable(rawURL, err)
+		return nil, ConnectFailure(rawURL, err)
 	}
 	return ps.view(ps.read, rawURL), nil
 }
 
 // Close closes every pool of the DB and of its views (once, whichever is closed).
 func (d *DB) Close() { d.pools.close() }
-
-// Unreachable words a connection failure in one line: the URL without its password,
-// the cause, and how to start a database.
-func Unreachable(rawURL string, err error) error {
-	return fmt.Errorf("cannot reach PostgreSQL at %s (%s); start one with `docker compose up -d postgres` or set DATABASE_URL",
-		Redact(rawURL), rootCause(err))
-}
-
-func rootCause(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Message
-	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		msg := ce.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 {
-			return msg[i+2:]
-		}
-		return msg
-	}
-	return err.Error()
-}
-
-// Redact removes the password from a database URL.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		return rawURL
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
 
 // ensureDatabase creates the target database through the maintenance database
 // `postgres` when the target is missing.
@@ -129,17 +96,20 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
-		return Unreachable(cfg.ConnString(), err)
+		return ConnectFailure(cfg.ConnString(), err)
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"
 	aconn, err := pgx.ConnectConfig(ctx, admin)
 	if err != nil {
-		return Unreachable(cfg.ConnString(), err)
+		return ConnectFailure(cfg.ConnString(), err)
 	}
 	defer aconn.Close(ctx)
 	_, err = aconn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
-	if err != nil && !isCode(err, "42P04") { // duplicate_database: another process won the race
+	switch {
+	case isCode(err, "42501"): // insufficient_privilege: the role may not create databases
+		return ConnectFailure(cfg.ConnString(), err)
+	case err != nil && !isCode(err, "42P04"): // duplicate_database: another process won the race
 		return fmt.Errorf("create database %q: %w", cfg.Database, err)
 	}
 	return nil

@@ -320,6 +320,11 @@ func (s *LogStore) kindQuery(ws uuid.UUID, kind model.LogKind, filter any, dest 
 		q.TableExpr("? AS t", bun.Ident(kind.Table()))
 	}
 	q.Where("t.workspace_id = ?", ws)
+	// Every string of the filter, before any of it reaches SQL (a NUL is the
+	// caller's mistake, not a failed statement).
+	if err := model.ValidateFilter(filter); err != nil {
+		return q, err
+	}
 	var err error
 	switch f := filter.(type) {
 	case *model.AppLogFilter:

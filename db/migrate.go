@@ -55,7 +55,7 @@ func (d *DB) withMigrationLock(ctx context.Context, fn func(*migrate.Migrator) e
 	}
 	conn, err := d.Pool.Acquire(ctx)
 	if err != nil {
-		return Unreachable(d.URL, err)
+		return ConnectFailure(d.URL, err)
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLockKey)); err != nil {

@@ -73,6 +73,9 @@ func hashToken(tok string) []byte {
 
 // Create stores a new token and returns it with its text, which is never stored.
 func (s *TokenStore) Create(ctx context.Context, ws uuid.UUID, name string, role model.Role) (*model.APIToken, string, error) {
+	if err := model.CheckText("name", name); err != nil {
+		return nil, "", err
+	}
 	text, err := newTokenText(ws)
 	if err != nil {
 		return nil, "", err
@@ -100,15 +103,26 @@ func (s *TokenStore) List(ctx context.Context, ws uuid.UUID) ([]model.APIToken, 
 }
 
 // Revoke marks a token revoked; it stops working on the next request. Revoking an
-// already revoked token keeps its first revocation time.
+// already revoked token keeps its first revocation time. In the same transaction it
+// notifies TokenNotifyChannel with the token's id, so that every server ends the
+// websockets the token opened (see RevocationListener): the notice goes out only if
+// the revocation commits, and again on a repeated revocation (a server that missed
+// the first one hears it then).
 func (s *TokenStore) Revoke(ctx context.Context, ws, id uuid.UUID) (*model.APIToken, error) {
 	t := new(model.APIToken)
-	err := s.db.NewUpdate().Model(t).
-		Set("revoked_at = coalesce(revoked_at, now())").
-		Where("workspace_id = ? AND id = ?", ws, id).
-		Returning("*").Scan(ctx)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := tx.NewUpdate().Model(t).
+			Set("revoked_at = coalesce(revoked_at, now())").
+			Where("workspace_id = ? AND id = ?", ws, id).
+			Returning("*").Scan(ctx)
+		if err != nil {
+			return noRows(err)
+		}
+		_, err = tx.NewRaw("SELECT pg_notify(?, ?)", TokenNotifyChannel, id.String()).Exec(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("revoke token: %w", noRows(err))
+		return nil, fmt.Errorf("revoke token: %w", err)
 	}
 	return t, nil
 }

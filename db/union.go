@@ -32,6 +32,9 @@ func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Lo
 	if f == nil {
 		return nil
 	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	if err := timeFilter(q, k.TimeColumn(), f.Time); err != nil {
 		return err
 	}
@@ -225,6 +228,9 @@ func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
 // LogByID returns one log of the workspace, or ErrNotFound (also for an id that
 // cannot be of the kind).
 func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind, id string) (model.Log, error) {
+	if err := model.CheckText("id", id); err != nil {
+		return nil, err
+	}
 	if checkCursorID(id, idType(kind)) != nil {
 		return nil, ErrNotFound
 	}

@@ -74,6 +74,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Extensions = map[string]any{}
 			}
 			out.Extensions["code"] = CodeBadUserInput
+		case db.IsBadInputValue(err):
+			// A safety net: a value only the caller can have sent that PostgreSQL
+			// refused (the validation before SQL should have caught it first).
+			log.WarnContext(ctx, "graphql input refused by PostgreSQL", "err", err, "request_id", reqctx.RequestID(ctx))
+			out = userError(CodeBadUserInput, "%s", db.BadInputMessage)
 		case db.IsQueryCanceled(err):
 			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
 		case db.AsRefusal(ctx, err, 0) != nil:

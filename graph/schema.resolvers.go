@@ -298,6 +298,9 @@ func (r *queryResolver) Integration(ctx context.Context, id string) (*model.Inte
 	if _, err := reader(ctx); err != nil {
 		return nil, err
 	}
+	if err := model.CheckText("id", id); err != nil {
+		return nil, err
+	}
 	uid, ok := parseUUID(id)
 	if !ok {
 		return nil, nil
@@ -327,6 +330,9 @@ func (r *queryResolver) APIReferences(ctx context.Context, first *int, after *st
 
 func (r *queryResolver) APIReference(ctx context.Context, id string) (*model.APIReference, error) {
 	if _, err := reader(ctx); err != nil {
+		return nil, err
+	}
+	if err := model.CheckText("id", id); err != nil {
 		return nil, err
 	}
 	return loader.For(ctx).APIReference.Load(ctx, id)()

@@ -61,6 +61,9 @@ type Config struct {
 	// ReadSlots bounds each workspace's concurrent queries (refused with
 	// RATE_LIMITED beyond it); nil: no limit.
 	ReadSlots *guard.ReadSlots
+	// Revocations, if set, ends the websockets of revoked tokens (close 4401); its
+	// listener is started by the caller (Revocations.Start).
+	Revocations *Revocations
 }
 
 // Defaults of Config.
@@ -116,8 +119,10 @@ func NewHandler(cfg Config) http.Handler {
 	// Websocket first: it takes every request with an Upgrade header, the HTTP
 	// transport every other.
 	ws := transport.Websocket{
-		InitFunc:    websocketInit(cfg.Resolver.Tokens, cfg.Log),
-		InitTimeout: cfg.WebsocketInitTimeout,
+		// Closes a revoked token's sockets with 4401 (see revocation.go).
+		Implementation: revocableWebsockets{},
+		InitFunc:       websocketInit(cfg.Resolver.Tokens, cfg.Log),
+		InitTimeout:    cfg.WebsocketInitTimeout,
 		ErrorFunc: func(ctx context.Context, err error) {
 			// Mostly peers going away (1001, dropped connections): worth a debug line.
 			cfg.Log.DebugContext(ctx, "graphql websocket", "err", err, "request_id", reqctx.RequestID(ctx))
@@ -148,7 +153,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return authenticate(cfg.Resolver.Tokens, cfg.Resolver.Limiter, cfg.Log, http.MaxBytesHandler(srv, cfg.MaxBodyBytes))
+	return authenticate(cfg.Resolver.Tokens, cfg.Resolver.Limiter, cfg.Log, cfg.Revocations.track(http.MaxBytesHandler(srv, cfg.MaxBodyBytes)))
 }
 
 func withDefaults(cfg Config) Config {
@@ -286,7 +291,7 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 			if p := reqctx.Principal(ctx); !p.Role.CanRead() {
 				return forbidden(p)
 			}
-			return ctx, nil, nil
+			return watchRevocation(ctx, reqctx.Principal(ctx)), nil, nil
 		case !present || tok == "":
 			return refuse(WebsocketCloseUnauthorized, "an API token is required in connection_init: {\"Authorization\": \"Bearer <token>\"} or {\"authToken\": \"<token>\"}")
 		}
@@ -303,7 +308,7 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		case !p.Role.CanRead():
 			return forbidden(p)
 		}
-		return reqctx.WithPrincipal(ctx, p), nil, nil
+		return watchRevocation(reqctx.WithPrincipal(ctx, p), p), nil, nil
 	}
 }
 

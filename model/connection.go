@@ -51,6 +51,12 @@ func DecodeCursor(arg, s, scope string) (*Cursor, error) {
 	if c.Scope != scope {
 		return nil, inputErrorf("%s: the cursor belongs to another list", arg)
 	}
+	// The server makes cursors from stored rows: a time outside any stored time, or
+	// text PostgreSQL cannot compare, was not made by it.
+	if !c.Time.IsZero() && (c.Time.Before(minCursorTime) || c.Time.After(maxCursorTime)) ||
+		CheckText(arg, c.ID) != nil || CheckText(arg, c.Name) != nil {
+		return nil, inputErrorf("%s: not a valid cursor", arg)
+	}
 	return &c, nil
 }
 

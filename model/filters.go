@@ -65,6 +65,15 @@ func (r *TimeRange) Bounds(now time.Time) (from, to *time.Time, err error) {
 		f := now.Add(-time.Duration(*r.Last))
 		return &f, nil, nil
 	}
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"time.from", r.From}, {"time.to", r.To}} {
+		// PostgreSQL's timestamps (and every stored log) are within these years.
+		if b.t != nil && (b.t.Before(minCursorTime) || b.t.After(maxCursorTime)) {
+			return nil, nil, inputErrorf("%s: %s is outside the years 0001 to 9999", b.name, b.t.UTC().Format(time.RFC3339Nano))
+		}
+	}
 	if r.From != nil && r.To != nil && !r.From.Before(*r.To) {
 		return nil, nil, inputErrorf("time: from (%s) must be before to (%s)", r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano))
 	}

@@ -219,6 +219,10 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 }
 
 func (h *akinonHandler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if msg, isInput := inputMessage(err); isInput {
+		akinonFail(w, http.StatusBadRequest, msg)
+		return
+	}
 	if ref := h.d.refusal(r.Context(), "akinon action logs", err); ref != nil {
 		writeAkinonRefusal(w, ref)
 		return

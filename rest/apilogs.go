@@ -278,11 +278,16 @@ func apiLogsExport(d Deps, logs *db.LogStore) http.Handler {
 	})
 }
 
-// inputMessage is the message of a caller's mistake, if err is one.
+// inputMessage is the message of a caller's mistake, if err is one: a
+// model.InputError (the validation before SQL), or, as a safety net, a value
+// PostgreSQL refused that only the caller can have sent.
 func inputMessage(err error) (string, bool) {
 	var ie *model.InputError
 	if errors.As(err, &ie) {
 		return ie.Msg, true
+	}
+	if db.IsBadInputValue(err) {
+		return db.BadInputMessage, true
 	}
 	return "", false
 }

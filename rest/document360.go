@@ -213,6 +213,10 @@ func (h *document360) list(w http.ResponseWriter, r *http.Request, refID string)
 		writeD360Error(w, http.StatusBadRequest, invalid...)
 		return
 	}
+	if err := model.CheckText("apiReferenceId", refID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	perPage = min(perPage, d360MaxResultsPerPage)
 	ctx := r.Context()
 	ws := p.Workspace.ID
@@ -256,6 +260,12 @@ func (h *document360) detail(w http.ResponseWriter, r *http.Request, refID, logI
 	p, ok := h.authorize(w, r)
 	if !ok {
 		return
+	}
+	for _, id := range []struct{ name, v string }{{"apiReferenceId", refID}, {"logId", logID}} {
+		if err := model.CheckText(id.name, id.v); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	ctx, ws := r.Context(), p.Workspace.ID
 	found, err := h.referenceExists(ctx, ws, refID)
@@ -320,8 +330,13 @@ func (h *document360) userNames(ctx context.Context, ws uuid.UUID, rows []*model
 	return names, nil
 }
 
-// fail logs a store error with the request id and answers 500 in the envelope.
+// fail answers a store error: a caller's mistake (inputMessage) is a 400 naming
+// it; anything else is logged with the request id and answers 500 in the envelope.
 func (h *document360) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if msg, isInput := inputMessage(err); isInput {
+		writeD360Error(w, http.StatusBadRequest, msg)
+		return
+	}
 	if ref := h.deps.refusal(r.Context(), "document360", err); ref != nil {
 		writeD360Refusal(w, ref)
 		return

@@ -232,6 +232,10 @@ func (ep *elasticPath) fail(w http.ResponseWriter, r *http.Request, what string,
 		writeEP(w, http.StatusNotFound, epNotFound)
 		return
 	}
+	if msg, isInput := inputMessage(err); isInput {
+		writeEP(w, http.StatusBadRequest, epValidation(msg))
+		return
+	}
 	if ref := ep.d.refusal(r.Context(), "elastic path: "+what, err); ref != nil {
 		writeEPRefusal(w, ref)
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -123,9 +122,8 @@ func (h *genericLogsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := h.list(r.Context(), p, q)
 	if err != nil {
-		var ie *model.InputError
-		if errors.As(err, &ie) {
-			genericFail(w, http.StatusBadRequest, ie.Msg)
+		if msg, isInput := inputMessage(err); isInput {
+			genericFail(w, http.StatusBadRequest, msg)
 			return
 		}
 		if ref := h.d.refusal(r.Context(), "generic logs", err); ref != nil {

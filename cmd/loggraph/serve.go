@@ -38,6 +38,7 @@ type serveConfig struct {
 	ConcurrentReads  int
 	BodyReadTimeout  time.Duration
 	LogLevel         string
+	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
 	GraphQL          graph.Config // limits only; the resolver is wired in newApp
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
@@ -79,6 +80,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"GraphQL selection depth limit; -1 = off (env LOGGRAPH_MAX_QUERY_DEPTH)")
 	fs.Int64Var(&cfg.GraphQL.MaxBodyBytes, "max-graphql-bytes", int64(env.int("LOGGRAPH_MAX_GRAPHQL_BYTES", graph.DefaultMaxBodyBytes)),
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
+	fs.DurationVar(&cfg.TokenRecheck, "token-recheck-interval", env.duration("LOGGRAPH_TOKEN_RECHECK_INTERVAL", graph.DefaultTokenRecheckInterval),
+		"how often the tokens of open websockets are checked for revocation, besides the revocation notices (env LOGGRAPH_TOKEN_RECHECK_INTERVAL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -155,6 +158,10 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
 		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail,
 		Limiter: limiter}
+	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
+	// periodic re-check); runs until ctx ends.
+	cfg.GraphQL.Revocations = graph.NewRevocations(tokens, log, graph.RevocationOptions{RecheckInterval: cfg.TokenRecheck})
+	cfg.GraphQL.Revocations.Start(ctx, d)
 	shuttingDown := new(atomic.Bool)
 	h := rest.NewRouter(rest.Deps{
 		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, Limiter: limiter,

@@ -40,6 +40,8 @@ type Env struct {
 	Limiter *limits.Limiter
 	// Slug is the workspace's slug ("acme").
 	Slug string
+	// Revocations is the server's registry of websockets by token.
+	Revocations *graph.Revocations
 }
 
 // New starts a server with the given limits.
@@ -87,11 +89,28 @@ func NewEnv(t testing.TB, o Options) *Env {
 		u = o.DialURL(u)
 	}
 	d := dbtest.Open(t, u, o.DB)
-	limits, configure := o.Limits, o.Configure
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "Acme")
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := start(t, d, *ws, o)
+	e.Tokens = e.tokensFor(ws.ID)
+	return e
+}
+
+// Peer starts a second server over e's database (as two servers behind one load
+// balancer): same workspace and tokens, its own tail hub and revocation listener.
+func (e *Env) Peer(t testing.TB, o Options) *Env {
+	t.Helper()
+	p := start(t, e.DB, model.Workspace{ID: e.WS, Slug: e.Slug}, o)
+	p.Tokens = e.Tokens
+	return p
+}
+
+// start wires a server over d as serve does.
+func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
+	t.Helper()
+	limits, configure := o.Limits, o.Configure
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -113,18 +132,20 @@ func NewEnv(t testing.TB, o Options) *Env {
 	limiter := newLimiter(o.RateLimits, d, metrics)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
 		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail, Limiter: limiter}
-	gcfg := graph.Config{Resolver: resolver, Log: log, ReadSlots: slots}
+	gcfg := graph.Config{Resolver: resolver, Log: log, ReadSlots: slots,
+		Revocations: graph.NewRevocations(tokens, log, graph.RevocationOptions{})}
 	if configure != nil {
 		configure(&gcfg)
+	}
+	if gcfg.Revocations != nil {
+		t.Cleanup(gcfg.Revocations.Start(context.Background(), d))
 	}
 	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, ReadSlots: slots,
 		Limiter: limiter, GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail,
-		Limiter: limiter, Slug: ws.Slug}
-	e.Tokens = e.tokensFor(ws.ID)
-	return e
+	return &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail,
+		Limiter: limiter, Slug: ws.Slug, Revocations: gcfg.Revocations}
 }
 
 // newLimiter returns nil (no limits) or a limiter over the test database's overrides.
