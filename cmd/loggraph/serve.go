@@ -39,7 +39,7 @@ type serveConfig struct {
 	BodyReadTimeout  time.Duration
 	LogLevel         string
 	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
-	GraphQL          graph.Config // limits only; the resolver is wired in newApp
+	GraphQL          graph.Config  // limits only; the resolver is wired in newApp
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
