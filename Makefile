@@ -10,7 +10,7 @@ run:
 
 ## test: every test, against a real PostgreSQL, with the race detector
 test:
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o bin/loggraph ./cmd/loggraph
