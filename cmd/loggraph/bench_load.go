@@ -105,6 +105,16 @@ func cmdBenchLoad(ctx context.Context, cfg loadConfig, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The well-behaved tenants are allowed what the load needs (as an operator would
+	// set with `loggraph workspace limits`); the hostile one keeps every default.
+	unlimited := new(int64)
+	for _, ws := range []uuid.UUID{readWS.ID, ingestWS.ID} {
+		if _, err := db.NewWorkspaceLimitStore(d.Bun).Update(ctx, ws, func(l *model.WorkspaceLimits) {
+			l.RequestsPerSecond, l.IngestRowsPerSecond, l.IngestBytesPerSecond = unlimited, unlimited, unlimited
+		}); err != nil {
+			return err
+		}
+	}
 	token := func(ws uuid.UUID, role model.Role) (string, error) {
 		_, t, err := tokens.Create(ctx, ws, "bench load", role)
 		return t, err
@@ -214,7 +224,10 @@ func startServerProcess(ctx context.Context, cfg loadConfig) (*serverProcess, er
 		return nil, err
 	}
 	cmd := exec.Command(exe, "serve", "--addr", addr)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.dbURL, "LOGGRAPH_LOG_LEVEL=warn")
+	// The readers share one workspace: it may run as many reads at once as there are
+	// readers (the default allowance is 4), unless the caller's environment says otherwise.
+	cmd.Env = append([]string{fmt.Sprintf("LOGGRAPH_MAX_CONCURRENT_READS=%d", max(cfg.readers, 4))}, os.Environ()...)
+	cmd.Env = append(cmd.Env, "DATABASE_URL="+cfg.dbURL, "LOGGRAPH_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
