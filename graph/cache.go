@@ -116,16 +116,16 @@ func persistedQueryCost(key string, value string) int64 {
 	return int64(len(key)+len(value)) + entryOverhead
 }
 
-// parsedQueries is the executor's parsed-query cache: a ByteCache of validated
+// QueryCache is the executor's parsed-query cache: a ByteCache of validated
 // documents, and the hand-over of the document DocumentLimits parsed and validated
 // for this very operation (kept in the operation context), so that a document is
 // parsed and validated once even when it is not retained (an anonymous request, or
 // one too big for the budget).
-type parsedQueries struct {
+type QueryCache struct {
 	*ByteCache[*ast.QueryDocument]
 }
 
-var _ graphql.Cache[*ast.QueryDocument] = parsedQueries{}
+var _ graphql.Cache[*ast.QueryDocument] = QueryCache{}
 
 // handOverKey names the hand-over in the operation context's stats.
 const handOverKey = "loggraph.parsedQuery"
@@ -135,13 +135,19 @@ type handOver struct {
 	doc   *ast.QueryDocument
 }
 
-func newParsedQueries(budget int64) parsedQueries {
-	return parsedQueries{NewByteCache(budget, parsedQueryCost)}
+// NewQueryCache returns a parsed-query cache of budget bytes.
+func NewQueryCache(budget int64) QueryCache {
+	return QueryCache{NewByteCache(budget, parsedQueryCost)}
+}
+
+// NewAPQCache returns an automatic-persisted-query cache of budget bytes.
+func NewAPQCache(budget int64) *ByteCache[string] {
+	return NewByteCache(budget, persistedQueryCost)
 }
 
 // handOver gives the executor the document parsed and validated from query, and
 // caches it.
-func (c parsedQueries) handOver(ctx context.Context, query string, doc *ast.QueryDocument) {
+func (c QueryCache) handOver(ctx context.Context, query string, doc *ast.QueryDocument) {
 	if !graphql.HasOperationContext(ctx) {
 		return
 	}
@@ -150,7 +156,7 @@ func (c parsedQueries) handOver(ctx context.Context, query string, doc *ast.Quer
 }
 
 // Get returns the document handed over for this operation, else the cached one.
-func (c parsedQueries) Get(ctx context.Context, query string) (*ast.QueryDocument, bool) {
+func (c QueryCache) Get(ctx context.Context, query string) (*ast.QueryDocument, bool) {
 	if graphql.HasOperationContext(ctx) {
 		if h, ok := graphql.GetOperationContext(ctx).Stats.GetExtension(handOverKey).(*handOver); ok && h.query == query {
 			return h.doc, true

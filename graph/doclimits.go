@@ -40,7 +40,7 @@ const (
 // of fields sharing a response name that the rule would compare (counting stops
 // at the limit). A document within every
 // limit is validated here, with gqlgen's rules, and handed to the executor through
-// the parsed-query cache (see parsedQueries), so it is parsed and validated once. An
+// the parsed-query cache (see QueryCache), so it is parsed and validated once. An
 // invalid document is left to the executor, which reports its errors as always.
 //
 // A request with only a persisted-query hash carries no text here: its text was
@@ -51,7 +51,7 @@ type DocumentLimits struct {
 	MaxBytes, MaxTokens, MaxFields, MaxComparisons, MaxAliases, MaxDirectives int
 
 	schema *ast.Schema
-	cache  *parsedQueries
+	cache  *QueryCache
 }
 
 var (
@@ -91,7 +91,7 @@ func (d *DocumentLimits) MutateOperationParameters(ctx context.Context, params *
 	if err != nil {
 		return nil // the executor parses it again and reports the error as always
 	}
-	s := MeasureDocument(doc, max(d.MaxComparisons, 0))
+	s := MeasureDocument(doc, d.MaxFields, max(d.MaxComparisons, 0))
 	switch {
 	case d.MaxFields > 0 && s.Fields > d.MaxFields:
 		return limitError(CodeTooManyFields, "the query document selects %d fields (fragments expanded), more than the limit of %d: select fewer fields or split the operation",
@@ -162,8 +162,11 @@ type DocumentSize struct {
 // MeasureDocument measures a parsed (not yet validated) document in time linear in
 // its size plus maxComparisons: each fragment is measured once, a fragment spread
 // in a cycle counts nothing (validation refuses the cycle), and the comparisons
-// are counted no further than maxComparisons+1.
-func MeasureDocument(doc *ast.QueryDocument, maxComparisons int) DocumentSize {
+// are counted no further than maxComparisons+1. Response names and comparisons,
+// which visit fragments' fields as expanded, are measured only when Fields is at
+// most maxFields (or 10 x DefaultMaxQueryFields when maxFields < 1): a fragment
+// bomb (30 fragments each spreading the next twice) is 2^30 fields.
+func MeasureDocument(doc *ast.QueryDocument, maxFields, maxComparisons int) DocumentSize {
 	m := &measurer{doc: doc, size: map[string]int{}, names: map[string]map[string]int{},
 		fragFields: map[string][]*ast.Field{}, children: map[*ast.Field]map[string][]*ast.Field{}, budget: maxComparisons}
 	var s DocumentSize
@@ -173,7 +176,6 @@ func MeasureDocument(doc *ast.QueryDocument, maxComparisons int) DocumentSize {
 		for _, v := range op.VariableDefinitions {
 			s.Directives += len(v.Directives)
 		}
-		m.walk(op.SelectionSet, &s)
 	}
 	for _, f := range doc.Fragments {
 		if _, used := m.size[f.Name]; !used {
@@ -181,6 +183,15 @@ func MeasureDocument(doc *ast.QueryDocument, maxComparisons int) DocumentSize {
 			// below all the same: its fields count.
 			s.Fields = saturatingAdd(s.Fields, m.fields(f.SelectionSet))
 		}
+	}
+	if maxFields < 1 {
+		maxFields = 10 * DefaultMaxQueryFields
+	}
+	if s.Fields > maxFields {
+		return s
+	}
+	for _, op := range doc.Operations {
+		m.walk(op.SelectionSet, &s)
 	}
 	for _, f := range doc.Fragments {
 		s.Directives += len(f.Directives)
@@ -403,7 +414,7 @@ const (
 	// (values of any size go in variables, which the body limit bounds).
 	DefaultMaxQueryBytes = 64 << 10
 	// DefaultMaxQueryTokens is Config.MaxQueryTokens's default.
-	DefaultMaxQueryTokens = 5000
+	DefaultMaxQueryTokens = 3000
 	// DefaultMaxQueryFields is Config.MaxQueryFields's default: field selections
 	// with fragments expanded.
 	DefaultMaxQueryFields = 1000

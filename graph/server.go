@@ -79,6 +79,10 @@ type Config struct {
 	// APQCacheBytes bounds the automatic-persisted-query cache, in bytes (each entry
 	// costs its hash and text); only authenticated requests fill it.
 	APQCacheBytes int64
+	// QueryCache and APQCache, when set, are used instead of new caches of
+	// QueryCacheBytes and APQCacheBytes (tests read their accounting).
+	QueryCache *QueryCache
+	APQCache   *ByteCache[string]
 
 	// OperationTimeout bounds a query or mutation from the start of its execution
 	// to its response; over it the operation is cancelled (its SQL too) and answered
@@ -161,8 +165,16 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.AddTransport(ws)
 	srv.AddTransport(httpTransport{maxBodyBytes: cfg.MaxBodyBytes})
-	queries := newParsedQueries(cfg.QueryCacheBytes)
-	srv.SetQueryCache(queries)
+	queries := cfg.QueryCache
+	if queries == nil {
+		q := NewQueryCache(cfg.QueryCacheBytes)
+		queries = &q
+	}
+	apq := cfg.APQCache
+	if apq == nil {
+		apq = NewAPQCache(cfg.APQCacheBytes)
+	}
+	srv.SetQueryCache(*queries)
 	if cfg.MaxQueryTokens > 0 {
 		// A backstop for a text DocumentLimits did not see (a persisted query's,
 		// checked when it was stored); DocumentLimits counts the same tokens first.
@@ -177,12 +189,12 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(&DocumentLimits{
 		MaxBytes: cfg.MaxQueryBytes, MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields,
 		MaxComparisons: cfg.MaxFieldComparisons, MaxAliases: cfg.MaxQueryAliases, MaxDirectives: cfg.MaxQueryDirectives,
-		cache: &queries,
+		cache: queries,
 	})
 	// Fresh dataloaders per response (per operation, per subscription event).
 	srv.AroundResponses(cfg.Resolver.withLoaders)
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: NewByteCache(cfg.APQCacheBytes, persistedQueryCost)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	// Depth before complexity: it is the cheaper check.
 	if cfg.MaxDepth > 0 {
 		srv.Use(DepthLimit{Limit: cfg.MaxDepth})
