@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -160,6 +162,22 @@ func TestQueryCacheRetainsNothingAnonymous(t *testing.T) {
 	}
 	if qc.Len() != 0 || qc.Bytes() != 0 {
 		t.Fatalf("anonymous queries were cached: %d entries, %d bytes", qc.Len(), qc.Bytes())
+	}
+	// Nor is an anonymous persisted query: its hash alone is not found afterwards.
+	for i := range 10 {
+		q := query(i)
+		sum := sha256.Sum256([]byte(q))
+		ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+		body, _ := json.Marshal(map[string]any{"query": q, "extensions": ext})
+		if resp, got := post(e, string(body)); resp.StatusCode != http.StatusOK || len(decodeWire(t, got).Errors) > 0 {
+			t.Fatalf("anonymous persisted query: %d %.300s", resp.StatusCode, got)
+		}
+		body, _ = json.Marshal(map[string]any{"extensions": ext})
+		resp, got := post(e, string(body))
+		refusal(t, resp, got, http.StatusOK, ctJSON, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+	}
+	if apq.Len() != 0 || apq.Bytes() != 0 || qc.Len() != 0 {
+		t.Fatalf("anonymous persisted queries were cached: %d entries, %d bytes", apq.Len(), apq.Bytes())
 	}
 	for i := range 40 {
 		var r reply[json.RawMessage]
