@@ -87,7 +87,11 @@ func (d *DocumentLimits) MutateOperationParameters(ctx context.Context, params *
 		return limitError(CodeTooManyTokens, "the query document has %d tokens, more than the limit of %d: select fewer fields (large values go in variables)",
 			n, d.MaxTokens)
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: q}, max(d.MaxTokens, 0)+1)
+	tokenLimit := 0 // none
+	if d.MaxTokens > 0 {
+		tokenLimit = d.MaxTokens + 1 // never reached: the tokens were counted above
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: q}, tokenLimit)
 	if err != nil {
 		return nil // the executor parses it again and reports the error as always
 	}
