@@ -57,7 +57,18 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		var coded *gqlerror.Error
 		var inputErr *model.InputError
 		direct, isGQL := err.(*gqlerror.Error)
+		budget := budgetError(ctx)
+		stopped := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || db.IsQueryCanceled(err)
 		switch {
+		case budget != nil && stopped:
+			// The operation's deadline or statement limit cancelled its context.
+			out = budget
+			if isGQL {
+				out.Path = direct.Path
+			}
+		case stopped && ctx.Err() != nil && context.Cause(ctx) == context.Canceled:
+			// The client went away: nobody reads this, and it is no server failure.
+			out = userError(CodeQueryTimeout, "the request was cancelled")
 		case errors.As(err, &coded) && coded.Extensions["code"] != nil:
 			out = coded
 			if isValueError(coded) {

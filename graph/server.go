@@ -19,7 +19,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -64,6 +63,43 @@ type Config struct {
 	// Revocations, if set, ends the websockets of revoked tokens (close 4401); its
 	// listener is started by the caller (Revocations.Start).
 	Revocations *Revocations
+
+	// Document limits, checked before a query is parsed or validated (see
+	// DocumentLimits), on HTTP and websockets. Negative: no limit.
+
+	// MaxQueryBytes bounds the query text's bytes (DOCUMENT_TOO_LARGE).
+	MaxQueryBytes int
+	// MaxQueryTokens bounds the query text's lexical tokens (TOO_MANY_TOKENS).
+	MaxQueryTokens int
+	// MaxQueryFields bounds the field selections, fragments expanded (TOO_MANY_FIELDS).
+	MaxQueryFields int
+	// MaxFieldComparisons bounds the pairs of same-named fields validation would
+	// compare (TOO_MANY_FIELDS).
+	MaxFieldComparisons int
+	// MaxQueryAliases bounds the aliases (TOO_MANY_FIELDS).
+	MaxQueryAliases int
+	// MaxQueryDirectives bounds the directives (TOO_MANY_FIELDS).
+	MaxQueryDirectives int
+
+	// QueryCacheBytes bounds the parsed-query cache, in bytes (each entry costs
+	// its text times ParsedQueryBytesPerByte); only authenticated requests fill it.
+	QueryCacheBytes int64
+	// APQCacheBytes bounds the automatic-persisted-query cache, in bytes (each entry
+	// costs its hash and text); only authenticated requests fill it.
+	APQCacheBytes int64
+	// QueryCache and APQCache, when set, are used instead of new caches of
+	// QueryCacheBytes and APQCacheBytes (tests read their accounting).
+	QueryCache *QueryCache
+	APQCache   *ByteCache[string]
+
+	// OperationTimeout bounds a query or mutation from the start of its execution
+	// to its response; over it the operation is cancelled (its SQL too) and answered
+	// QUERY_TIMEOUT. Negative: none.
+	OperationTimeout time.Duration
+	// MaxStatements bounds the SQL statements one query may run: a query whose
+	// data fields would need more is refused before it runs, and one that gets
+	// there at run time is cancelled (STATEMENT_LIMIT_EXCEEDED). Negative: none.
+	MaxStatements int
 }
 
 // Defaults of Config.
@@ -84,9 +120,14 @@ const (
 	DefaultWebsocketInitTimeout = 10 * time.Second
 )
 
-// APQCacheSize is how many persisted query texts (automatic persisted queries) the
-// server remembers; the least recently used are forgotten first.
-const APQCacheSize = 1000
+// Cache budgets (the least recently used entries are forgotten first).
+const (
+	// DefaultQueryCacheBytes is Config.QueryCacheBytes's default: 64 MiB, some
+	// 1,500 documents of 1 KB.
+	DefaultQueryCacheBytes = 64 << 20
+	// DefaultAPQCacheBytes is Config.APQCacheBytes's default: 16 MiB.
+	DefaultAPQCacheBytes = 16 << 20
+)
 
 // Websocket close codes of the graphql-ws protocols (4400..4499 are the protocol's).
 const (
@@ -134,22 +175,47 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.AddTransport(ws)
 	srv.AddTransport(httpTransport{maxBodyBytes: cfg.MaxBodyBytes})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := cfg.QueryCache
+	if queries == nil {
+		q := NewQueryCache(cfg.QueryCacheBytes)
+		queries = &q
+	}
+	apq := cfg.APQCache
+	if apq == nil {
+		apq = NewAPQCache(cfg.APQCacheBytes)
+	}
+	srv.SetQueryCache(*queries)
+	if cfg.MaxQueryTokens > 0 {
+		// A backstop for a text DocumentLimits did not see (a persisted query's,
+		// checked when it was stored); DocumentLimits counts the same tokens first.
+		srv.SetParserTokenLimit(cfg.MaxQueryTokens + 1)
+	}
 	// ResponseStats first: it is the outermost response interceptor, so the
 	// statement counter it makes is seen by everything that runs inside it.
 	srv.Use(ResponseStats{})
+	// The operation's deadline and statement budget, on that counter.
+	srv.Use(OperationBudget{Timeout: cfg.OperationTimeout, MaxStatements: cfg.MaxStatements})
+	// Before the APQ extension: a text is checked before it is stored.
+	srv.Use(&DocumentLimits{
+		MaxBytes: cfg.MaxQueryBytes, MaxTokens: cfg.MaxQueryTokens, MaxFields: cfg.MaxQueryFields,
+		MaxComparisons: cfg.MaxFieldComparisons, MaxAliases: cfg.MaxQueryAliases, MaxDirectives: cfg.MaxQueryDirectives,
+		cache: queries,
+	})
 	// Fresh dataloaders per response (per operation, per subscription event).
 	srv.AroundResponses(cfg.Resolver.withLoaders)
 	// A workspace's queries run within its read slots.
 	srv.AroundResponses(readSlots(cfg.ReadSlots))
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](APQCacheSize)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	// Depth before complexity: it is the cheaper check.
 	if cfg.MaxDepth > 0 {
 		srv.Use(DepthLimit{Limit: cfg.MaxDepth})
 	}
 	if cfg.ComplexityLimit > 0 {
 		srv.Use(newComplexityLimit(cfg.ComplexityLimit))
+	}
+	if cfg.MaxStatements > 0 {
+		srv.Use(StatementEstimate{Limit: cfg.MaxStatements})
 	}
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
@@ -174,6 +240,31 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.WebsocketInitTimeout <= 0 {
 		cfg.WebsocketInitTimeout = DefaultWebsocketInitTimeout
+	}
+	for _, l := range []struct {
+		v   *int
+		def int
+	}{
+		{&cfg.MaxQueryBytes, DefaultMaxQueryBytes},
+		{&cfg.MaxQueryTokens, DefaultMaxQueryTokens},
+		{&cfg.MaxQueryFields, DefaultMaxQueryFields},
+		{&cfg.MaxFieldComparisons, DefaultMaxFieldComparisons},
+		{&cfg.MaxQueryAliases, DefaultMaxQueryAliases},
+		{&cfg.MaxQueryDirectives, DefaultMaxQueryDirectives},
+		{&cfg.MaxStatements, DefaultMaxStatements},
+	} {
+		if *l.v == 0 {
+			*l.v = l.def
+		}
+	}
+	if cfg.QueryCacheBytes <= 0 {
+		cfg.QueryCacheBytes = DefaultQueryCacheBytes
+	}
+	if cfg.APQCacheBytes <= 0 {
+		cfg.APQCacheBytes = DefaultAPQCacheBytes
+	}
+	if cfg.OperationTimeout == 0 {
+		cfg.OperationTimeout = DefaultOperationTimeout
 	}
 	return cfg
 }

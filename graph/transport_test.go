@@ -329,8 +329,14 @@ func TestDepthAndComplexityLimits(t *testing.T) {
 		fmt.Fprintf(&bomb, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
 	}
 	bomb.WriteString(" fragment F30 on Query { __typename }")
-	start := time.Now()
+	// The document limits refuse it before parsing is over; without them the
+	// complexity limit does, before the walker runs.
 	resp, body = post(def, gqlBody(bomb.String()))
+	refusal(t, resp, body, http.StatusOK, ctJSON, "TOO_MANY_FIELDS",
+		"the query document selects 1073741824 fields (fragments expanded), more than the limit of 1000: select fewer fields or split the operation")
+	noDocLimits := testserver.NewWith(t, rest.Limits{}, func(c *graph.Config) { c.MaxQueryFields = -1 })
+	start := time.Now()
+	resp, body = post(noDocLimits, gqlBody(bomb.String()))
 	refusal(t, resp, body, http.StatusOK, ctJSON, "COMPLEXITY_LIMIT_EXCEEDED",
 		"operation has complexity 1073741824, which exceeds the limit of 25000: select fewer fields, use fewer aliases or split the operation")
 	if d := time.Since(start); d > 5*time.Second {
@@ -784,7 +790,8 @@ func TestWebsocketFragmentBomb(t *testing.T) {
 		t.Fatalf("the bomb took %v", d)
 	}
 	// gqlgen reports a refused operation as a next message carrying the error.
-	if (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), "COMPLEXITY_LIMIT_EXCEEDED") {
+	// The document limits refuse it before validation: 2^30 fields, fragments expanded.
+	if (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), "TOO_MANY_FIELDS") {
 		t.Fatalf("got %s %s", m.Type, m.Payload)
 	}
 }

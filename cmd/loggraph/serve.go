@@ -82,6 +82,27 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
 	fs.DurationVar(&cfg.TokenRecheck, "token-recheck-interval", env.duration("LOGGRAPH_TOKEN_RECHECK_INTERVAL", graph.DefaultTokenRecheckInterval),
 		"how often the tokens of open websockets are checked for revocation, besides the revocation notices (env LOGGRAPH_TOKEN_RECHECK_INTERVAL)")
+	// GraphQL document limits (checked before parsing), caches, deadline, statements.
+	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
+		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
+	fs.IntVar(&cfg.GraphQL.MaxQueryTokens, "max-query-tokens", env.int("LOGGRAPH_MAX_QUERY_TOKENS", graph.DefaultMaxQueryTokens),
+		"most lexical tokens in a GraphQL query; -1 = off (env LOGGRAPH_MAX_QUERY_TOKENS)")
+	fs.IntVar(&cfg.GraphQL.MaxQueryFields, "max-query-fields", env.int("LOGGRAPH_MAX_QUERY_FIELDS", graph.DefaultMaxQueryFields),
+		"most field selections in a GraphQL query, fragments expanded; -1 = off (env LOGGRAPH_MAX_QUERY_FIELDS)")
+	fs.IntVar(&cfg.GraphQL.MaxFieldComparisons, "max-query-field-comparisons", env.int("LOGGRAPH_MAX_QUERY_FIELD_COMPARISONS", graph.DefaultMaxFieldComparisons),
+		"most pairs of same-named fields validation may compare; -1 = off (env LOGGRAPH_MAX_QUERY_FIELD_COMPARISONS)")
+	fs.IntVar(&cfg.GraphQL.MaxQueryAliases, "max-query-aliases", env.int("LOGGRAPH_MAX_QUERY_ALIASES", graph.DefaultMaxQueryAliases),
+		"most aliases in a GraphQL query; -1 = off (env LOGGRAPH_MAX_QUERY_ALIASES)")
+	fs.IntVar(&cfg.GraphQL.MaxQueryDirectives, "max-query-directives", env.int("LOGGRAPH_MAX_QUERY_DIRECTIVES", graph.DefaultMaxQueryDirectives),
+		"most directives in a GraphQL query; -1 = off (env LOGGRAPH_MAX_QUERY_DIRECTIVES)")
+	fs.Int64Var(&cfg.GraphQL.QueryCacheBytes, "query-cache-bytes", int64(env.int("LOGGRAPH_QUERY_CACHE_BYTES", graph.DefaultQueryCacheBytes)),
+		"memory budget of the parsed-query cache (env LOGGRAPH_QUERY_CACHE_BYTES)")
+	fs.Int64Var(&cfg.GraphQL.APQCacheBytes, "apq-cache-bytes", int64(env.int("LOGGRAPH_APQ_CACHE_BYTES", graph.DefaultAPQCacheBytes)),
+		"memory budget of the automatic persisted query cache (env LOGGRAPH_APQ_CACHE_BYTES)")
+	fs.DurationVar(&cfg.GraphQL.OperationTimeout, "graphql-timeout", env.duration("LOGGRAPH_GRAPHQL_TIMEOUT", 0),
+		"deadline of a GraphQL query or mutation; 0 = the statement timeout, -1ns = off (env LOGGRAPH_GRAPHQL_TIMEOUT)")
+	fs.IntVar(&cfg.GraphQL.MaxStatements, "max-query-statements", env.int("LOGGRAPH_MAX_QUERY_STATEMENTS", graph.DefaultMaxStatements),
+		"most SQL statements one GraphQL query may run; -1 = off (env LOGGRAPH_MAX_QUERY_STATEMENTS)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -93,6 +114,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	cfg.DatabaseURL = *dbURL
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
+	if cfg.GraphQL.OperationTimeout == 0 && cfg.StatementTimeout > 0 {
+		// One slow statement, not a chain of them, is the most an operation may take.
+		cfg.GraphQL.OperationTimeout = cfg.StatementTimeout
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
