@@ -20,7 +20,7 @@ import (
 // events and still has its messages read (unsubscribing ends it).
 func TestWebsocketOutlivesBodyReadTimeout(t *testing.T) {
 	t.Parallel()
-	e := testserver.New(t, rest.Limits{BodyReadTimeout: 200 * time.Millisecond})
+	e := testserver.New(t, rest.Limits{BodyReadTimeout: time.Second})
 	tc := openTail(t, e, e.Tokens[model.RoleRead], "graphql-transport-ws", nil)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.Srv.URL, "http://"))

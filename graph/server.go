@@ -556,12 +556,20 @@ func (t httpTransport) paramsFromBody(r *http.Request) (*graphql.RawParams, int,
 	case len(bytes.TrimSpace(body)) == 0:
 		return nil, http.StatusBadRequest, "the request body is empty: send {\"query\": \"...\"}"
 	}
+	if off, esc, found := model.LoneSurrogate(body); found {
+		// Go's decoder would store U+FFFD in its place without a word; the ingest
+		// route refuses it, and so does this one.
+		return nil, http.StatusBadRequest, fmt.Sprintf("the request body has a lone UTF-16 surrogate escape %s at byte %d, which is not valid Unicode", esc, off)
+	}
 	params := &graphql.RawParams{}
 	if err := decodeJSON(body, params); err != nil {
 		return nil, http.StatusBadRequest, "the request body is not a GraphQL request: " + err.Error()
 	}
 	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
 		return nil, http.StatusBadRequest, "the request has no query"
+	}
+	if status, msg := loneSurrogateInQuery(params.Query); status != 0 {
+		return nil, status, msg
 	}
 	params.ReadTime = graphql.TraceTiming{Start: graphql.GetStartTime(r.Context()), End: graphql.Now()}
 	return params, 0, ""
@@ -580,6 +588,9 @@ func paramsFromQuery(raw string) (*graphql.RawParams, int, string) {
 		into *map[string]any
 	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
 		if v := q.Get(p.name); v != "" {
+			if _, esc, found := model.LoneSurrogate([]byte(v)); found {
+				return nil, http.StatusBadRequest, fmt.Sprintf("the %s parameter has a lone UTF-16 surrogate escape %s, which is not valid Unicode", p.name, esc)
+			}
 			if err := decodeJSON([]byte(v), p.into); err != nil {
 				return nil, http.StatusBadRequest, fmt.Sprintf("the %s parameter is not a JSON object: %v", p.name, err)
 			}
@@ -588,8 +599,21 @@ func paramsFromQuery(raw string) (*graphql.RawParams, int, string) {
 	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
 		return nil, http.StatusBadRequest, "the request has no query parameter"
 	}
+	if status, msg := loneSurrogateInQuery(params.Query); status != 0 {
+		return nil, status, msg
+	}
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	return params, 0, ""
+}
+
+// loneSurrogateInQuery refuses a query text whose string literals hold a lone UTF-16
+// surrogate escape: the GraphQL lexer, like Go's JSON decoder, would replace it with
+// U+FFFD without a word.
+func loneSurrogateInQuery(query string) (int, string) {
+	if off, esc, found := model.LoneSurrogate([]byte(query)); found {
+		return http.StatusBadRequest, fmt.Sprintf("the query has a lone UTF-16 surrogate escape %s at byte %d, which is not valid Unicode", esc, off)
+	}
+	return 0, ""
 }
 
 // decodeJSON decodes exactly one JSON value, keeping numbers as json.Number (as

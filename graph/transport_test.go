@@ -636,9 +636,12 @@ func TestWebsocketRefusals(t *testing.T) {
 
 func TestWebsocketKeepAliveAndInitTimeout(t *testing.T) {
 	t.Parallel()
+	// Intervals short enough for a quick test, long enough that a client on a loaded
+	// machine answers a ping within the server's 2x-interval pong deadline and sends
+	// its connection_init within the init timeout.
 	e := testserver.NewWith(t, rest.Limits{}, func(c *graph.Config) {
-		c.WebsocketKeepAlive = 50 * time.Millisecond
-		c.WebsocketInitTimeout = 200 * time.Millisecond
+		c.WebsocketKeepAlive = time.Second
+		c.WebsocketInitTimeout = 3 * time.Second
 	})
 	init := wsMsg{Type: "connection_init", Payload: json2(map[string]string{"authToken": e.Tokens[model.RoleRead]})}
 

@@ -693,8 +693,11 @@ func numericFits(num []byte) bool {
 	return lead < maxNumericIntDigits
 }
 
-// loneSurrogate finds a \uD800-\uDFFF escape in a JSON text that is not part of a
-// high-low pair: its byte offset and text.
+// LoneSurrogate finds a \uD800-\uDFFF escape in a JSON text that is not part of a
+// high-low pair: its byte offset and text. encoding/json would turn it into U+FFFD
+// silently; PostgreSQL's jsonb refuses it.
+func LoneSurrogate(b []byte) (offset int, escape string, found bool) { return loneSurrogate(b) }
+
 func loneSurrogate(b []byte) (offset int, escape string, found bool) {
 	inString := false
 	for i := 0; i < len(b); i++ {
