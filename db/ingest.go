@@ -293,9 +293,16 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 			idType = "text"
 		}
 		table, col := pgx.Identifier{w.kind.Table()}.Sanitize(), pgx.Identifier{w.kind.TimeColumn()}.Sanitize()
+		// One index probe per key (the LIMIT keeps the lateral subquery from being
+		// flattened into a join): as a plain join, PostgreSQL's custom plan hashed every
+		// stored row of the workspace (EXPLAIN: 255 ms for 132,000 rows, growing with the
+		// workspace) where 500 probes take 7 ms; the probe's time also prunes partitions
+		// at run time.
 		rows, err := tx.Query(ctx, fmt.Sprintf(`
-			SELECT t.id::text, t.%[2]s FROM unnest($2::text[], $3::timestamptz[]) AS k(id, ts)
-			JOIN %[1]s t ON t.workspace_id = $1 AND t.%[2]s = k.ts AND t.id = k.id::%[3]s`, table, col, idType),
+			SELECT t.id, t.ts FROM unnest($2::text[], $3::timestamptz[]) AS k(id, ts)
+			CROSS JOIN LATERAL (
+				SELECT s.id::text AS id, s.%[2]s AS ts FROM %[1]s s
+				WHERE s.workspace_id = $1 AND s.%[2]s = k.ts AND s.id = k.id::%[3]s LIMIT 1) t`, table, col, idType),
 			w.ws, ids, ts)
 		if err != nil {
 			return nil, fmt.Errorf("check duplicates: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -82,12 +83,16 @@ func noData(data json.RawMessage) bool {
 	return true
 }
 
-// readSlots is the response interceptor that runs each authenticated query within
-// one of its workspace's read slots (guard.ReadSlots): beyond the allowance a query
-// waits, then is refused with RATE_LIMITED. Mutations (ingest, tokens) and
-// subscriptions (long-lived, fed by the tail hub) take no read slot.
-func readSlots(slots *guard.ReadSlots) graphql.ResponseMiddleware {
-	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+// readSlots runs each data root field of an authenticated query within one of its
+// workspace's read slots (guard.ReadSlots): beyond the allowance a field waits, then
+// is refused with RATE_LIMITED. The slot is per root field, not per operation,
+// because gqlgen resolves root fields concurrently: one operation of many aliased
+// root fields would otherwise hold as many pooled connections as it has fields. A
+// slot holder never waits for another slot (its nested fields take none), so slots
+// cannot deadlock. Introspection takes no slot; mutations (ingest, tokens) and
+// subscriptions (long-lived, fed by the tail hub) take none either.
+func readSlots(slots *guard.ReadSlots) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		p := reqctx.Principal(ctx)
 		if p == nil || slots == nil || !graphql.HasOperationContext(ctx) {
 			return next(ctx)
@@ -95,17 +100,15 @@ func readSlots(slots *guard.ReadSlots) graphql.ResponseMiddleware {
 		if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {
 			return next(ctx)
 		}
+		if f := graphql.GetRootFieldContext(ctx); f == nil || strings.HasPrefix(f.Field.Name, "__") {
+			return next(ctx)
+		}
 		release, err := slots.Acquire(ctx, p.Workspace.ID)
 		if err != nil {
-			ref := guard.As(err)
-			if ref == nil {
-				return nil // the client went away while waiting
+			if ref := guard.As(err); ref != nil {
+				graphql.AddError(ctx, RefusalError(ref))
 			}
-			e := RefusalError(ref)
-			if id := reqctx.RequestID(ctx); id != "" {
-				e.Extensions["requestId"] = id
-			}
-			return &graphql.Response{Errors: gqlerror.List{e}}
+			return graphql.Null // or the client went away while waiting
 		}
 		defer release()
 		return next(ctx)

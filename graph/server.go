@@ -203,8 +203,8 @@ func NewHandler(cfg Config) http.Handler {
 	})
 	// Fresh dataloaders per response (per operation, per subscription event).
 	srv.AroundResponses(cfg.Resolver.withLoaders)
-	// A workspace's queries run within its read slots.
-	srv.AroundResponses(readSlots(cfg.ReadSlots))
+	// A workspace's queries run their root fields within its read slots.
+	srv.AroundRootFields(readSlots(cfg.ReadSlots))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	// Depth before complexity: it is the cheaper check.

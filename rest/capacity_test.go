@@ -531,3 +531,30 @@ func TestReadyzAnswersWithinItsBudget(t *testing.T) {
 		t.Fatalf("readyz after the lock: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestOneOperationCannotHoldTheReadPool: gqlgen resolves root fields concurrently, so
+// read slots are taken per root field. Workspace A's one query of four aliased root
+// fields, blocked on a lock, holds only its allowance of two read connections out of
+// a pool of three: workspace B's read gets the third and answers while the lock is
+// still held; A's other two fields run once the first two are done.
+func TestOneOperationCannotHoldTheReadPool(t *testing.T) {
+	t.Parallel()
+	e := testserver.NewEnv(t, testserver.Options{ConcurrentReads: 2, ReadSlotWait: time.Minute,
+		DB: db.Options{MaxConns: 3, AcquireTimeout: time.Minute}})
+	_, tokB := e.AddWorkspace("bravo")
+	lock := lockTables(t, e, "app_logs")
+	blocked := goGraphQL(e, e.Tokens[model.RoleRead],
+		"{ a: appLogs(first: 1) { nodes { id } } b: appLogs(first: 2) { nodes { id } } c: appLogs(first: 3) { nodes { id } } d: appLogs(first: 4) { nodes { id } } }")
+	lock.waitForLockWaiters(t, 2)
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []any           `json:"errors"`
+	}
+	if resp := e.GraphQL(tokB[model.RoleRead], "{ apiRequestLogs(first: 1) { nodes { id } } }", nil, &r); resp.StatusCode != http.StatusOK || len(r.Errors) > 0 {
+		t.Fatalf("workspace B while A's query is blocked: %d %s %v", resp.StatusCode, r.Data, r.Errors)
+	}
+	lock.release()
+	if res := <-blocked; res.status != http.StatusOK || strings.Contains(res.body, "errors") {
+		t.Fatalf("A's query after the lock: %d %s", res.status, res.body)
+	}
+}

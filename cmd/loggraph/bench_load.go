@@ -171,7 +171,7 @@ func cmdBenchLoad(ctx context.Context, cfg loadConfig, stdout io.Writer) error {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
-				if kb, err := procKB(srv.cmd.Process.Pid, "VmRSS:"); err == nil {
+				if kb, err := procKB(strconv.Itoa(srv.cmd.Process.Pid), "VmRSS:"); err == nil {
 					cur().add(func(r *loadRound) { r.rssMaxKB = max(r.rssMaxKB, kb) })
 				}
 			}
@@ -268,9 +268,9 @@ func (p *serverProcess) stop() {
 	}
 }
 
-// procKB reads a field of /proc/<pid>/status in kB.
-func procKB(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// procKB reads a field of /proc/<pid>/status in kB (pid "self": this process).
+func procKB(pid, field string) (int64, error) {
+	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
 		return 0, err
 	}
@@ -281,7 +281,7 @@ func procKB(pid int, field string) (int64, error) {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("%s not in /proc/%d/status", field, pid)
+	return 0, fmt.Errorf("%s not in /proc/%s/status", field, pid)
 }
 
 // retryAfter reads a 429/503's Retry-After (1 s when absent or odd).
@@ -685,6 +685,14 @@ func trickle(ctx context.Context, base, token string, cur func() *loadRound) {
 	}
 }
 
+// pctOf is pct that answers 0 for no samples (a run without readers or subscribers).
+func pctOf(xs []float64, p int) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return pct(xs, p)
+}
+
 func printLoadReport(w io.Writer, cfg loadConfig, rounds []*loadRound) {
 	type cond struct {
 		ingest, readP50, readP99, lagP50, lagP99 []float64
@@ -698,14 +706,14 @@ func printLoadReport(w io.Writer, cfg loadConfig, rounds []*loadRound) {
 		}
 		rate := float64(r.ingestRows) / cfg.round.Seconds()
 		c.ingest = append(c.ingest, rate)
-		c.readP50, c.readP99 = append(c.readP50, pct(r.readMs, 50)), append(c.readP99, pct(r.readMs, 99))
-		c.lagP50, c.lagP99 = append(c.lagP50, pct(r.tailLagMs, 50)), append(c.lagP99, pct(r.tailLagMs, 99))
+		c.readP50, c.readP99 = append(c.readP50, pctOf(r.readMs, 50)), append(c.readP99, pctOf(r.readMs, 99))
+		c.lagP50, c.lagP99 = append(c.lagP50, pctOf(r.tailLagMs, 50)), append(c.lagP99, pctOf(r.tailLagMs, 99))
 		n5 := 0
 		for _, n := range r.fiveXX {
 			n5 += n
 		}
 		fmt.Fprintf(w, "| %d | %v | %.0f | %d | %.1f | %.1f | %d | %.0f | %.0f | %d | %d | %d | %.0f |\n", i+1, r.hostile, rate, r.ingest429,
-			pct(r.readMs, 50), pct(r.readMs, 99), len(r.readMs), pct(r.tailLagMs, 50), pct(r.tailLagMs, 99), len(r.tailLagMs), r.tailDropped, n5, float64(r.rssMaxKB)/1024)
+			pctOf(r.readMs, 50), pctOf(r.readMs, 99), len(r.readMs), pctOf(r.tailLagMs, 50), pctOf(r.tailLagMs, 99), len(r.tailLagMs), r.tailDropped, n5, float64(r.rssMaxKB)/1024)
 	}
 	fmt.Fprintf(w, "\nmedians of rounds | calm | hostile | hostile/calm\n|---|---|---|---|\n")
 	for _, row := range []struct {
