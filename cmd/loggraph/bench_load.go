@@ -497,9 +497,23 @@ func loadAttacks() []loadAttack {
 		if err != nil {
 			return 0, err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		reply, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode, nil
+		// The outcome is the status and, for an error body, its code: GraphQL's first
+		// extensions.code or the /v1 code.
+		var out struct {
+			Code   string `json:"code"`
+			Errors []struct {
+				Extensions struct{ Code string } `json:"extensions"`
+			} `json:"errors"`
+		}
+		if json.Unmarshal(reply, &out) == nil && len(out.Errors) > 0 && out.Errors[0].Extensions.Code != "" {
+			return resp.StatusCode*1000 + codeIndex(out.Errors[0].Extensions.Code), nil
+		}
+		if out.Code != "" {
+			return resp.StatusCode*1000 + codeIndex(out.Code), nil
+		}
+		return resp.StatusCode * 1000, nil
 	}
 	gql := func(query string, anonymous bool) func(ctx context.Context, base, token string) ([]int, error) {
 		body, _ := json.Marshal(map[string]string{"query": query})
@@ -579,6 +593,32 @@ func loadAttacks() []loadAttack {
 	}
 }
 
+// The hostile client's outcomes are status*1000 + the index of the error code in
+// loadCodes (0: none), so that a refusal's code shows beside its status.
+var (
+	loadCodesMu sync.Mutex
+	loadCodes   = []string{""}
+)
+
+func codeIndex(code string) int {
+	loadCodesMu.Lock()
+	defer loadCodesMu.Unlock()
+	if i := slices.Index(loadCodes, code); i >= 0 {
+		return i
+	}
+	loadCodes = append(loadCodes, code)
+	return len(loadCodes) - 1
+}
+
+func outcomeName(s int) string {
+	loadCodesMu.Lock()
+	defer loadCodesMu.Unlock()
+	if c := loadCodes[s%1000]; c != "" {
+		return fmt.Sprintf("%d %s", s/1000, c)
+	}
+	return strconv.Itoa(s / 1000)
+}
+
 // loadHostile cycles through the attacks while its round is hostile; beside them,
 // one connection trickles a request body a byte every 2 s.
 func loadHostile(ctx context.Context, base, token string, on <-chan bool, cur func() *loadRound) {
@@ -614,8 +654,8 @@ func loadHostile(ctx context.Context, base, token string, on <-chan bool, cur fu
 				r.attacks[a.name] = map[string]int{}
 			}
 			for _, s := range statuses {
-				r.attacks[a.name][strconv.Itoa(s)]++
-				if s >= 500 {
+				r.attacks[a.name][outcomeName(s)]++
+				if s >= 500*1000 {
 					r.fiveXX["hostile: "+a.name]++
 				}
 			}
