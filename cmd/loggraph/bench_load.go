@@ -52,7 +52,8 @@ type loadRound struct {
 	ingestRows  int
 	ingest429   int
 	readMs      []float64
-	tailLagMs   []float64
+	tailLagMs   []float64 // from the row's sending (its timestamp) to its arrival
+	tailAckMs   []float64 // from its batch's acknowledgment (commit) to its arrival; 0 if it came first
 	tailDropped int
 	fiveXX      map[string]int // surface -> 5xx answers (and transport failures)
 	attacks     map[string]map[string]int
@@ -151,12 +152,13 @@ func cmdBenchLoad(ctx context.Context, cfg loadConfig, stdout io.Writer) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var wg sync.WaitGroup
 	var acked atomic.Int64 // rows of acknowledged batches
+	var acks sync.Map      // batch timestamp (UnixNano) -> when its acknowledgment arrived
 
 	for i := 0; i < cfg.subscribers; i++ {
-		wg.Go(func() { loadSubscriber(runCtx, srv.base, ingestTok, cur) })
+		wg.Go(func() { loadSubscriber(runCtx, srv.base, ingestTok, cur, &acks) })
 	}
 	for i := 0; i < cfg.ingestClients; i++ {
-		wg.Go(func() { loadIngester(runCtx, client, srv.base, ingestTok, cfg.batch, uint64(i), cur, &acked) })
+		wg.Go(func() { loadIngester(runCtx, client, srv.base, ingestTok, cfg.batch, uint64(i), cur, &acked, &acks) })
 	}
 	for i := 0; i < cfg.readers; i++ {
 		wg.Go(func() { loadReader(runCtx, client, srv.base, readTok, i, cur) })
@@ -308,12 +310,13 @@ const loadTailSource = "bench-load-tail"
 // retrying a batch until it is acknowledged (as a shipper does), so that every row
 // is stored exactly once whatever the server answered in between. It finishes the
 // batch in flight when the run ends.
-func loadIngester(ctx context.Context, c *http.Client, base, token string, size int, seed uint64, cur func() *loadRound, acked *atomic.Int64) {
+func loadIngester(ctx context.Context, c *http.Client, base, token string, size int, seed uint64, cur func() *loadRound, acked *atomic.Int64, acks *sync.Map) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	levels := []string{"DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR"}
 	for ctx.Err() == nil {
 		var body bytes.Buffer
-		now := time.Now().UTC()
+		// Microseconds, as PostgreSQL stores them: the tail gives back the same instant.
+		now := time.Now().UTC().Truncate(time.Microsecond)
 		enc := json.NewEncoder(&body)
 		for i := 0; i < size; i++ {
 			svc := fmt.Sprintf("bench-load-%d", rng.IntN(8))
@@ -346,6 +349,9 @@ func loadIngester(ctx context.Context, c *http.Client, base, token string, size 
 				var res struct{ Accepted, Duplicates int }
 				_ = json.Unmarshal(reply, &res)
 				acked.Add(int64(size))
+				// The batch's rows share its timestamp: the subscribers find the batch's
+				// acknowledgment by it.
+				acks.Store(now.UnixNano(), time.Now())
 				r.add(func(r *loadRound) { r.ingestRows += res.Accepted })
 				break
 			}
@@ -417,7 +423,7 @@ func loadReader(ctx context.Context, c *http.Client, base, token string, n int, 
 // loadSubscriber follows the tail source's rows over graphql-transport-ws and
 // records, for each row, the time from its sending (its timestamp) to its arrival.
 // It reconnects when the socket ends.
-func loadSubscriber(ctx context.Context, base, token string, cur func() *loadRound) {
+func loadSubscriber(ctx context.Context, base, token string, cur func() *loadRound, acks *sync.Map) {
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/graphql"
 	for ctx.Err() == nil {
 		err := func() error {
@@ -463,6 +469,11 @@ func loadSubscriber(ctx context.Context, base, token string, cur func() *loadRou
 						r.tailDropped += ev.Dropped
 						for _, l := range ev.Logs {
 							r.tailLagMs = append(r.tailLagMs, ms(now.Sub(l.Timestamp)))
+							ack := 0.0
+							if at, ok := acks.Load(l.Timestamp.UnixNano()); ok {
+								ack = max(ms(now.Sub(at.(time.Time))), 0)
+							}
+							r.tailAckMs = append(r.tailAckMs, ack)
 						}
 					})
 				case "error", "complete":
@@ -735,10 +746,10 @@ func pctOf(xs []float64, p int) float64 {
 
 func printLoadReport(w io.Writer, cfg loadConfig, rounds []*loadRound) {
 	type cond struct {
-		ingest, readP50, readP99, lagP50, lagP99 []float64
+		ingest, readP50, readP99, lagP50, lagP99, ackP50, ackP99 []float64
 	}
 	var calm, hostile cond
-	fmt.Fprintf(w, "\n| round | hostile | ingest rows/s | ingest 429 | read p50 ms | read p99 ms | reads | tail lag p50 ms | tail lag p99 ms | tail rows | dropped | 5xx | RSS max MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| round | hostile | ingest rows/s | ingest 429 | read p50 ms | read p99 ms | reads | tail lag p50 ms | tail lag p99 ms | after ack p50 ms | after ack p99 ms | tail rows | dropped | 5xx | RSS max MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range rounds {
 		c := &calm
 		if r.hostile {
@@ -748,12 +759,14 @@ func printLoadReport(w io.Writer, cfg loadConfig, rounds []*loadRound) {
 		c.ingest = append(c.ingest, rate)
 		c.readP50, c.readP99 = append(c.readP50, pctOf(r.readMs, 50)), append(c.readP99, pctOf(r.readMs, 99))
 		c.lagP50, c.lagP99 = append(c.lagP50, pctOf(r.tailLagMs, 50)), append(c.lagP99, pctOf(r.tailLagMs, 99))
+		c.ackP50, c.ackP99 = append(c.ackP50, pctOf(r.tailAckMs, 50)), append(c.ackP99, pctOf(r.tailAckMs, 99))
 		n5 := 0
 		for _, n := range r.fiveXX {
 			n5 += n
 		}
-		fmt.Fprintf(w, "| %d | %v | %.0f | %d | %.1f | %.1f | %d | %.0f | %.0f | %d | %d | %d | %.0f |\n", i+1, r.hostile, rate, r.ingest429,
-			pctOf(r.readMs, 50), pctOf(r.readMs, 99), len(r.readMs), pctOf(r.tailLagMs, 50), pctOf(r.tailLagMs, 99), len(r.tailLagMs), r.tailDropped, n5, float64(r.rssMaxKB)/1024)
+		fmt.Fprintf(w, "| %d | %v | %.0f | %d | %.1f | %.1f | %d | %.0f | %.0f | %.0f | %.0f | %d | %d | %d | %.0f |\n", i+1, r.hostile, rate, r.ingest429,
+			pctOf(r.readMs, 50), pctOf(r.readMs, 99), len(r.readMs), pctOf(r.tailLagMs, 50), pctOf(r.tailLagMs, 99),
+			pctOf(r.tailAckMs, 50), pctOf(r.tailAckMs, 99), len(r.tailLagMs), r.tailDropped, n5, float64(r.rssMaxKB)/1024)
 	}
 	fmt.Fprintf(w, "\nmedians of rounds | calm | hostile | hostile/calm\n|---|---|---|---|\n")
 	for _, row := range []struct {
@@ -762,7 +775,8 @@ func printLoadReport(w io.Writer, cfg loadConfig, rounds []*loadRound) {
 	}{
 		{"ingest rows/s", calm.ingest, hostile.ingest}, {"read p50 ms", calm.readP50, hostile.readP50},
 		{"read p99 ms", calm.readP99, hostile.readP99}, {"tail lag p50 ms", calm.lagP50, hostile.lagP50},
-		{"tail lag p99 ms", calm.lagP99, hostile.lagP99},
+		{"tail lag p99 ms", calm.lagP99, hostile.lagP99}, {"tail lag after ack p50 ms", calm.ackP50, hostile.ackP50},
+		{"tail lag after ack p99 ms", calm.ackP99, hostile.ackP99},
 	} {
 		a, b := median(row.a), median(row.b)
 		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.2f |\n", row.name, a, b, b/a)
