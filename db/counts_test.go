@@ -97,12 +97,7 @@ func TestCountsMatchRows(t *testing.T) {
 func TestCompactCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := dbtest.New(t)
-	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := db.NewIngestStore(d, db.NewPartitions(d))
+	d, ws, store := newIngestEnv(t)
 	for i := 0; i < 10; i++ {
 		body := fmt.Sprintf(`{"timestamp":"2026-11-1%dT10:00:00Z","level":"INFO","service":"a","message":"m"}
 {"timestamp":"2026-11-1%dT11:00:00Z","level":"ERROR","service":"b","message":"m"}`, i%3, i%3)

@@ -20,15 +20,21 @@ func decode(t *testing.T, kind model.LogKind, body string) *model.Batch {
 	return b
 }
 
-func TestIngestEveryKindIdempotent(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// newIngestEnv gives a test a fresh database with workspace acme and an ingest store.
+func newIngestEnv(t *testing.T) (*db.DB, *model.Workspace, *db.IngestStore) {
+	t.Helper()
 	d := dbtest.New(t)
-	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
+	ws, err := db.NewWorkspaceStore(d.Bun).Create(context.Background(), "acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := db.NewIngestStore(d, db.NewPartitions(d))
+	return d, ws, db.NewIngestStore(d, db.NewPartitions(d))
+}
+
+func TestIngestEveryKindIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, ws, store := newIngestEnv(t)
 	cases := []struct {
 		kind  model.LogKind
 		body  string

@@ -170,12 +170,7 @@ func TestPartitionBoundOverWindow(t *testing.T) {
 func TestIngestAfterDroppedPartition(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := dbtest.New(t)
-	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := db.NewIngestStore(d, db.NewPartitions(d))
+	d, ws, store := newIngestEnv(t)
 	ts := time.Now().UTC().Add(-48 * time.Hour)
 	line := fmt.Sprintf(`{"timestamp":%q,"level":"INFO","service":"s","message":"m"}`, ts.Format(time.RFC3339Nano))
 	for i := 0; i < 2; i++ {

@@ -31,17 +31,6 @@ func cachedEnv(t *testing.T, configure func(*graph.Config)) (*testserver.Env, *g
 	return e, &qc, apq
 }
 
-func repeated(n int, piece func(i int) string) string {
-	var b strings.Builder
-	b.WriteString("{ ")
-	for i := range n {
-		b.WriteString(piece(i))
-		b.WriteByte(' ')
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
 // TestQueryFloodsAreRefusedBeforeParsing: issue 8's anonymous and read-token
 // floods, and one document over each document limit, are refused by DocumentLimits
 // (the only source of these codes, and it runs before gqlgen parses or validates):
@@ -58,15 +47,15 @@ func TestQueryFloodsAreRefusedBeforeParsing(t *testing.T) {
 	repeats := func(name string, n int) string {
 		return fmt.Sprintf("the query document repeats response names so often (%q %d times in one selection set) that validating it would compare more than 200 pairs of fields: select each field once, or give each selection its own alias", name, n)
 	}
-	typename25k := repeated(25000, func(int) string { return "__typename" })
-	alias8k := repeated(8000, func(int) string { return "a: __typename" })
-	alias900 := repeated(900, func(int) string { return "a: __typename" })
-	conflict2k := repeated(2000, func(i int) string { return fmt.Sprintf("a: logs(first: %d) { totalCount }", i+1) })
-	conflict200 := repeated(200, func(i int) string { return fmt.Sprintf("logs(first: %d) { totalCount }", i+1) })
+	typename25k := repeat(25000, func(int) string { return "__typename" })
+	alias8k := repeat(8000, func(int) string { return "a: __typename" })
+	alias900 := repeat(900, func(int) string { return "a: __typename" })
+	conflict2k := repeat(2000, func(i int) string { return fmt.Sprintf("a: logs(first: %d) { totalCount }", i+1) })
+	conflict200 := repeat(200, func(i int) string { return fmt.Sprintf("logs(first: %d) { totalCount }", i+1) })
 	typeName7MB := `{ __type(name: "T` + strings.Repeat("x", 7<<20) + `") { name } }`
 	tokens := "query ($x: [Int] = [" + strings.Repeat("1 ", 6000) + "]) { __typename }"
 	fields := `{ __type(name: "Query") { ` + strings.Repeat("kind name description ofType { ", 300) + "kind" + strings.Repeat(" }", 300) + " } }"
-	aliases := repeated(101, func(i int) string { return fmt.Sprintf("a%d: __typename", i) })
+	aliases := repeat(101, func(i int) string { return fmt.Sprintf("a%d: __typename", i) })
 	directives := "{ __typename" + strings.Repeat(" @include(if: true)", 51) + " }"
 	for _, c := range []struct {
 		name, token, query, code, msg string
@@ -217,21 +206,21 @@ func TestStatementLimit(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
 	read := e.Tokens[model.RoleRead]
-	appLogs5k := repeated(5000, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })
+	appLogs5k := repeat(5000, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })
 	for _, c := range []struct {
 		name, query, code, msg string
 	}{
 		{"5,000 aliases of appLogs(first: 1)", appLogs5k,
 			graph.CodeDocumentTooLarge, fmt.Sprintf("the query document has %d bytes, more than the limit of 65536: send a smaller document (large values go in variables)", len(appLogs5k))},
-		{"300 aliases of logPatterns", repeated(300, func(i int) string { return fmt.Sprintf("a%d: logPatterns { pattern }", i) }),
+		{"300 aliases of logPatterns", repeat(300, func(i int) string { return fmt.Sprintf("a%d: logPatterns { pattern }", i) }),
 			graph.CodeTooManyFields, "the query document has 300 aliases, more than the limit of 100: split the operation"},
-		{"60 aliases of logPatterns", repeated(60, func(i int) string { return fmt.Sprintf("a%d: logPatterns { pattern }", i) }),
+		{"60 aliases of logPatterns", repeat(60, func(i int) string { return fmt.Sprintf("a%d: logPatterns { pattern }", i) }),
 			graph.CodeStatementLimit, "the query needs at least 120 SQL statements, more than the limit of 100: request fewer root fields or aliases, or split it"},
-		{"100 aliases of appLogs and one of logs", repeated(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[:len("{ ")] +
-			"b: logs(first: 1) { nodes { id } } " + repeated(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[len("{ "):],
+		{"100 aliases of appLogs and one of logs", repeat(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[:len("{ ")] +
+			"b: logs(first: 1) { nodes { id } } " + repeat(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[len("{ "):],
 			graph.CodeTooManyFields, "the query document has 101 aliases, more than the limit of 100: split the operation"},
 		{"99 aliases of appLogs and two logs", "{ logs(first: 1) { nodes { id } } x: logs(first: 2) { nodes { id } } " +
-			repeated(99, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[len("{ "):],
+			repeat(99, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })[len("{ "):],
 			graph.CodeStatementLimit, "the query needs at least 101 SQL statements, more than the limit of 100: request fewer root fields or aliases, or split it"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -243,7 +232,7 @@ func TestStatementLimit(t *testing.T) {
 		})
 	}
 	t.Run("100 aliases of appLogs pass", func(t *testing.T) {
-		resp, body := post(e, gqlBody(repeated(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })),
+		resp, body := post(e, gqlBody(repeat(100, func(i int) string { return fmt.Sprintf("a%d: appLogs(first: 1) { nodes { id } }", i) })),
 			"Authorization", "Bearer "+read)
 		w := expect(t, resp, body, http.StatusOK, ctJSON)
 		if len(w.Errors) > 0 {
