@@ -29,7 +29,8 @@ type IngestResult struct {
 
 // BatchNotice is the payload of the one NOTIFY sent per committed batch: the rows
 // of the batch are those of the workspace and kind with this batch id, their times in
-// [From, To].
+// [From, To], written by transaction Xid (64-bit, pg_current_xact_id(): what
+// pg_current_snapshot() speaks; 0 from servers before it was sent).
 type BatchNotice struct {
 	WorkspaceID uuid.UUID     `json:"workspace_id"`
 	Kind        model.LogKind `json:"kind"`
@@ -37,6 +38,7 @@ type BatchNotice struct {
 	Count       int           `json:"count"`
 	From        time.Time     `json:"from"`
 	To          time.Time     `json:"to"`
+	Xid         uint64        `json:"xid,omitempty"`
 }
 
 // IngestStore writes validated batches: all or nothing, idempotent for client ids.
@@ -118,7 +120,9 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, string(payload))
+		// The transaction id is added in SQL: asking for it first would cost a round trip.
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, ($2::jsonb || jsonb_build_object('xid', pg_current_xact_id()::text::bigint))::text)",
+			NotifyChannel, string(payload))
 		return err
 	})
 	return res, err

@@ -1,7 +1,6 @@
 package db
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,16 +40,20 @@ type TailOptions struct {
 	// Buffer is how many logs a subscriber may have waiting; past it the oldest are
 	// dropped and counted (default 1000).
 	Buffer int
-	// Remember is how many delivered log ids the hub keeps to avoid delivering a log
-	// twice when batches' time ranges overlap (default 100,000).
-	Remember int
+	// Backlog is how many notices may wait for the hub; past it the hub has fallen
+	// too far behind to catch up, and every subscription ends with
+	// ErrTailInterrupted (default 100,000).
+	Backlog int
+	// Parallel is how many reads the hub runs at once, each for one workspace and
+	// kind (default 2; it reads on the system pool, shared with token lookups).
+	Parallel int
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts
 	// (defaults 100 ms and 5 s).
 	MinBackoff, MaxBackoff time.Duration
 	// SubscribeWait is how long Subscribe waits for a listener that is reconnecting
 	// (default 5 s).
 	SubscribeWait time.Duration
-	// FetchTimeout bounds the one fetch per batch (default 10 s).
+	// FetchTimeout bounds each read of notified batches (default 10 s).
 	FetchTimeout time.Duration
 }
 
@@ -58,8 +61,11 @@ func (o TailOptions) withDefaults() TailOptions {
 	if o.Buffer <= 0 {
 		o.Buffer = 1000
 	}
-	if o.Remember <= 0 {
-		o.Remember = 100_000
+	if o.Backlog <= 0 {
+		o.Backlog = 100_000
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 2
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 100 * time.Millisecond
@@ -78,14 +84,13 @@ func (o TailOptions) withDefaults() TailOptions {
 
 // TailHub fans committed ingest batches out to live-tail subscribers. It holds one
 // dedicated connection (not from the pool: a pooled connection would be handed to
-// other queries and lose its LISTEN) that LISTENs on NotifyChannel, and reads each
-// notified batch once, whatever the number of subscribers, then filters per
-// subscriber in Go. Notifications are handled one at a time, in the order
-// PostgreSQL delivers them, which is commit order.
-//
-// The notice carries no ids, so a batch is read back by (workspace, kind, time
-// range) and narrowed by transaction ids: see fetch for what that can miss or
-// repeat.
+// other queries and lose its LISTEN) that LISTENs on NotifyChannel. A receiving
+// goroutine queues each notice as it arrives; a working goroutine takes every
+// queued notice at once, reads the batches that have subscribers with one
+// statement per workspace and kind (so a hub that fell behind catches up with
+// fewer, larger reads instead of one read per batch), filters per subscriber in Go,
+// and hands the logs over in the order PostgreSQL delivered the notices, which is
+// commit order.
 type TailHub struct {
 	d    *DB
 	log  *slog.Logger
@@ -98,10 +103,9 @@ type TailHub struct {
 	done  bool          // Run returned: Subscribe fails
 
 	fetches atomic.Int64
+	backlog atomic.Int64 // notices received and not handled yet
 
-	// Used by the listening goroutine only.
-	seen     *recentSet[string] // delivered logs, by kind, id and time
-	doneXids *recentSet[uint64] // transactions whose batch was handled
+	beforeRead func(batches int) // tests: called before each read with its batch count
 }
 
 // NewTailHub returns a hub over d's database; call Run (or Start) to listen.
@@ -110,8 +114,7 @@ func NewTailHub(d *DB, log *slog.Logger, opts TailOptions) *TailHub {
 		log = slog.Default()
 	}
 	opts = opts.withDefaults()
-	return &TailHub{d: d, log: log, opts: opts, subs: map[uuid.UUID]map[*TailSub]struct{}{},
-		ready: make(chan struct{}), seen: newRecentSet[string](opts.Remember), doneXids: newRecentSet[uint64](opts.Remember / 10)}
+	return &TailHub{d: d, log: log, opts: opts, subs: map[uuid.UUID]map[*TailSub]struct{}{}, ready: make(chan struct{})}
 }
 
 // Start runs the hub in a goroutine; stop cancels it and waits for it to return.
@@ -171,17 +174,117 @@ func (h *TailHub) listen(ctx context.Context) error {
 	close(h.ready)
 	h.mu.Unlock()
 	h.log.Info("live tail listening", "channel", NotifyChannel)
+	q := &noticeQueue{wake: make(chan struct{}, 1), max: h.opts.Backlog}
+	worked := make(chan struct{})
+	go func() {
+		defer close(worked)
+		h.work(ctx, q)
+	}()
+	// The notices received before the connection failed are handed over before Run
+	// ends the subscriptions.
+	defer func() { q.close(); <-worked }()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		var notice tailNotice
-		if err := json.Unmarshal([]byte(n.Payload), &notice); err != nil || !notice.Kind.IsValid() {
+		var notice BatchNotice
+		if err := json.Unmarshal([]byte(n.Payload), &notice); err != nil || !notice.Kind.IsValid() || notice.Batch == 0 {
 			h.log.Error("live tail: unreadable notification", "payload", n.Payload, "err", err)
 			continue
 		}
-		h.handle(ctx, notice)
+		if !q.push(notice) {
+			h.log.Error("live tail: fell behind by more than the backlog bound; ending every subscription", "backlog", h.opts.Backlog)
+			h.failAll(ErrTailInterrupted)
+		}
+		h.backlog.Store(int64(q.len()))
+	}
+}
+
+// noticeQueue holds the notices received and not handled yet, at most max: the
+// receiving goroutine never waits for the working one.
+type noticeQueue struct {
+	mu     sync.Mutex
+	items  []BatchNotice
+	closed bool
+	max    int
+	wake   chan struct{} // capacity 1: "something changed"
+}
+
+// push queues n; past the bound it empties the queue and reports false (the
+// subscribers have missed those batches).
+func (q *noticeQueue) push(n BatchNotice) bool {
+	q.mu.Lock()
+	ok := len(q.items) < q.max
+	if ok {
+		q.items = append(q.items, n)
+	} else {
+		q.items = nil
+	}
+	q.mu.Unlock()
+	q.signal()
+	return ok
+}
+
+func (q *noticeQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+func (q *noticeQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *noticeQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for notices and returns all of them; false once closed and empty.
+func (q *noticeQueue) take() ([]BatchNotice, bool) {
+	for {
+		q.mu.Lock()
+		items, closed := q.items, q.closed
+		q.items = nil
+		q.mu.Unlock()
+		if len(items) > 0 {
+			return items, true
+		}
+		if closed {
+			return nil, false
+		}
+		<-q.wake
+	}
+}
+
+// work hands over the queued notices until the queue is closed and empty.
+func (h *TailHub) work(ctx context.Context, q *noticeQueue) {
+	for {
+		notices, ok := q.take()
+		if !ok {
+			return
+		}
+		h.handle(ctx, notices)
+		h.backlog.Store(int64(q.len()))
+	}
+}
+
+// failAll ends every subscription with err; new ones may be opened at once.
+func (h *TailHub) failAll(err error) {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs = map[uuid.UUID]map[*TailSub]struct{}{}
+	h.mu.Unlock()
+	for _, set := range subs {
+		for s := range set {
+			s.fail(err)
+		}
 	}
 }
 
@@ -296,9 +399,14 @@ func (h *TailHub) Pending() int {
 	return n
 }
 
-// Fetches returns how many batches the hub has read (metrics, tests): one per
-// notified batch that has subscribers in its workspace.
+// Fetches returns how many reads the hub has made (metrics, tests): at most one per
+// notified batch that has subscribers in its workspace, fewer when batches queue up
+// (one read per workspace and kind of the queued batches).
 func (h *TailHub) Fetches() int64 { return h.fetches.Load() }
+
+// Backlog returns how many notices wait for the hub (metrics): a hub that keeps up
+// holds few; past TailOptions.Backlog every subscription ends.
+func (h *TailHub) Backlog() int64 { return h.backlog.Load() }
 
 func (h *TailHub) remove(s *TailSub) {
 	h.mu.Lock()
@@ -311,53 +419,115 @@ func (h *TailHub) remove(s *TailSub) {
 	}
 }
 
-// handle reads one notified batch (if anyone in its workspace listens) and gives
-// each subscriber its matching logs.
-func (h *TailHub) handle(ctx context.Context, n tailNotice) {
+// listeners are one workspace's subscribers when a set of notices is handled.
+type listeners struct {
+	subs  []*TailSub
+	snaps []*snapshot
+	// unknown: a subscriber's snapshot is not known yet, so it may want any batch.
+	unknown bool
+}
+
+// oldToAll reports whether every subscriber's snapshot already sees the transaction
+// (nobody's news: no read). A notice without its transaction id (sent by a server of
+// an earlier version) is news to everyone.
+func (l *listeners) oldToAll(xid uint64) bool {
+	return xid != 0 && !l.unknown && !slices.ContainsFunc(l.snaps, func(s *snapshot) bool { return !s.visible(xid) })
+}
+
+// tailGroup is the notices of one workspace and kind read by one statement.
+type tailGroup struct {
+	ws      uuid.UUID
+	kind    model.LogKind
+	notices []int // indexes into the handled notices, in order
+}
+
+// maxBatchesPerRead bounds the batches one statement reads (its arrays' length).
+const maxBatchesPerRead = 256
+
+// handle reads the notified batches that have subscribers, one statement per
+// workspace and kind (TailOptions.Parallel at a time), and hands each subscriber its
+// matching logs in notice order.
+func (h *TailHub) handle(ctx context.Context, notices []BatchNotice) {
+	who := map[uuid.UUID]*listeners{}
 	h.mu.Lock()
-	var subs []*TailSub
-	var snaps []*snapshot // nil: a subscriber's snapshot is not known yet
-	pending := false
-	for s := range h.subs[n.WorkspaceID] {
-		subs = append(subs, s)
-		s.mu.Lock()
-		if s.snap == nil {
-			pending = true
+	for _, n := range notices {
+		if _, ok := who[n.WorkspaceID]; ok {
+			continue
 		}
-		snaps = append(snaps, s.snap)
-		s.mu.Unlock()
-	}
-	if pending {
-		snaps = nil // such a subscriber may want any committed row: filter nothing out
+		var l *listeners
+		for s := range h.subs[n.WorkspaceID] {
+			if l == nil {
+				l = &listeners{}
+			}
+			l.subs = append(l.subs, s)
+			s.mu.Lock()
+			if s.snap == nil {
+				l.unknown = true
+			}
+			l.snaps = append(l.snaps, s.snap)
+			s.mu.Unlock()
+		}
+		who[n.WorkspaceID] = l // nil: nobody to tell, no read
 	}
 	h.mu.Unlock()
-	if len(subs) == 0 {
-		return // nobody to tell: no fetch
-	}
-	logs, err := h.fetch(ctx, n, snaps)
-	if err != nil {
-		if ctx.Err() != nil {
-			return // shutting down or the connection went: Run reports it
+
+	var groups []*tailGroup
+	byKey := map[string]*tailGroup{}
+	for i, n := range notices {
+		l := who[n.WorkspaceID]
+		if l == nil || l.oldToAll(n.Xid) {
+			continue
 		}
-		// These subscribers would silently miss the batch: end their subscriptions.
-		h.log.Error("live tail: read batch", "workspace_id", n.WorkspaceID, "kind", n.Kind, "err", err)
-		for _, s := range subs {
+		key := n.WorkspaceID.String() + string(n.Kind)
+		g := byKey[key]
+		if g == nil || len(g.notices) == maxBatchesPerRead {
+			g = &tailGroup{ws: n.WorkspaceID, kind: n.Kind}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.notices = append(g.notices, i)
+	}
+	if len(groups) == 0 {
+		return
+	}
+
+	read := make([][]TailLog, len(notices))
+	var failedMu sync.Mutex
+	failed := map[uuid.UUID]error{}
+	sem := make(chan struct{}, h.opts.Parallel)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			// Each goroutine writes only its own notices' slots of read.
+			if err := h.fetch(ctx, g, notices, read); err != nil {
+				failedMu.Lock()
+				failed[g.ws] = err
+				failedMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return // shutting down: Run ends the subscriptions
+	}
+	for ws, err := range failed {
+		// These subscribers would silently miss batches: end their subscriptions.
+		h.log.Error("live tail: read batches", "workspace_id", ws, "err", err)
+		for _, s := range who[ws].subs {
 			h.remove(s)
 			s.fail(ErrTailInterrupted)
 		}
-		return
 	}
-	for _, s := range subs {
-		s.offer(logs)
+	for i, n := range notices {
+		if read[i] == nil || failed[n.WorkspaceID] != nil {
+			continue
+		}
+		for _, s := range who[n.WorkspaceID].subs {
+			s.offer(read[i])
+		}
 	}
-}
-
-// tailNotice is a BatchNotice, plus the batch's transaction id (64-bit,
-// pg_current_xact_id()) that ingest may send: with it the hub reads exactly the
-// batch's rows (xmin) instead of guessing the batch by its count.
-type tailNotice struct {
-	BatchNotice
-	Xid uint64 `json:"xid"`
 }
 
 // TailLog is one log read by the hub, with what subscribers filter on that the log
@@ -367,7 +537,7 @@ type TailLog struct {
 	// Source is the name filterCommon's sources match: the service, collection,
 	// integration, logger or API reference name (nil when the entity has none).
 	Source *string
-	xid    uint64 // the inserting transaction (64-bit, with epoch)
+	xid    uint64 // the inserting transaction (64-bit, with epoch); 0: unknown
 }
 
 // tailSource is the SQL for a kind's source name and the join it needs.
@@ -387,121 +557,53 @@ func tailSource(k model.LogKind) (expr, join string) {
 	return "NULL", ""
 }
 
-// fullXid widens a row's 32-bit xmin to the 64-bit transaction id (with epoch) that
-// pg_current_snapshot() speaks: a row's xmin is below the next xid, so an xmin above
-// the next xid's low 32 bits belongs to the previous epoch.
-const fullXid = `greatest((cur.nx >> 32 << 32) + t.xmin::text::bigint -
-	CASE WHEN t.xmin::text::bigint >= (cur.nx & 4294967295) THEN 4294967296 ELSE 0 END, 0)`
-
-// fetch reads the rows of a notified batch. The notice names no rows, so the batch
-// is found as the transaction with exactly the notice's count of rows among the
-// workspace's rows of the kind in the notice's time range (a batch is one
-// transaction, and all its rows are in its range), leaving out transactions that
-// were handled already and rows every subscriber's snapshot already sees. Logs
-// already delivered (TailOptions.Remember of them) are not delivered again.
-//
-// What this can get wrong, until the notice names its rows (see the report's
-// proposed ingest change):
-//   - two batches of the same size with rows in each other's range, the later one
-//     committed (not yet notified) when the earlier one is read: both are
-//     delivered then, by transaction id (which is assignment, not commit, order),
-//     and the later one is skipped at its own notice: early, not lost, not twice;
-//   - a batch is read back by time range: a batch that mixes a late log (old
-//     timestamp) with current ones scans everything in between (bounded by
-//     FetchTimeout; past it the workspace's subscriptions end with
-//     ErrTailInterrupted rather than miss the batch silently);
-//   - the 32-bit xmin of a row is widened to 64 bits against the current epoch: a
-//     row more than 2^32 transactions old can look recent and, if it has the
-//     notice's count of siblings in the range, be taken for the batch;
-//   - rows written without a notification (db.Seed) are never delivered unless they
-//     are taken for a batch as above.
-func (h *TailHub) fetch(ctx context.Context, n tailNotice, snaps []*snapshot) ([]TailLog, error) {
-	// Rows older than every snapshot's xmin are visible to every subscriber.
-	var minXmin uint64
-	for i, s := range snaps {
-		if i == 0 || s.xmin < minXmin {
-			minXmin = s.xmin
-		}
-	}
+// fetch reads the rows of a group's batches with one statement: each batch by its
+// id, within its time range (so through the list index of the partitions the range
+// touches), and stores each notice's logs, in time order, at its index in read.
+func (h *TailHub) fetch(ctx context.Context, g *tailGroup, notices []BatchNotice, read [][]TailLog) error {
 	h.fetches.Add(1)
+	if h.beforeRead != nil {
+		h.beforeRead(len(g.notices))
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.FetchTimeout)
 	defer cancel()
-	k := n.Kind
-	src, join := tailSource(k)
-	col := pgx.Identifier{k.TimeColumn()}.Sanitize()
+	src, join := tailSource(g.kind)
+	col := pgx.Identifier{g.kind.TimeColumn()}.Sanitize()
 	q := fmt.Sprintf(`
-		WITH cur AS MATERIALIZED (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS nx)
-		SELECT to_jsonb(t.*)::text, %[3]s, x.xid
-		FROM %[1]s t %[4]s CROSS JOIN cur CROSS JOIN LATERAL (SELECT %[5]s AS xid) x
-		WHERE t.workspace_id = $1 AND t.%[2]s BETWEEN $2 AND $3 AND x.xid >= $4
-			AND ($5::bigint = 0 OR x.xid = $5::bigint) AND x.xid <> ALL($6::bigint[])
-			AND ($7::bigint = 0 OR t.batch_id = $7::bigint)
-		ORDER BY t.%[2]s, t.id`,
-		pgx.Identifier{k.Table()}.Sanitize(), col, src, join, fullXid)
-	// Handled batches are left out in SQL: clients that send coarse timestamps make
-	// many batches share one range, and each would otherwise be read again and again.
-	done := []int64{} // not nil: pgx sends a nil slice as NULL, and <> ALL(NULL) is never true
-	for _, x := range h.doneXids.ring {
-		if x >= minXmin {
-			done = append(done, int64(x))
-		}
+		SELECT b.i, to_jsonb(t.*)::text, %[3]s
+		FROM unnest($2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS b(i, batch, lo, hi)
+		CROSS JOIN LATERAL (
+			SELECT * FROM %[1]s r
+			WHERE r.workspace_id = $1 AND r.%[2]s BETWEEN b.lo AND b.hi AND r.batch_id = b.batch
+		) t %[4]s
+		ORDER BY b.i, t.%[2]s, t.id`,
+		pgx.Identifier{g.kind.Table()}.Sanitize(), col, src, join)
+	idx := make([]int32, len(g.notices))
+	batches := make([]int64, len(g.notices))
+	from := make([]time.Time, len(g.notices))
+	to := make([]time.Time, len(g.notices))
+	for j, i := range g.notices {
+		idx[j], batches[j], from[j], to[j] = int32(i), notices[i].Batch, notices[i].From, notices[i].To
 	}
-	// Ingest stores each batch's id on its rows and sends it in the notice: with it the
-	// read is exactly the batch (the count-matching below is for notices without one).
-	rows, err := h.d.Pool.Query(ctx, q, n.WorkspaceID, n.From, n.To, int64(minXmin), int64(n.Xid), done, n.Batch)
+	rows, err := h.d.Pool.Query(ctx, q, g.ws, idx, batches, from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var all []TailLog
 	for rows.Next() {
+		var i int32
 		var raw string // text: decoded below, once, not validated by the driver first
 		var source *string
-		var xid int64
-		if err := rows.Scan(&raw, &source, &xid); err != nil {
-			return nil, err
+		if err := rows.Scan(&i, &raw, &source); err != nil {
+			return err
 		}
-		if h.doneXids.has(uint64(xid)) {
-			continue // an earlier batch, handled already
-		}
-		l, err := decodeLog(k, json.RawMessage(raw))
+		l, err := decodeLog(g.kind, json.RawMessage(raw))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		all = append(all, TailLog{Log: l, Source: source, xid: uint64(xid)})
+		read[i] = append(read[i], TailLog{Log: l, Source: source, xid: notices[i].Xid})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// The batch is the transaction with exactly the notice's count of rows in its
-	// range. Rows every subscriber's snapshot already sees are nobody's news: with
-	// them set aside, no match means the batch is old to everyone. Several matches
-	// (later batches of the same size, committed but not yet notified) are all taken,
-	// by transaction: delivered early, never lost.
-	perXid := map[uint64]int{}
-	for _, l := range all {
-		if snaps != nil && !slices.ContainsFunc(snaps, func(s *snapshot) bool { return !s.visible(l.xid) }) {
-			continue
-		}
-		perXid[l.xid]++
-	}
-	var exact []uint64
-	for x, c := range perXid {
-		if c == n.Count || n.Xid != 0 || n.Batch != 0 { // with the batch's xid or id, the SQL read only its rows
-			exact = append(exact, x)
-			h.doneXids.add(x)
-		}
-	}
-	all = slices.DeleteFunc(all, func(l TailLog) bool { return !slices.Contains(exact, l.xid) })
-	slices.SortStableFunc(all, func(a, b TailLog) int { return cmp.Compare(a.xid, b.xid) })
-	out := all[:0]
-	for _, l := range all {
-		key := string(k) + "\x00" + model.LogID(l.Log) + "\x00" + strconv.FormatInt(l.Log.Time().UnixNano(), 10)
-		if h.seen.add(key) {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+	return rows.Err()
 }
 
 // TailSub is one live-tail subscription: a bounded queue of matching logs that the
@@ -542,7 +644,7 @@ func (s *TailSub) offer(logs []TailLog) {
 	}
 	added := false
 	for _, l := range logs {
-		if s.snap.visible(l.xid) || (s.match != nil && !s.match(l)) {
+		if (l.xid != 0 && s.snap.visible(l.xid)) || (s.match != nil && !s.match(l)) {
 			continue
 		}
 		if len(s.pending) == s.max {
@@ -645,39 +747,6 @@ func parseSnapshot(s string) (snapshot, error) {
 // (as pg_visible_in_snapshot, for a transaction known to have committed).
 func (s *snapshot) visible(xid uint64) bool {
 	return xid < s.xmin || (xid < s.xmax && !slices.Contains(s.xip, xid))
-}
-
-// recentSet remembers the last n items added, in insertion order.
-type recentSet[T comparable] struct {
-	n     int
-	ring  []T
-	next  int
-	index map[T]struct{}
-}
-
-func newRecentSet[T comparable](n int) *recentSet[T] {
-	return &recentSet[T]{n: max(n, 1), index: map[T]struct{}{}}
-}
-
-// add remembers v and reports whether it was new.
-func (r *recentSet[T]) add(v T) bool {
-	if _, ok := r.index[v]; ok {
-		return false
-	}
-	if len(r.ring) < r.n {
-		r.ring = append(r.ring, v)
-	} else {
-		delete(r.index, r.ring[r.next])
-		r.ring[r.next] = v
-		r.next = (r.next + 1) % r.n
-	}
-	r.index[v] = struct{}{}
-	return true
-}
-
-func (r *recentSet[T]) has(v T) bool {
-	_, ok := r.index[v]
-	return ok
 }
 
 // LogMatcher returns the Go twin of filterCommon (without the time range, which a

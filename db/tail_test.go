@@ -26,7 +26,7 @@ type tailEnv struct {
 	hub   *db.TailHub
 }
 
-func newTailEnv(t *testing.T, opts db.TailOptions) *tailEnv {
+func newTailEnv(t *testing.T, opts db.TailOptions, readHook ...func(batches int)) *tailEnv {
 	t.Helper()
 	d := dbtest.New(t)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(context.Background(), "acme", "")
@@ -34,6 +34,9 @@ func newTailEnv(t *testing.T, opts db.TailOptions) *tailEnv {
 		t.Fatal(err)
 	}
 	hub := db.NewTailHub(d, slog.New(slog.DiscardHandler), opts)
+	for _, f := range readHook {
+		db.SetTailReadHook(hub, f)
+	}
 	t.Cleanup(hub.Start(context.Background()))
 	return &tailEnv{d: d, ws: ws.ID, store: db.NewIngestStore(d, db.NewPartitions(d)), hub: hub}
 }
@@ -310,11 +313,11 @@ func TestTailHubManySubscribersOneFetch(t *testing.T) {
 	}
 }
 
-// TestTailHubUsesBatchXid: a notice that carries its transaction id (the proposed
-// ingest change) delivers exactly that transaction's rows, even when another
-// transaction of the same size wrote rows in the same range without a notice
-// (without the id both would be taken for the batch).
-func TestTailHubUsesBatchXid(t *testing.T) {
+// TestTailHubReadsExactlyTheBatch: a notice names its batch by id: rows another
+// transaction wrote in the same time range without a notice are not delivered, and
+// a notice without its transaction id (from a server of an earlier version) reaches
+// the subscribers open when it is handled.
+func TestTailHubReadsExactlyTheBatch(t *testing.T) {
 	t.Parallel()
 	e := newTailEnv(t, db.TailOptions{})
 	s := e.subscribe(t, nil)
@@ -323,9 +326,9 @@ func TestTailHubUsesBatchXid(t *testing.T) {
 	if err := db.NewPartitions(e.d).Ensure(ctx, model.KindApp, []time.Time{at}); err != nil {
 		t.Fatal(err)
 	}
-	insert := `INSERT INTO app_logs (workspace_id, id, "timestamp", level, service, message)
-		SELECT $1, gen_random_uuid(), $2, 2, 's', m FROM unnest($3::text[]) AS m`
-	if _, err := e.d.Pool.Exec(ctx, insert, e.ws, at, []string{"silent-1", "silent-2"}); err != nil {
+	insert := `INSERT INTO app_logs (workspace_id, id, "timestamp", level, service, message, batch_id)
+		SELECT $1, gen_random_uuid(), $2, 2, 's', m, $4 FROM unnest($3::text[]) AS m`
+	if _, err := e.d.Pool.Exec(ctx, insert, e.ws, at, []string{"silent-1", "silent-2"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := e.d.Pool.Begin(ctx)
@@ -333,11 +336,11 @@ func TestTailHubUsesBatchXid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, insert, e.ws, at, []string{"notified-1", "notified-2"}); err != nil {
+	if _, err := tx.Exec(ctx, insert, e.ws, at, []string{"notified-1", "notified-2"}, 42); err != nil {
 		t.Fatal(err)
 	}
 	_, err = tx.Exec(ctx, `SELECT pg_notify($1, json_build_object('workspace_id', $2::uuid, 'kind', 'APP', 'count', 2,
-		'from', $3::timestamptz, 'to', $3::timestamptz, 'xid', pg_current_xact_id()::text::bigint)::text)`, db.NotifyChannel, e.ws, at)
+		'from', $3::timestamptz, 'to', $3::timestamptz, 'batch', 42)::text)`, db.NotifyChannel, e.ws, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,5 +351,85 @@ func TestTailHubUsesBatchXid(t *testing.T) {
 	if got := messages(logs); !slices.Equal(got, []string{"notified-1", "notified-2"}) &&
 		!slices.Equal(got, []string{"notified-2", "notified-1"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s (callable from
+// any goroutine: it does not stop the test).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out waiting for %s", what)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTailHubCatchesUpInOneRead: batches notified while the hub is busy are read
+// together, with one statement, and delivered in commit order: a hub that fell
+// behind catches up with fewer reads instead of one read per batch.
+func TestTailHubCatchesUpInOneRead(t *testing.T) {
+	t.Parallel()
+	const batches = 20
+	var e *tailEnv
+	var first sync.Once
+	e = newTailEnv(t, db.TailOptions{}, func(n int) {
+		// The first read waits until every other batch's notice is queued.
+		first.Do(func() { waitFor(t, "the notices to queue", func() bool { return int(e.hub.Backlog()) == batches-n }) })
+	})
+	s := e.subscribe(t, nil)
+	base := time.Now().UTC()
+	var want []string
+	for b := range batches {
+		msgs := []string{fmt.Sprintf("b%02d-0", b), fmt.Sprintf("b%02d-1", b)}
+		want = append(want, msgs...)
+		// Later batches are older: commit order, not time order, is the delivery order.
+		e.ingest(t, model.KindApp, appLines(base.Add(-time.Duration(b)*time.Minute), msgs, []int{0, 1}))
+	}
+	logs, dropped := collect(t, s, len(want))
+	if got := messages(logs); !slices.Equal(got, want) || dropped != 0 {
+		t.Fatalf("got %v dropped %d, want %v", got, dropped, want)
+	}
+	if n := e.hub.Fetches(); n != 2 {
+		t.Fatalf("%d reads for %d batches, want 2 (the first batch, then all the queued ones)", n, batches)
+	}
+}
+
+// TestTailHubBacklogBound: a hub that falls more than TailOptions.Backlog notices
+// behind ends every subscription with ErrTailInterrupted (they would miss logs), and
+// a new subscription works.
+func TestTailHubBacklogBound(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	e := newTailEnv(t, db.TailOptions{Backlog: 3}, func(int) {
+		first.Do(func() { close(entered); <-release })
+	})
+	s := e.subscribe(t, nil)
+	base := time.Now().UTC()
+	e.ingest(t, model.KindApp, appLines(base, []string{"first"}, []int{0}))
+	<-entered // the hub is reading the first batch; the next ones queue
+	for b := range 4 {
+		e.ingest(t, model.KindApp, appLines(base, []string{fmt.Sprint("queued-", b)}, []int{b + 1}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, _, err := s.Next(ctx)
+		if errors.Is(err, db.ErrTailInterrupted) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("want ErrTailInterrupted, got %v", err)
+		}
+	}
+	close(release)
+	s2 := e.subscribe(t, nil)
+	e.ingest(t, model.KindApp, appLines(base, []string{"after"}, []int{9}))
+	if logs, _ := collect(t, s2, 1); !slices.Equal(messages(logs), []string{"after"}) {
+		t.Fatalf("after the bound: %v", messages(logs))
 	}
 }
