@@ -77,6 +77,30 @@ func (m *Metrics) WatchLimiter(l *limits.Limiter) {
 	}, func() float64 { return float64(l.IngestMemoryInUse()) }))
 }
 
+// WatchTail exports the live tail hub's state, read at scrape time: a backlog that
+// grows means the hub is falling behind (past TailOptions.Backlog every
+// subscription ends).
+func (m *Metrics) WatchTail(h *db.TailHub) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_tail_subscribers",
+			Help: "Open logTail subscriptions on this server.",
+		}, func() float64 { return float64(h.Subscribers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_tail_backlog_notices",
+			Help: "Committed ingest batches notified to the tail hub and not read yet.",
+		}, func() float64 { return float64(h.Backlog()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_tail_pending_logs",
+			Help: "Logs read by the tail hub and waiting in subscribers' queues.",
+		}, func() float64 { return float64(h.Pending()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_tail_reads_total",
+			Help: "Statements the tail hub ran to read notified batches.",
+		}, func() float64 { return float64(h.Fetches()) }),
+	)
+}
+
 // poolCollector exports pgxpool statistics at scrape time.
 type poolCollector struct{ pool *pgxpool.Pool }
 

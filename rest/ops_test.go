@@ -120,6 +120,10 @@ func TestHealthReadinessMetrics(t *testing.T) {
 		`loggraph_http_request_duration_seconds_count{method="POST",route="POST /v1/ingest/{kind}"} 1`,
 		`loggraph_db_pool_connections{state="idle"}`,
 		`loggraph_db_pool_max_connections`,
+		`loggraph_tail_subscribers 0`,
+		`loggraph_tail_backlog_notices 0`,
+		`loggraph_tail_pending_logs 0`,
+		`loggraph_tail_reads_total 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
 	load := loadConfig{}
 	fs.DurationVar(&load.round, "load-round", 30*time.Second, "length of one round (bench load)")
-	fs.IntVar(&load.rounds, "load-rounds", 6, "rounds, alternately without and with the hostile client (bench load)")
+	fs.IntVar(&load.rounds, "load-rounds", 6, "rounds without and with the hostile client, in the order calm, hostile, hostile, calm, ... (bench load)")
 	fs.IntVar(&load.ingestClients, "ingest-clients", 8, "concurrent ingest clients (bench load)")
 	fs.IntVar(&load.batch, "load-batch", 500, "rows per ingest batch (bench load)")
 	fs.IntVar(&load.readers, "readers", 16, "concurrent GraphQL readers (bench load)")

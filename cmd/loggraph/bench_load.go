@@ -31,7 +31,9 @@ import (
 )
 
 // loadConfig is `bench load`: the mixed load of issue 8 against a real server
-// process, in rounds that alternate without and with a hostile client.
+// process, in rounds without and with a hostile client, ordered ABBA (calm,
+// hostile, hostile, calm, calm, ...) so that a drift over the run (the ingest
+// workspace grows) weighs on both conditions alike.
 type loadConfig struct {
 	dbURL         string
 	round         time.Duration
@@ -42,6 +44,9 @@ type loadConfig struct {
 	subscribers   int
 	readRows      int
 }
+
+// abba says whether round i (from 0) is hostile: calm, hostile, hostile, calm, ...
+func abba(i int) bool { return (i+1)%4 >= 2 }
 
 // loadRound collects what happened while one round ran; a sample belongs to the
 // round in which its request started.
@@ -143,7 +148,7 @@ func cmdBenchLoad(ctx context.Context, cfg loadConfig, stdout io.Writer) error {
 
 	rounds := make([]*loadRound, cfg.rounds)
 	for i := range rounds {
-		rounds[i] = &loadRound{hostile: i%2 == 1, fiveXX: map[string]int{}, attacks: map[string]map[string]int{}, attackMaxMs: map[string]float64{}}
+		rounds[i] = &loadRound{hostile: abba(i), fiveXX: map[string]int{}, attacks: map[string]map[string]int{}, attackMaxMs: map[string]float64{}}
 	}
 	var current atomic.Int32
 	cur := func() *loadRound { return rounds[current.Load()] }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,18 @@ func TestShutdownDrainsIngests(t *testing.T) {
 	}
 	if nAcked == 0 || nAcked == batches {
 		t.Logf("the shutdown did not race the ingests this time (%d of %d acknowledged)", nAcked, batches)
+	}
+}
+
+// TestBenchLoadRoundsABBA: the hostile rounds of bench load come in the order
+// calm, hostile, hostile, calm, so that drift weighs on both conditions alike.
+func TestBenchLoadRoundsABBA(t *testing.T) {
+	var got []bool
+	for i := range 8 {
+		got = append(got, abba(i))
+	}
+	want := []bool{false, true, true, false, false, true, true, false}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rounds %v, want %v", got, want)
 	}
 }

@@ -175,6 +175,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	// ctx (the server's signal context) ends.
 	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	go tail.Run(ctx)
+	metrics.WatchTail(tail)
 	limiter, err := newLimiter(ctx, cfg, d, metrics, log)
 	if err != nil {
 		d.Close()

@@ -129,6 +129,7 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	// The live tail hub, as serve starts one per server; stopped before the database closes.
 	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	t.Cleanup(tail.Start(context.Background()))
+	metrics.WatchTail(tail)
 	limiter := newLimiter(o.RateLimits, d, metrics)
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
 		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail, Limiter: limiter}
