@@ -567,17 +567,7 @@ func (h *TailHub) fetch(ctx context.Context, g *tailGroup, notices []BatchNotice
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.FetchTimeout)
 	defer cancel()
-	src, join := tailSource(g.kind)
-	col := pgx.Identifier{g.kind.TimeColumn()}.Sanitize()
-	q := fmt.Sprintf(`
-		SELECT b.i, to_jsonb(t.*)::text, %[3]s
-		FROM unnest($2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS b(i, batch, lo, hi)
-		CROSS JOIN LATERAL (
-			SELECT * FROM %[1]s r
-			WHERE r.workspace_id = $1 AND r.%[2]s BETWEEN b.lo AND b.hi AND r.batch_id = b.batch
-		) t %[4]s
-		ORDER BY b.i, t.%[2]s, t.id`,
-		pgx.Identifier{g.kind.Table()}.Sanitize(), col, src, join)
+	q := tailReadSQL(g.kind)
 	idx := make([]int32, len(g.notices))
 	batches := make([]int64, len(g.notices))
 	from := make([]time.Time, len(g.notices))
@@ -604,6 +594,30 @@ func (h *TailHub) fetch(ctx context.Context, g *tailGroup, notices []BatchNotice
 		read[i] = append(read[i], TailLog{Log: l, Source: source, xid: notices[i].Xid})
 	}
 	return rows.Err()
+}
+
+// tailReadSQL reads batches ($2 indexes, $3 batch ids, $4/$5 time ranges) of
+// workspace $1. The per-batch subquery is fenced (OFFSET 0) so that it stays a
+// nested loop, one index range scan per batch with run-time partition pruning,
+// whatever the statistics say: with the flattened join, statistics taken before a
+// workspace's rows arrived (a new workspace, a new day's partition, autovacuum
+// behind or off) made PostgreSQL hash the workspace's whole partition for every
+// read (EXPLAIN: 5 s for 256 batches of 1.4M rows, against 0.6 s fenced). The
+// source is joined inside the fence too, so nothing after it can reorder rows:
+// each batch's rows come out contiguous, in (time, id) order, as fetch keeps them.
+func tailReadSQL(kind model.LogKind) string {
+	src, join := tailSource(kind)
+	return fmt.Sprintf(`
+		SELECT b.i, x.doc, x.source
+		FROM unnest($2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS b(i, batch, lo, hi)
+		CROSS JOIN LATERAL (
+			SELECT to_jsonb(t.*)::text AS doc, %[3]s AS source
+			FROM %[1]s t %[4]s
+			WHERE t.workspace_id = $1 AND t.%[2]s BETWEEN b.lo AND b.hi AND t.batch_id = b.batch
+			ORDER BY t.%[2]s, t.id
+			OFFSET 0
+		) x`,
+		pgx.Identifier{kind.Table()}.Sanitize(), pgx.Identifier{kind.TimeColumn()}.Sanitize(), src, join)
 }
 
 // TailSub is one live-tail subscription: a bounded queue of matching logs that the

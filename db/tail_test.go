@@ -433,3 +433,75 @@ func TestTailHubBacklogBound(t *testing.T) {
 		t.Fatalf("after the bound: %v", messages(logs))
 	}
 }
+
+// TestTailReadPlanIgnoresStaleStatistics: the hub's read stays one index range scan
+// per batch even when the statistics were taken before the workspace's rows
+// arrived (here: analyzed with another workspace's handful of rows, then 6,000 rows
+// of a new workspace; in production a new workspace, a new day's partition, or
+// autovacuum behind). Flattened, the read hashed the workspace's whole partition
+// for every batch and fell seconds behind under load.
+func TestTailReadPlanIgnoresStaleStatistics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	parts := db.NewPartitions(d)
+	wss := db.NewWorkspaceStore(d.Bun)
+	now := time.Now()
+	old, err := wss.Create(ctx, "old", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Seed(ctx, d, parts, old.ID, db.SeedOptions{Rows: 50, Days: 2, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := wss.Create(ctx, "fresh", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Seed(ctx, d, parts, fresh.ID, db.SeedOptions{Rows: 30_000, Days: 2, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range model.AllKinds {
+		t.Run(string(kind), func(t *testing.T) {
+			n := 64
+			idx, batches, lo, hi := make([]int32, n), make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+			for i := range n {
+				idx[i], batches[i] = int32(i), int64(1000+i)
+				lo[i], hi[i] = now.Add(-time.Duration(i+1)*time.Minute), now.Add(-time.Duration(i)*time.Minute)
+			}
+			var plan []map[string]any
+			if err := d.Pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+db.TailReadSQL(kind), fresh.ID, idx, batches, lo, hi).Scan(&plan); err != nil {
+				t.Fatal(err)
+			}
+			top := plan[0]["Plan"].(map[string]any)
+			if top["Node Type"] != "Nested Loop" {
+				t.Errorf("top node %v, want a Nested Loop over the batches", top["Node Type"])
+			}
+			scans := 0
+			var walk func(n map[string]any)
+			walk = func(n map[string]any) {
+				if rel, _ := n["Relation Name"].(string); strings.HasPrefix(rel, kind.Table()+"_p") {
+					scans++
+					cond, _ := n["Index Cond"].(string)
+					if n["Node Type"] != "Index Scan" || !strings.Contains(cond, kind.TimeColumn()) {
+						t.Errorf("%s: %v with index condition %q, want an index range scan on the time column", rel, n["Node Type"], cond)
+					}
+				}
+				if typ, _ := n["Node Type"].(string); strings.Contains(typ, "Hash") || strings.Contains(typ, "Merge Join") {
+					t.Errorf("plan has a %s node", typ)
+				}
+				children, _ := n["Plans"].([]any)
+				for _, c := range children {
+					walk(c.(map[string]any))
+				}
+			}
+			walk(top)
+			if scans == 0 {
+				t.Errorf("no scan of %s's partitions in the plan", kind.Table())
+			}
+		})
+	}
+}
