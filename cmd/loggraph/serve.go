@@ -39,6 +39,7 @@ type serveConfig struct {
 	BodyReadTimeout  time.Duration
 	LogLevel         string
 	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
+	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
 	GraphQL          graph.Config  // limits only; the resolver is wired in newApp
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
@@ -82,6 +83,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
 	fs.DurationVar(&cfg.TokenRecheck, "token-recheck-interval", env.duration("LOGGRAPH_TOKEN_RECHECK_INTERVAL", graph.DefaultTokenRecheckInterval),
 		"how often the tokens of open websockets are checked for revocation, besides the revocation notices (env LOGGRAPH_TOKEN_RECHECK_INTERVAL)")
+	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
+		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
 	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
 		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
@@ -239,6 +242,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
 	go keepPartitions(ctx, a.db, a.parts, log)
+	if cfg.AnalyzeInterval > 0 {
+		go keepStatistics(ctx, a.db, cfg.AnalyzeInterval, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -290,6 +296,28 @@ func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *sl
 			today := now.UTC().Truncate(24 * time.Hour)
 			if _, err := db.CompactCounts(ctx, d, today.AddDate(0, 0, -7), today); err != nil && ctx.Err() == nil {
 				log.Error("compact counts", "err", err)
+			}
+		}
+	}
+}
+
+// keepStatistics analyzes tables whose planner statistics went stale (db.KeepStatistics)
+// every interval: PostgreSQL never analyzes partitioned parents, and autovacuum may be
+// off or behind a day's partition that fills by the minute.
+func keepStatistics(ctx context.Context, d *db.DB, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			done, err := db.KeepStatistics(ctx, d, db.StatsOptions{})
+			if err != nil && ctx.Err() == nil {
+				log.Error("keep statistics", "err", err)
+			}
+			if len(done) > 0 {
+				log.Debug("analyzed", "tables", done)
 			}
 		}
 	}

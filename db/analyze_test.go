@@ -1,0 +1,145 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/model"
+)
+
+// appRows ingests n app logs stamped now.
+func appRows(t *testing.T, store *db.IngestStore, ws *model.Workspace, n int) {
+	t.Helper()
+	var b strings.Builder
+	now := time.Now().UTC()
+	for i := range n {
+		fmt.Fprintf(&b, `{"timestamp":%q,"level":"INFO","service":"s","message":"row %d"}`+"\n", now.Add(-time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i)
+	}
+	if _, err := store.Ingest(context.Background(), ws.ID, decode(t, model.KindApp, b.String())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keepUntil calls KeepStatistics until it analyzes a table for which want is true
+// (the counts it reads are published by the writing sessions within seconds) and
+// returns every table it analyzed on the way.
+func keepUntil(t *testing.T, d *db.DB, o db.StatsOptions, want func(string) bool) []string {
+	t.Helper()
+	var all []string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		done, err := db.KeepStatistics(context.Background(), d, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, done...)
+		if slices.ContainsFunc(done, want) {
+			return all
+		}
+		time.Sleep(50 * time.Millisecond) // polling the statistics views, not a synchronisation
+	}
+	t.Fatalf("KeepStatistics never analyzed the table; it analyzed %v", all)
+	return nil
+}
+
+// TestSeedAnalyzes: a bulk load leaves statistics behind it, partitions included.
+func TestSeedAnalyzes(t *testing.T) {
+	t.Parallel()
+	d, ws, _ := newIngestEnv(t)
+	ctx := context.Background()
+	if _, err := db.Seed(ctx, d, db.NewPartitions(d), ws.ID, db.SeedOptions{Rows: 2000, Days: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range model.AllKinds {
+		var analyzed bool
+		var tuples float64
+		if err := d.Pool.QueryRow(ctx, `
+			SELECT s.last_analyze IS NOT NULL,
+			       (SELECT sum(greatest(c.reltuples, 0)) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = s.relid)
+			FROM pg_stat_user_tables s WHERE s.relname = $1`, k.Table()).Scan(&analyzed, &tuples); err != nil {
+			t.Fatal(err)
+		}
+		if !analyzed || tuples == 0 {
+			t.Errorf("%s after seed: analyzed %v, partitions' estimated rows %v", k.Table(), analyzed, tuples)
+		}
+	}
+}
+
+// TestKeepStatistics: partitions analyzed once enough of them changed, their parent
+// when it is due (its ANALYZE covering them), nothing when nothing changed, and a
+// locked table skipped rather than waited for.
+func TestKeepStatistics(t *testing.T) {
+	t.Parallel()
+	d, ws, store := newIngestEnv(t)
+	ctx := context.Background()
+	partition := func(name string) bool { return strings.HasPrefix(name, "app_logs_p") }
+	o := db.StatsOptions{MinRows: 500, Fraction: 0.01}
+
+	// Never analyzed: the parent goes first, and covers its partitions.
+	appRows(t, store, ws, 600)
+	got := keepUntil(t, d, o, func(n string) bool { return n == "app_logs" })
+	if slices.ContainsFunc(got, partition) {
+		t.Errorf("analyzed partitions %v on their own although their parent was due", got)
+	}
+
+	// Parent analyzed just now: only the changed partition, once.
+	appRows(t, store, ws, 600)
+	got = keepUntil(t, d, o, partition)
+	if slices.Contains(got, "app_logs") {
+		t.Errorf("analyzed the parent again within ParentEvery: %v", got)
+	}
+	again, err := db.KeepStatistics(ctx, d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(again, partition) {
+		t.Errorf("analyzed unchanged partitions again: %v", again)
+	}
+
+	// A locked partition is skipped without an error, and analyzed once free.
+	appRows(t, store, ws, 600)
+	var name string
+	if err := d.Pool.QueryRow(ctx, `
+		SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_stat_user_tables s ON s.relid = c.oid
+		WHERE i.inhparent = 'app_logs'::regclass ORDER BY s.n_live_tup DESC LIMIT 1`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the change counts are published (by the ingesting session, which
+	// would not publish them from inside the locking transaction if the pool handed
+	// it the same connection).
+	var mods int64
+	for deadline := time.Now().Add(2 * time.Minute); mods < 500 && time.Now().Before(deadline); {
+		if err := d.Pool.QueryRow(ctx, "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = $1", name).Scan(&mods); err != nil {
+			t.Fatal(err)
+		}
+		if mods < 500 {
+			time.Sleep(50 * time.Millisecond) // polling the statistics view
+		}
+	}
+	if mods < 500 {
+		t.Fatalf("%s: %d changes published, want 600", name, mods)
+	}
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+name+" IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := db.KeepStatistics(ctx, d, db.StatsOptions{MinRows: 500, Fraction: 0.01, LockTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("a locked table is an error: %v", err)
+	}
+	if slices.Contains(locked, name) {
+		t.Errorf("analyzed %s while it was locked", name)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keepUntil(t, d, o, func(n string) bool { return n == name })
+}
