@@ -26,6 +26,7 @@ import (
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/generated"
+	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/internal/reqctx"
@@ -166,7 +167,7 @@ func NewHandler(cfg Config) http.Handler {
 		InitTimeout:    cfg.WebsocketInitTimeout,
 		ErrorFunc: func(ctx context.Context, err error) {
 			// Mostly peers going away (1001, dropped connections): worth a debug line.
-			cfg.Log.DebugContext(ctx, "graphql websocket", "err", err, "request_id", reqctx.RequestID(ctx))
+			cfg.Log.DebugContext(ctx, "graphql websocket", "err", err)
 		},
 	}
 	if cfg.WebsocketKeepAlive > 0 {
@@ -226,6 +227,8 @@ func withDefaults(cfg Config) Config {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	// Every line logged with a request's context carries its request id.
+	cfg.Log = reqctx.Logger(cfg.Log)
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -292,23 +295,23 @@ func authenticate(tokens *db.TokenStore, limiter *limits.Limiter, log *slog.Logg
 		refuse := func(status int, code, msg string) {
 			writeGraphQLError(w, r, status, code, msg, statsValue(time.Since(start), counter.Count()))
 		}
-		scheme, tok, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		tok, ok := auth.BearerToken(h)
+		if !ok {
 			refuse(http.StatusUnauthorized, CodeUnauthenticated, "the Authorization header must be `Bearer <token>`")
 			return
 		}
-		p, err := tokens.Authenticate(ctx, strings.TrimSpace(tok))
+		p, err := tokens.Authenticate(ctx, tok)
 		switch {
-		case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
+		case auth.Rejected(err):
 			refuse(http.StatusUnauthorized, CodeUnauthenticated, err.Error())
 			return
 		case err != nil:
 			if ref := db.AsRefusal(r.Context(), err, 0); ref != nil {
-				log.WarnContext(r.Context(), "authenticate: refused", "limit", string(ref.Limit), "err", err, "request_id", reqctx.RequestID(r.Context()))
+				log.WarnContext(r.Context(), "authenticate: refused", "limit", string(ref.Limit), "err", err)
 				writeGraphQLRefusal(w, r, ref, statsValue(time.Since(start), counter.Count()))
 				return
 			}
-			log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
+			log.ErrorContext(r.Context(), "authenticate", "err", err)
 			refuse(http.StatusInternalServerError, CodeInternal, "internal error")
 			return
 		}
@@ -366,11 +369,11 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		}
 		tok, present := "", false
 		if h := payload.Authorization(); h != "" {
-			scheme, t, _ := strings.Cut(h, " ")
-			if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(t) == "" {
+			t, ok := auth.BearerToken(h)
+			if !ok {
 				return refuse(WebsocketCloseUnauthorized, "the Authorization value must be `Bearer <token>`")
 			}
-			tok, present = strings.TrimSpace(t), true
+			tok, present = t, true
 		} else if _, ok := payload["authToken"]; ok {
 			tok, present = strings.TrimSpace(payload.GetString("authToken")), true
 		}
@@ -388,10 +391,10 @@ func websocketInit(tokens *db.TokenStore, log *slog.Logger) transport.WebsocketI
 		}
 		p, err := tokens.Authenticate(ctx, tok)
 		switch {
-		case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
+		case auth.Rejected(err):
 			return refuse(WebsocketCloseUnauthorized, err.Error())
 		case err != nil:
-			log.ErrorContext(ctx, "websocket authenticate", "err", err, "request_id", reqctx.RequestID(ctx))
+			log.ErrorContext(ctx, "websocket authenticate", "err", err)
 			if ref := db.AsRefusal(ctx, err, 0); ref != nil {
 				return refuse(WebsocketCloseInternal, ref.Message)
 			}

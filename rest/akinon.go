@@ -16,7 +16,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -223,7 +222,7 @@ func (h *akinonHandler) internal(w http.ResponseWriter, r *http.Request, err err
 		writeAkinonRefusal(w, ref)
 		return
 	}
-	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
+	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err)
 	akinonFail(w, http.StatusInternalServerError, akinonMsgInternal)
 }
 
