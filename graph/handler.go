@@ -24,7 +24,8 @@ type Config struct {
 	// Log receives resolver failures and panics (with the request id); nil: slog.Default().
 	Log *slog.Logger
 	// MaxBodyBytes bounds a request body (default 8 MiB; ingest mutations carry up to
-	// 1000 logs). A larger POST is answered 413.
+	// 1000 logs). A larger POST is answered 413. It is never off: zero or negative
+	// takes the default.
 	MaxBodyBytes int64
 	// ComplexityLimit bounds an operation's complexity (gqlgen's: one per field,
 	// children included); over it the operation is refused with

@@ -1,6 +1,8 @@
-// Package rest serves loggraph's HTTP routes other than GraphQL's executor: the /v1
-// ingest route, health, readiness and metrics, and (later) the REST shims and
-// exports. Handlers parse, call the stores in db, and write their surface's envelope.
+// Package rest serves loggraph's HTTP surface around GraphQL's executor: the router
+// (request ids, request logs, body deadlines, metrics per route) that mounts /graphql
+// and the playground, the /v1 ingest and /api-logs routes, the REST shims of the
+// five seed APIs, the streamed exports, health, readiness and metrics. Handlers
+// parse, call the stores in db, and write their surface's envelope.
 package rest
 
 import (
