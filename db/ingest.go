@@ -789,9 +789,3 @@ func sortedUUIDs[V any](m map[uuid.UUID]V) []uuid.UUID {
 	slices.SortFunc(keys, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	return keys
 }
-
-// IsBatchError reports whether err rejects the batch's content (a 400, not a 500).
-func IsBatchError(err error) bool {
-	var be *model.BatchError
-	return errors.As(err, &be)
-}

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
@@ -21,7 +20,7 @@ func countArg(name string, v *int, def, lo, hi int) (int, error) {
 		return def, nil
 	}
 	if *v < lo || *v > hi {
-		return 0, &model.InputError{Msg: fmt.Sprintf("%s: %d is not between %d and %d", name, *v, lo, hi)}
+		return 0, model.InputErrorf("%s: %d is not between %d and %d", name, *v, lo, hi)
 	}
 	return *v, nil
 }

@@ -88,14 +88,14 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case db.IsBadInputValue(err):
 			// A safety net: a value only the caller can have sent that PostgreSQL
 			// refused (the validation before SQL should have caught it first).
-			log.WarnContext(ctx, "graphql input refused by PostgreSQL", "err", err, "request_id", reqctx.RequestID(ctx))
+			log.WarnContext(ctx, "graphql input refused by PostgreSQL", "err", err)
 			out = userError(CodeBadUserInput, "%s", db.BadInputMessage)
 		case db.IsQueryCanceled(err):
 			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
 		case db.AsRefusal(ctx, err, 0) != nil:
 			// The database is down or busy (or another capacity refusal): retry later.
 			ref := db.AsRefusal(ctx, err, 0)
-			log.WarnContext(ctx, "graphql refused", "limit", string(ref.Limit), "err", err, "request_id", reqctx.RequestID(ctx))
+			log.WarnContext(ctx, "graphql refused", "limit", string(ref.Limit), "err", err)
 			out = RefusalError(ref)
 			if isGQL {
 				out.Path = direct.Path
@@ -103,7 +103,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, context.DeadlineExceeded):
 			out = userError(CodeQueryTimeout, "the query took too long and was cancelled; narrow the time range or the filters")
 		default:
-			log.ErrorContext(ctx, "graphql resolver failed", "err", err, "request_id", reqctx.RequestID(ctx))
+			log.ErrorContext(ctx, "graphql resolver failed", "err", err)
 			out = userError(CodeInternal, "internal error")
 			if isGQL {
 				out.Path = direct.Path
@@ -122,7 +122,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // recoverPanic turns a resolver panic into INTERNAL_SERVER_ERROR (and a log line).
 func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "graphql panic", "panic", fmt.Sprint(p), "request_id", reqctx.RequestID(ctx))
+		log.ErrorContext(ctx, "graphql panic", "panic", fmt.Sprint(p))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	}
 }

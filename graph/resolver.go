@@ -6,7 +6,6 @@ package graph
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -25,7 +24,6 @@ type Resolver struct {
 	LogStore     *db.LogStore
 	EntityStore  *db.EntityStore
 	IngestLimits model.IngestLimits
-	Log          *slog.Logger
 	// OnIngest is told of every stored batch (metrics).
 	OnIngest func(kind model.LogKind, res db.IngestResult)
 	// Tail fans committed batches out to logTail subscriptions (one per server).

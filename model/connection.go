@@ -46,16 +46,16 @@ func DecodeCursor(arg, s, scope string) (*Cursor, error) {
 		err = json.Unmarshal(b, &c)
 	}
 	if err != nil || c.ID == "" {
-		return nil, inputErrorf("%s: not a valid cursor", arg)
+		return nil, InputErrorf("%s: not a valid cursor", arg)
 	}
 	if c.Scope != scope {
-		return nil, inputErrorf("%s: the cursor belongs to another list", arg)
+		return nil, InputErrorf("%s: the cursor belongs to another list", arg)
 	}
 	// The server makes cursors from stored rows: a time outside any stored time, or
 	// text PostgreSQL cannot compare, was not made by it.
 	if !c.Time.IsZero() && (c.Time.Before(minCursorTime) || c.Time.After(maxCursorTime)) ||
 		CheckText(arg, c.ID) != nil || CheckText(arg, c.Name) != nil {
-		return nil, inputErrorf("%s: not a valid cursor", arg)
+		return nil, InputErrorf("%s: not a valid cursor", arg)
 	}
 	return &c, nil
 }
@@ -76,17 +76,17 @@ type Page struct {
 func ParsePage(a PageArgs, scope string) (Page, error) {
 	p := Page{Limit: DefaultPageSize}
 	if a.First != nil && a.Last != nil {
-		return p, inputErrorf("give first or last, not both")
+		return p, InputErrorf("give first or last, not both")
 	}
 	for name, n := range map[string]*int{"first": a.First, "last": a.Last} {
 		if n == nil {
 			continue
 		}
 		if *n < 0 {
-			return p, inputErrorf("%s: %d is negative", name, *n)
+			return p, InputErrorf("%s: %d is negative", name, *n)
 		}
 		if *n > MaxPageSize {
-			return p, inputErrorf("%s: %d is above the maximum page size %d", name, *n, MaxPageSize)
+			return p, InputErrorf("%s: %d is above the maximum page size %d", name, *n, MaxPageSize)
 		}
 		p.Limit = *n
 	}

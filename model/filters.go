@@ -17,7 +17,8 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
-func inputErrorf(format string, args ...any) error {
+// InputErrorf is an *InputError with a formatted message: the one way to make one.
+func InputErrorf(format string, args ...any) error {
 	return &InputError{Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -34,7 +35,7 @@ const (
 func (o *RequestOutcome) UnmarshalGQL(v any) error {
 	s, _ := v.(string)
 	if s != string(RequestOutcomeSuccess) && s != string(RequestOutcomeError) {
-		return inputErrorf("%q is not a valid RequestOutcome", s)
+		return InputErrorf("%q is not a valid RequestOutcome", s)
 	}
 	*o = RequestOutcome(s)
 	return nil
@@ -57,10 +58,10 @@ func (r *TimeRange) Bounds(now time.Time) (from, to *time.Time, err error) {
 	}
 	if r.Last != nil {
 		if r.From != nil || r.To != nil {
-			return nil, nil, inputErrorf("time: give either last or from/to, not both")
+			return nil, nil, InputErrorf("time: give either last or from/to, not both")
 		}
 		if *r.Last <= 0 {
-			return nil, nil, inputErrorf("time.last: must be a positive duration")
+			return nil, nil, InputErrorf("time.last: must be a positive duration")
 		}
 		f := now.Add(-time.Duration(*r.Last))
 		return &f, nil, nil
@@ -71,11 +72,11 @@ func (r *TimeRange) Bounds(now time.Time) (from, to *time.Time, err error) {
 	}{{"time.from", r.From}, {"time.to", r.To}} {
 		// PostgreSQL's timestamps (and every stored log) are within these years.
 		if b.t != nil && (b.t.Before(minCursorTime) || b.t.After(maxCursorTime)) {
-			return nil, nil, inputErrorf("%s: %s is outside the years 0001 to 9999", b.name, b.t.UTC().Format(time.RFC3339Nano))
+			return nil, nil, InputErrorf("%s: %s is outside the years 0001 to 9999", b.name, b.t.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	if r.From != nil && r.To != nil && !r.From.Before(*r.To) {
-		return nil, nil, inputErrorf("time: from (%s) must be before to (%s)", r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano))
+		return nil, nil, InputErrorf("time: from (%s) must be before to (%s)", r.From.UTC().Format(time.RFC3339Nano), r.To.UTC().Format(time.RFC3339Nano))
 	}
 	return r.From, r.To, nil
 }
@@ -155,7 +156,7 @@ func CodeClassRange(class string) (lo, hi int, err error) {
 		lo = int(class[0]-'0') * 100
 		return lo, lo + 100, nil
 	}
-	return 0, 0, inputErrorf("codeClasses: %q is not one of 1xx, 2xx, 3xx, 4xx, 5xx", class)
+	return 0, 0, InputErrorf("codeClasses: %q is not one of 1xx, 2xx, 3xx, 4xx, 5xx", class)
 }
 
 // ParseUUIDs reads a list of UUID ids, naming the field in the error.
@@ -164,7 +165,7 @@ func ParseUUIDs(field string, ids []string) ([]uuid.UUID, error) {
 	for i, s := range ids {
 		id, err := uuid.Parse(s)
 		if err != nil || len(s) != 36 {
-			return nil, inputErrorf("%s[%d]: %q is not a valid id", field, i, s)
+			return nil, InputErrorf("%s[%d]: %q is not a valid id", field, i, s)
 		}
 		out = append(out, id)
 	}
@@ -181,7 +182,7 @@ func ParseIPs(ips []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, inputErrorf("ips[%d]: %q is not an IP address or CIDR range", i, s)
+			return nil, InputErrorf("ips[%d]: %q is not an IP address or CIDR range", i, s)
 		}
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
@@ -191,13 +192,13 @@ func ParseIPs(ips []string) ([]netip.Prefix, error) {
 // ValidateRange checks optional min/max bounds of a numeric filter.
 func ValidateRange(minName string, lo *int, maxName string, hi *int, floor int) error {
 	if lo != nil && *lo < floor {
-		return inputErrorf("%s: %d is below %d", minName, *lo, floor)
+		return InputErrorf("%s: %d is below %d", minName, *lo, floor)
 	}
 	if hi != nil && *hi < floor {
-		return inputErrorf("%s: %d is below %d", maxName, *hi, floor)
+		return InputErrorf("%s: %d is below %d", maxName, *hi, floor)
 	}
 	if lo != nil && hi != nil && *lo > *hi {
-		return inputErrorf("%s (%d) is greater than %s (%d)", minName, *lo, maxName, *hi)
+		return InputErrorf("%s (%d) is greater than %s (%d)", minName, *lo, maxName, *hi)
 	}
 	return nil
 }

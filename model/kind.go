@@ -98,11 +98,11 @@ func (k LogKind) String() string { return string(k) }
 func (k *LogKind) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return inputErrorf("LogKind must be a string")
+		return InputErrorf("LogKind must be a string")
 	}
 	*k = LogKind(s)
 	if !k.IsValid() {
-		return inputErrorf("%q is not a valid LogKind", s)
+		return InputErrorf("%q is not a valid LogKind", s)
 	}
 	return nil
 }

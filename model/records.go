@@ -193,14 +193,14 @@ const (
 func (t *CollectionType) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return inputErrorf("CollectionType must be a string")
+		return InputErrorf("CollectionType must be a string")
 	}
 	switch ct := CollectionType(strings.ToLower(s)); {
 	case s == "RECIPE" || s == "PROXY":
 		*t = ct
 		return nil
 	}
-	return inputErrorf("%q is not a valid CollectionType", s)
+	return InputErrorf("%q is not a valid CollectionType", s)
 }
 
 // MarshalGQL implements graphql.Marshaler.

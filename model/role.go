@@ -38,11 +38,11 @@ func (r Role) CanAdmin() bool { return r == RoleAdmin }
 func (r *Role) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return inputErrorf("Role must be a string")
+		return InputErrorf("Role must be a string")
 	}
 	role, ok := ParseRole(s)
 	if !ok || strings.ToUpper(s) != s {
-		return inputErrorf("%q is not a valid Role", s)
+		return InputErrorf("%q is not a valid Role", s)
 	}
 	*r = role
 	return nil

@@ -21,11 +21,11 @@ func MarshalUUID(id uuid.UUID) graphql.Marshaler {
 func UnmarshalUUID(v any) (uuid.UUID, error) {
 	s, ok := v.(string)
 	if !ok {
-		return uuid.Nil, inputErrorf("ID must be a string")
+		return uuid.Nil, InputErrorf("ID must be a string")
 	}
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
-		return uuid.Nil, inputErrorf("%q is not a valid ID", s)
+		return uuid.Nil, InputErrorf("%q is not a valid ID", s)
 	}
 	return id, nil
 }
@@ -41,7 +41,7 @@ func UnmarshalInt64ID(v any) (int64, error) {
 	case string:
 		n, err := strconv.ParseInt(x, 10, 64)
 		if err != nil {
-			return 0, inputErrorf("%q is not a valid ID", x)
+			return 0, InputErrorf("%q is not a valid ID", x)
 		}
 		return n, nil
 	case int64:
@@ -51,7 +51,7 @@ func UnmarshalInt64ID(v any) (int64, error) {
 	case json.Number:
 		return x.Int64()
 	}
-	return 0, inputErrorf("ID must be a string")
+	return 0, InputErrorf("ID must be a string")
 }
 
 // MarshalRawJSON prints stored JSON as it is (null when absent).
@@ -110,7 +110,7 @@ func (d Duration) String() string {
 func (d *Duration) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return inputErrorf("Duration must be a string such as 15m or 7d")
+		return InputErrorf("Duration must be a string such as 15m or 7d")
 	}
 	parsed, err := ParseDuration(s)
 	if err != nil {
@@ -134,11 +134,11 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, inputErrorf("Time must be an RFC 3339 string such as 2024-06-13T14:30:00Z")
+		return time.Time{}, InputErrorf("Time must be an RFC 3339 string such as 2024-06-13T14:30:00Z")
 	}
 	t, err := ParseTimestamp(s)
 	if err != nil {
-		return time.Time{}, inputErrorf("%q is not an RFC 3339 time (e.g. 2024-06-13T14:30:00Z)", s)
+		return time.Time{}, InputErrorf("%q is not an RFC 3339 time (e.g. 2024-06-13T14:30:00Z)", s)
 	}
 	return t, nil
 }

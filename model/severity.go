@@ -56,11 +56,11 @@ func (s Severity) MarshalText() ([]byte, error) {
 func (s *Severity) UnmarshalGQL(v any) error {
 	str, ok := v.(string)
 	if !ok {
-		return inputErrorf("Severity must be a string")
+		return InputErrorf("Severity must be a string")
 	}
 	sev, ok := ParseSeverity(str)
 	if !ok {
-		return inputErrorf("%q is not a valid Severity", str)
+		return InputErrorf("%q is not a valid Severity", str)
 	}
 	*s = sev
 	return nil

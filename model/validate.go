@@ -22,11 +22,11 @@ const MaxFilterTextBytes = 4096
 func CheckText(field, s string) error {
 	switch {
 	case strings.IndexByte(s, 0) >= 0:
-		return inputErrorf("%s: contains a NUL character (\\u0000), which is not allowed", field)
+		return InputErrorf("%s: contains a NUL character (\\u0000), which is not allowed", field)
 	case !utf8.ValidString(s):
-		return inputErrorf("%s: is not valid UTF-8", field)
+		return InputErrorf("%s: is not valid UTF-8", field)
 	case len(s) > MaxFilterTextBytes:
-		return inputErrorf("%s: is longer than %d bytes", field, MaxFilterTextBytes)
+		return InputErrorf("%s: is longer than %d bytes", field, MaxFilterTextBytes)
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func UnmarshalJSONObject(v any) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, inputErrorf("details: must be a JSON object (e.g. {\"user_id\": 12345}), not %s", jsonKind(v))
+		return nil, InputErrorf("details: must be a JSON object (e.g. {\"user_id\": 12345}), not %s", jsonKind(v))
 	}
 	return m, nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -41,10 +40,6 @@ const (
 	// akinonAllow is ours: DRF lists GET, HEAD, OPTIONS for a read-only view set, but
 	// Akinon's OPTIONS metadata body is undocumented, so we do not serve OPTIONS.
 	akinonAllow = "GET, HEAD"
-	// akinonTrustProxy is ours: there is no trust-proxy setting yet, so the links use
-	// the connection's scheme and the Host header and never X-Forwarded-Proto or
-	// X-Forwarded-Host (forwarded headers are not trusted: any client could set them).
-	akinonTrustProxy = false
 
 	// DRF's messages (rest_framework/authentication.py, exceptions.py, pagination.py).
 	akinonMsgNotProvided   = "Authentication credentials were not provided."
@@ -227,7 +222,7 @@ func (h *akinonHandler) internal(w http.ResponseWriter, r *http.Request, err err
 		writeAkinonRefusal(w, ref)
 		return
 	}
-	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
+	h.d.Log.ErrorContext(r.Context(), "akinon action logs", "err", err)
 	akinonFail(w, http.StatusInternalServerError, akinonMsgInternal)
 }
 
@@ -338,7 +333,9 @@ func akinonLink(r *http.Request, q url.Values, page int) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	// X-Forwarded-Proto and X-Forwarded-Host are ignored: see akinonTrustProxy.
+	// Ours: there is no trust-proxy setting yet, so the links use the connection's
+	// scheme and the Host header and never X-Forwarded-Proto or X-Forwarded-Host
+	// (forwarded headers are not trusted: any client could set them).
 	link := url.Values{}
 	for k, v := range q {
 		link[k] = v

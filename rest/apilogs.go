@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -230,7 +229,7 @@ func apiLogsList(d Deps, logs *db.LogStore) http.Handler {
 				writeV1Refusal(w, r, ref)
 				return
 			}
-			d.Log.ErrorContext(r.Context(), "api logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
+			d.Log.ErrorContext(r.Context(), "api logs", "err", err)
 			writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 		}
 	})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/loggraph/loggraph/internal/guard"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -34,8 +33,7 @@ func (d Deps) refusal(ctx context.Context, what string, err error) *guard.Refusa
 	}
 	ref := d.DB.Refusal(ctx, err)
 	if ref != nil {
-		d.Log.WarnContext(ctx, what+": refused", "limit", string(ref.Limit), "status", ref.Status, "err", err,
-			"request_id", reqctx.RequestID(ctx))
+		d.Log.WarnContext(ctx, what+": refused", "limit", string(ref.Limit), "status", ref.Status, "err", err)
 	}
 	return ref
 }
@@ -45,8 +43,7 @@ func (d Deps) refusal(ctx context.Context, what string, err error) *guard.Refusa
 func (d Deps) readSlot(r *http.Request, p *model.Principal) *guard.Refusal {
 	if err := d.ReadSlots.AcquireForRequest(r, p.Workspace.ID); err != nil {
 		if ref := guard.As(err); ref != nil {
-			d.Log.WarnContext(r.Context(), "read refused", "limit", string(ref.Limit), "workspace", p.Workspace.ID,
-				"request_id", reqctx.RequestID(r.Context()))
+			d.Log.WarnContext(r.Context(), "read refused", "limit", string(ref.Limit), "workspace", p.Workspace.ID)
 			return ref
 		}
 		// The client went away while waiting: answer something, nobody reads it.

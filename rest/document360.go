@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -341,7 +340,7 @@ func (h *document360) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeD360Refusal(w, ref)
 		return
 	}
-	h.deps.Log.ErrorContext(r.Context(), "document360", "err", err, "request_id", reqctx.RequestID(r.Context()))
+	h.deps.Log.ErrorContext(r.Context(), "document360", "err", err)
 	writeD360Error(w, http.StatusInternalServerError, d360Internal)
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -164,11 +164,8 @@ func registerElasticPath(handle func(pattern string, h http.Handler), d Deps) {
 // auth reads `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110);
 // on refusal it has answered and returns nil.
 func (ep *elasticPath) auth(w http.ResponseWriter, r *http.Request) *model.Principal {
-	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		token = ""
-	}
-	p, refusal, capacity := ReadPrincipal(ep.d, r, strings.TrimSpace(token))
+	token, _ := auth.BearerToken(strings.TrimSpace(r.Header.Get("Authorization")))
+	p, refusal, capacity := ReadPrincipal(ep.d, r, token)
 	switch refusal {
 	case Allowed:
 		return p
@@ -240,7 +237,7 @@ func (ep *elasticPath) fail(w http.ResponseWriter, r *http.Request, what string,
 		writeEPRefusal(w, ref)
 		return
 	}
-	ep.d.Log.ErrorContext(r.Context(), "elastic path: "+what, "err", err, "request_id", reqctx.RequestID(r.Context()))
+	ep.d.Log.ErrorContext(r.Context(), "elastic path: "+what, "err", err)
 	writeEP(w, http.StatusInternalServerError, epInternal)
 }
 

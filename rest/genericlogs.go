@@ -14,7 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
+	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -130,7 +130,7 @@ func (h *genericLogsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeGenericRefusal(w, ref)
 			return
 		}
-		h.d.Log.ErrorContext(r.Context(), "generic logs", "err", err, "request_id", reqctx.RequestID(r.Context()))
+		h.d.Log.ErrorContext(r.Context(), "generic logs", "err", err)
 		genericFail(w, http.StatusInternalServerError, genericMsgInternal)
 		return
 	}
@@ -187,10 +187,8 @@ func (h *genericLogsHandler) list(ctx context.Context, p *model.Principal, q gen
 // genericToken reads `Authorization: Bearer <token>` or else `X-API-Key: <token>`;
 // both are documented for the seed's clients, so either may carry the token.
 func genericToken(r *http.Request) string {
-	if scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		if tok = strings.TrimSpace(tok); tok != "" {
-			return tok
-		}
+	if tok, ok := auth.BearerToken(strings.TrimSpace(r.Header.Get("Authorization"))); ok {
+		return tok
 	}
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }

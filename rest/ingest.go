@@ -103,8 +103,7 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeV1Refusal(w, r, ref)
 			return
 		}
-		d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route(),
-			"request_id", reqctx.RequestID(r.Context()))
+		d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route())
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error; nothing was stored")
 		return
 	}

@@ -1,6 +1,8 @@
-// Package rest serves loggraph's HTTP routes other than GraphQL's executor: the /v1
-// ingest route, health, readiness and metrics, and (later) the REST shims and
-// exports. Handlers parse, call the stores in db, and write their surface's envelope.
+// Package rest serves loggraph's HTTP surface around GraphQL's executor: the router
+// (request ids, request logs, body deadlines, metrics per route) that mounts /graphql
+// and the playground, the /v1 ingest and /api-logs routes, the REST shims of the
+// five seed APIs, the streamed exports, health, readiness and metrics. Handlers
+// parse, call the stores in db, and write their surface's envelope.
 package rest
 
 import (
@@ -61,6 +63,10 @@ func NewRouter(d Deps) http.Handler {
 	if d.ShuttingDown == nil {
 		d.ShuttingDown = new(atomic.Bool)
 	}
+	if d.Log != nil {
+		// Every line logged with a request's context carries its request id.
+		d.Log = reqctx.Logger(d.Log)
+	}
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, instrument(d.Metrics, pattern, h)) }
 	ing := &ingestHandler{deps: d}
@@ -114,12 +120,12 @@ func requestContext(log *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.ErrorContext(ctx, "panic", "panic", p, "request_id", id)
+				log.ErrorContext(ctx, "panic", "panic", p)
 				if !rec.wrote {
 					writeV1Error(rec, r, http.StatusInternalServerError, "internal", "internal error")
 				}
 			}
-			log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))

@@ -1,12 +1,10 @@
 package rest
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/internal/guard"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -35,13 +33,13 @@ func ReadPrincipal(d Deps, r *http.Request, token string) (*model.Principal, Ref
 	}
 	p, err := d.Tokens.Authenticate(r.Context(), token)
 	switch {
-	case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
+	case auth.Rejected(err):
 		return nil, Unauthenticated, nil
 	case err != nil:
 		if ref := d.refusal(r.Context(), "authenticate", err); ref != nil {
 			return nil, OverCapacity, ref
 		}
-		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
+		d.Log.ErrorContext(r.Context(), "authenticate", "err", err)
 		return nil, Unavailable, nil
 	}
 	// Every authenticated request counts against its workspace's rate, a forbidden

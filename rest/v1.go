@@ -3,12 +3,10 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
-	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -64,15 +62,14 @@ func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.R
 		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "an API token is required: send `Authorization: Bearer <token>`")
 		return nil
 	}
-	scheme, tok, _ := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	tok, ok := auth.BearerToken(h)
+	if !ok {
 		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "the Authorization header must be `Bearer <token>`")
 		return nil
 	}
 	p, err := d.Tokens.Authenticate(r.Context(), tok)
 	switch {
-	case errors.Is(err, db.ErrInvalidToken), errors.Is(err, db.ErrRevokedToken):
+	case auth.Rejected(err):
 		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", err.Error())
 		return nil
 	case err != nil:
@@ -80,7 +77,7 @@ func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.R
 			writeV1Refusal(w, r, ref)
 			return nil
 		}
-		d.Log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", reqctx.RequestID(r.Context()))
+		d.Log.ErrorContext(r.Context(), "authenticate", "err", err)
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 		return nil
 	}

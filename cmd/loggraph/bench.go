@@ -80,8 +80,11 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	srv := httptest.NewServer(a.handler)
+	defer func() {
+		a.Stop()
+		a.DB.Close()
+	}()
+	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	srv.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = *clients
 
@@ -89,11 +92,11 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	if *seedRows > 0 {
 		var rates []float64
 		for i := 0; i < *seedRounds; i++ {
-			ws, err := db.NewWorkspaceStore(a.db.Bun).Create(ctx, fmt.Sprintf("bench-seed-%d", time.Now().UnixNano()), "")
+			ws, err := db.NewWorkspaceStore(a.DB.Bun).Create(ctx, fmt.Sprintf("bench-seed-%d", time.Now().UnixNano()), "")
 			if err != nil {
 				return err
 			}
-			res, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: *seedRows, Days: 7, Seed: int64(i + 1)})
+			res, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: *seedRows, Days: 7, Seed: int64(i + 1)})
 			if err != nil {
 				return err
 			}
@@ -104,11 +107,11 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 		fmt.Fprintf(stdout, "seed: median %.0f rows/s = %.1f s per %d rows (rounds %d)\n", m, float64(*seedRows)/m, *seedRows, *seedRounds)
 	}
 
-	ws, err := db.NewWorkspaceStore(a.db.Bun).Create(ctx, fmt.Sprintf("bench-ingest-%d", time.Now().UnixNano()), "")
+	ws, err := db.NewWorkspaceStore(a.DB.Bun).Create(ctx, fmt.Sprintf("bench-ingest-%d", time.Now().UnixNano()), "")
 	if err != nil {
 		return err
 	}
-	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleIngest)
+	_, token, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ws.ID, "bench", model.RoleIngest)
 	if err != nil {
 		return err
 	}

@@ -23,28 +23,31 @@ func cmdBenchAnalytics(ctx context.Context, dbURL string, rows, requests int, st
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
+	defer func() {
+		a.Stop()
+		a.DB.Close()
+	}()
 	slug := fmt.Sprintf("bench-analytics-%d", rows)
-	ws, err := db.NewWorkspaceStore(a.db.Bun).BySlug(ctx, slug)
+	ws, err := db.NewWorkspaceStore(a.DB.Bun).BySlug(ctx, slug)
 	if err != nil {
-		if ws, err = db.NewWorkspaceStore(a.db.Bun).Create(ctx, slug, ""); err != nil {
+		if ws, err = db.NewWorkspaceStore(a.DB.Bun).Create(ctx, slug, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeding %d rows over 30 days into workspace %s...\n", rows, slug)
-		res, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 30})
+		res, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 30})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded in %s\n", res.Duration.Round(time.Second))
-		if _, err := a.db.Pool.Exec(ctx, "ANALYZE"); err != nil {
+		if _, err := a.DB.Pool.Exec(ctx, "ANALYZE"); err != nil {
 			return err
 		}
 	}
-	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	_, token, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	send := func(query string) error {
 		body, _ := json.Marshal(map[string]any{"query": query})

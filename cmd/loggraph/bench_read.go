@@ -29,35 +29,37 @@ const benchReadWorkspace = "bench-read"
 // query hook) and replayed, so both sides do exactly the same database work.
 func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	cap := &sqlCapture{}
+	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour, QueryHook: cap}, log)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	cap := &sqlCapture{}
-	a.db.Bun.AddQueryHook(cap)
+	defer func() {
+		a.Stop()
+		a.DB.Close()
+	}()
 
-	wss := db.NewWorkspaceStore(a.db.Bun)
+	wss := db.NewWorkspaceStore(a.DB.Bun)
 	ws, err := wss.BySlug(ctx, benchReadWorkspace)
 	if errors.Is(err, db.ErrNotFound) {
 		if ws, err = wss.Create(ctx, benchReadWorkspace, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeding %d rows into workspace %s...\n", rows, benchReadWorkspace)
-		if _, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
+		if _, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
 			return err
 		}
-		if _, err := a.db.Pool.Exec(ctx, "ANALYZE"); err != nil {
+		if _, err := a.DB.Pool.Exec(ctx, "ANALYZE"); err != nil {
 			return err
 		}
 	} else if err != nil {
 		return err
 	}
-	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	_, token, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	// send posts a request and reads the whole reply, as a client does before using it;
 	// decoding it is the client's work and is left out of the timings.
@@ -141,13 +143,13 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 			g := time.Since(start)
 			start = time.Now()
 			for _, q := range stmts {
-				if err := drain(ctx, a.db, q); err != nil {
+				if err := drain(ctx, a.DB, q); err != nil {
 					return fmt.Errorf("raw %q: %w", q, err)
 				}
 			}
 			r := time.Since(start)
 			for _, q := range auth {
-				if err := drain(ctx, a.db, q); err != nil {
+				if err := drain(ctx, a.DB, q); err != nil {
 					return fmt.Errorf("raw %q: %w", q, err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/internal/app"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -28,16 +29,19 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
+	defer func() {
+		a.Stop()
+		a.DB.Close()
+	}()
 	ws, err := seededWorkspace(ctx, a, benchReadWorkspace, rows, stdout)
 	if err != nil {
 		return err
 	}
-	_, token, err := db.NewTokenStore(a.db.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	_, token, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
 	if err != nil {
 		return err
 	}
-	ents := db.NewEntityStore(a.db.Bun)
+	ents := db.NewEntityStore(a.DB.Bun)
 	refs, err := ents.ListAPIReferences(ctx, ws.ID, model.Page{Limit: 1})
 	if err != nil || len(refs) == 0 {
 		return fmt.Errorf("no api reference to benchmark (%v)", err)
@@ -46,7 +50,7 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 	if err != nil || len(integrations) == 0 {
 		return fmt.Errorf("no integration to benchmark (%v)", err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	get := func(path string, header ...string) (int, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
@@ -100,11 +104,11 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 	if err != nil {
 		return err
 	}
-	_, etoken, err := db.NewTokenStore(a.db.Bun).Create(ctx, ews.ID, "bench", model.RoleRead)
+	_, etoken, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ews.ID, "bench", model.RoleRead)
 	if err != nil {
 		return err
 	}
-	appRows, err := db.NewLogStore(a.db.Bun).Count(ctx, ews.ID, model.KindApp, (*model.AppLogFilter)(nil))
+	appRows, err := db.NewLogStore(a.DB.Bun).Count(ctx, ews.ID, model.KindApp, (*model.AppLogFilter)(nil))
 	if err != nil {
 		return err
 	}
@@ -143,8 +147,8 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // seededWorkspace returns the workspace slug, seeding it with rows first if it is new.
-func seededWorkspace(ctx context.Context, a *app, slug string, rows int, stdout io.Writer) (*model.Workspace, error) {
-	wss := db.NewWorkspaceStore(a.db.Bun)
+func seededWorkspace(ctx context.Context, a *app.App, slug string, rows int, stdout io.Writer) (*model.Workspace, error) {
+	wss := db.NewWorkspaceStore(a.DB.Bun)
 	ws, err := wss.BySlug(ctx, slug)
 	if err == nil || !errors.Is(err, db.ErrNotFound) {
 		return ws, err
@@ -153,10 +157,10 @@ func seededWorkspace(ctx context.Context, a *app, slug string, rows int, stdout 
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "seeding %d rows into workspace %s...\n", rows, slug)
-	if _, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
+	if _, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 7}); err != nil {
 		return nil, err
 	}
-	_, err = a.db.Pool.Exec(ctx, "ANALYZE")
+	_, err = a.DB.Pool.Exec(ctx, "ANALYZE")
 	return ws, err
 }
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +14,6 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
-	"github.com/loggraph/loggraph/rest"
 )
 
 // limitDefaults are the per-workspace rate limits and quotas from the environment, or
@@ -75,24 +73,6 @@ func addLimitFlags(fs *flag.FlagSet, env envReader, cfg *serveConfig) func() err
 		}
 		return nil
 	}
-}
-
-// newLimiter builds the server's limiter with its metrics, loads the overrides and
-// keeps rereading them until ctx ends.
-func newLimiter(ctx context.Context, cfg serveConfig, d *db.DB, metrics *rest.Metrics, log *slog.Logger) (*limits.Limiter, error) {
-	lc := cfg.RateLimits
-	lc.Refused = metrics.Throttled
-	l := limits.New(lc, db.NewWorkspaceLimitStore(d.Bun))
-	if err := l.Reload(ctx); err != nil {
-		return nil, err
-	}
-	metrics.WatchLimiter(l)
-	reload := cfg.LimitsReload
-	if reload <= 0 {
-		reload = limits.DefaultReloadInterval
-	}
-	go l.Run(ctx, reload, log)
-	return l, nil
 }
 
 // limitSetting is one overridable limit: its flag, and where it lives in an override.

@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/internal/app"
 	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
@@ -40,11 +42,13 @@ type serveConfig struct {
 	LogLevel         string
 	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
-	GraphQL          graph.Config  // limits only; the resolver is wired in newApp
+	GraphQL          graph.Config  // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
 	LimitsReload time.Duration
+	// QueryHook (benchmarks, not a flag) sees every statement of the read pool.
+	QueryHook bun.QueryHook
 }
 
 func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
@@ -130,16 +134,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	return serve(ctx, cfg, log, stdout)
 }
 
-// app is the wired server: its handler and what must be closed after it.
-type app struct {
-	handler      http.Handler
-	db           *db.DB
-	parts        *db.Partitions
-	shuttingDown *atomic.Bool
-}
-
-// newApp connects, migrates, prepares partitions and wires every route.
-func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error) {
+// newApp connects, migrates, wires the server (internal/app) and prepares the
+// partitions. Closing a.DB closes every pool, after a.Stop.
+func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, error) {
 	d, err := openDB(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), IngestConns: int32(cfg.DBIngestConns),
 		SystemConns: int32(cfg.DBSystemConns), AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.StatementTimeout})
 	if err != nil {
@@ -159,53 +156,35 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app, error
 	if cfg.IngestMaxFuture <= 0 {
 		cfg.IngestMaxFuture = model.DefaultMaxFuture
 	}
-	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub on
-	// the system pool; everything else reads on d (the read pool).
-	parts := db.NewPartitions(d.IngestDB())
-	if err := parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
+	reload := cfg.LimitsReload
+	if reload <= 0 {
+		reload = limits.DefaultReloadInterval
+	}
+	// The background work (tail hub, revocation listener, limits reload) runs until
+	// ctx (the server's signal context) ends.
+	a, err := app.New(ctx, d, log, app.Config{
+		REST: rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}},
+		GraphQL:         cfg.GraphQL,
+		ConcurrentReads: cfg.ConcurrentReads,
+		ReadSlotWait:    cfg.DBAcquireTimeout,
+		TokenRecheck:    cfg.TokenRecheck,
+		RateLimits:      &cfg.RateLimits,
+		LimitsReload:    reload,
+		QueryHook:       cfg.QueryHook,
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := a.Parts.EnsureAhead(ctx, time.Now(), partitionsBack, partitionsAhead); err != nil {
+		a.Stop()
 		d.Close()
 		return nil, err
 	}
 	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
 		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
-	tokens := db.NewTokenStore(d.SystemDB().Bun)
-	ingest := db.NewIngestStore(d.IngestDB(), parts)
-	metrics := rest.NewMetrics(d.Pool)
-	limits := rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
-		Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}}
-	readSlots := guard.NewReadSlots(cfg.ConcurrentReads, cfg.DBAcquireTimeout)
-	// One LISTEN connection per server for every logTail subscription; it runs until
-	// ctx (the server's signal context) ends.
-	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
-	go tail.Run(ctx)
-	metrics.WatchTail(tail)
-	limiter, err := newLimiter(ctx, cfg, d, metrics, log)
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest,
-		OnIngest: metrics.Ingested, LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail,
-		Limiter: limiter}
-	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
-	// periodic re-check); runs until ctx ends.
-	cfg.GraphQL.Revocations = graph.NewRevocations(tokens, log, graph.RevocationOptions{RecheckInterval: cfg.TokenRecheck})
-	cfg.GraphQL.Revocations.Start(ctx, d)
-	shuttingDown := new(atomic.Bool)
-	h := rest.NewRouter(rest.Deps{
-		DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, Limiter: limiter,
-		ReadSlots:    readSlots,
-		GraphQL:      graph.NewHandler(graphQLConfig(cfg.GraphQL, resolver, log, readSlots)),
-		Playground:   graph.PlaygroundHandler(),
-		ShuttingDown: shuttingDown,
-	})
-	return &app{handler: h, db: d, parts: parts, shuttingDown: shuttingDown}, nil
-}
-
-// graphQLConfig completes the configured limits with the resolver and logger.
-func graphQLConfig(limits graph.Config, r *graph.Resolver, log *slog.Logger, slots *guard.ReadSlots) graph.Config {
-	limits.Resolver, limits.Log, limits.ReadSlots = r, log, slots
-	return limits
+	return a, nil
 }
 
 // Partitions are kept from partitionsBack days ago to partitionsAhead days ahead;
@@ -220,7 +199,10 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
+	defer func() {
+		a.Stop()
+		a.DB.Close()
+	}()
 	if cfg.Demo {
 		if err := setUpDemo(ctx, a, cfg.DemoRows, stdout); err != nil {
 			return fmt.Errorf("demo: %w", err)
@@ -231,7 +213,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -241,9 +223,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
-	go keepPartitions(ctx, a.db, a.parts, log)
+	go keepPartitions(ctx, a.DB, a.Parts, log)
 	if cfg.AnalyzeInterval > 0 {
-		go keepStatistics(ctx, a.db, cfg.AnalyzeInterval, log)
+		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -255,7 +237,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	// Drain: refuse new connections, let in-flight requests (ingests) complete, then
 	// close the database. An ingest either commits and is acknowledged, or its
 	// transaction never commits.
-	a.shuttingDown.Store(true)
+	a.ShuttingDown.Store(true)
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -328,12 +310,12 @@ const demoSlug = "demo"
 
 // setUpDemo creates workspace demo with sample data once, and on every start prints
 // a fresh admin token (revoking the previous demo token, so only one stays valid).
-func setUpDemo(ctx context.Context, a *app, rows int, stdout io.Writer) error {
-	wss := db.NewWorkspaceStore(a.db.Bun)
+func setUpDemo(ctx context.Context, a *app.App, rows int, stdout io.Writer) error {
+	wss := db.NewWorkspaceStore(a.DB.Bun)
 	ws, err := wss.Create(ctx, demoSlug, "Demo")
 	switch {
 	case err == nil:
-		res, err := db.Seed(ctx, a.db, a.parts, ws.ID, db.SeedOptions{Rows: rows, Days: 3})
+		res, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 3})
 		if err != nil {
 			return err
 		}
@@ -351,7 +333,7 @@ func setUpDemo(ctx context.Context, a *app, rows int, stdout io.Writer) error {
 	default:
 		return err
 	}
-	tokens := db.NewTokenStore(a.db.Bun)
+	tokens := db.NewTokenStore(a.DB.Bun)
 	list, err := tokens.List(ctx, ws.ID)
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
-	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/app"
 	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
@@ -107,10 +107,10 @@ func (e *Env) Peer(t testing.TB, o Options) *Env {
 	return p
 }
 
-// start wires a server over d as serve does.
+// start wires a server over d as serve does (internal/app), without the limits
+// reload loop: a test reloads when it needs to.
 func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	t.Helper()
-	limits, configure := o.Limits, o.Configure
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -119,52 +119,17 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	if wait <= 0 {
 		wait = time.Minute
 	}
-	slots := guard.NewReadSlots(o.ConcurrentReads, wait)
-	// The pools as serve wires them: tokens and the tail hub on the system pool,
-	// ingest on the ingest pool, reads on d.
-	tokens := db.NewTokenStore(d.SystemDB().Bun)
-	parts := db.NewPartitions(d.IngestDB())
-	ingest := db.NewIngestStore(d.IngestDB(), parts)
-	metrics := rest.NewMetrics(d.Pool)
-	// The live tail hub, as serve starts one per server; stopped before the database closes.
-	tail := db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
-	t.Cleanup(tail.Start(context.Background()))
-	metrics.WatchTail(tail)
-	limiter := newLimiter(o.RateLimits, d, metrics)
-	resolver := &graph.Resolver{Ingest: ingest, Tokens: tokens, Log: log, IngestLimits: limits.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: tail, Limiter: limiter}
-	gcfg := graph.Config{Resolver: resolver, Log: log, ReadSlots: slots,
-		Revocations: graph.NewRevocations(tokens, log, graph.RevocationOptions{})}
-	if configure != nil {
-		configure(&gcfg)
+	// Stopped (tail hub, revocation listener) before the database closes.
+	a, err := app.New(context.Background(), d, log, app.Config{REST: o.Limits, ConcurrentReads: o.ConcurrentReads,
+		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if gcfg.Revocations != nil {
-		t.Cleanup(gcfg.Revocations.Start(context.Background(), d))
-	}
-	h := rest.NewRouter(rest.Deps{DB: d, Tokens: tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: limits, ReadSlots: slots,
-		Limiter: limiter, GraphQL: graph.NewHandler(gcfg), Playground: graph.PlaygroundHandler()})
-	srv := httptest.NewServer(h)
+	t.Cleanup(a.Stop)
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: tokens, Tail: tail,
-		Limiter: limiter, Slug: ws.Slug, Revocations: gcfg.Revocations}
-}
-
-// newLimiter returns nil (no limits) or a limiter over the test database's overrides.
-func newLimiter(cfg *limits.Config, d *db.DB, metrics *rest.Metrics) *limits.Limiter {
-	if cfg == nil {
-		return nil
-	}
-	c := *cfg
-	refused := c.Refused
-	c.Refused = func(ws model.Workspace, ref *guard.Refusal) {
-		metrics.Throttled(ws, ref)
-		if refused != nil {
-			refused(ws, ref)
-		}
-	}
-	l := limits.New(c, db.NewWorkspaceLimitStore(d.Bun))
-	metrics.WatchLimiter(l)
-	return l
+	return &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: a.Tokens, Tail: a.Tail,
+		Limiter: a.Limiter, Slug: ws.Slug, Revocations: a.Revocations}
 }
 
 func (e *Env) tokensFor(ws uuid.UUID) map[model.Role]string {

@@ -1,0 +1,157 @@
+// Package app wires the server over an open database: the stores on their pools,
+// the live tail hub, the rate limiter, metrics, the GraphQL endpoint and the router.
+// `loggraph serve`, the benchmarks and the test server all build it here, so the
+// tests run the wiring that runs in production.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/graph"
+	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
+	"github.com/loggraph/loggraph/model"
+	"github.com/loggraph/loggraph/rest"
+)
+
+// Config is what may differ between servers: serve's flags, and what tests vary.
+type Config struct {
+	// REST are the REST routes' limits (bodies, the ingest time window).
+	REST rest.Limits
+	// GraphQL holds the GraphQL endpoint's limits; New fills in its resolver,
+	// logger, read slots and revocations.
+	GraphQL graph.Config
+	// ConcurrentReads is each workspace's read allowance (0: guard's default, -1: none).
+	ConcurrentReads int
+	// ReadSlotWait is how long a read waits for its workspace's slot.
+	ReadSlotWait time.Duration
+	// TokenRecheck is how often the tokens of open websockets are checked again
+	// (0: graph's default).
+	TokenRecheck time.Duration
+	// RateLimits, if not nil, turns the per-workspace rate limits and quotas on;
+	// its Refused hook, if any, is called besides the metrics'. Nil: no limiter.
+	RateLimits *limits.Config
+	// LimitsReload, if positive, is how often the limiter rereads the overrides; they
+	// are then also read before New returns. Zero: read only when the limiter is asked.
+	LimitsReload time.Duration
+	// Configure, if not nil, may change the GraphQL endpoint's configuration last
+	// (tests: their limits, logger, caches, the resolver's hooks).
+	Configure func(*graph.Config)
+	// QueryHook, if not nil, sees every statement of the read pool's bun.DB (the
+	// stores' and the GraphQL endpoint's reads): benchmarks capture SQL with it.
+	QueryHook bun.QueryHook
+}
+
+// App is the wired server.
+type App struct {
+	// Handler is the whole HTTP surface.
+	Handler http.Handler
+	// DB is the read pool (with Config.QueryHook); closing it closes every pool.
+	DB *db.DB
+	// Parts creates the ingest tables' partitions (on the ingest pool).
+	Parts *db.Partitions
+	// Tokens authenticates requests (on the system pool).
+	Tokens *db.TokenStore
+	// Tail is the live tail hub (one LISTEN connection for every logTail).
+	Tail *db.TailHub
+	// Limiter enforces the rate limits and quotas (nil without Config.RateLimits).
+	Limiter *limits.Limiter
+	// Revocations ends the websockets of revoked tokens (nil if Configure removed it).
+	Revocations *graph.Revocations
+	// ShuttingDown, once set, makes /readyz answer 503 while the server drains.
+	ShuttingDown *atomic.Bool
+
+	stops []func()
+}
+
+// New wires a server over d (open and migrated). The tail hub, the revocation
+// listener and the limiter's reloads run until ctx ends or Stop is called.
+func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, error) {
+	if cfg.QueryHook != nil {
+		// A view of d over the same pools whose bun.DB carries the hook, made before
+		// any store holds the bun.DB.
+		hooked := *d
+		hooked.Bun = d.Bun.WithQueryHook(cfg.QueryHook)
+		d = &hooked
+	}
+	a := &App{DB: d, ShuttingDown: new(atomic.Bool)}
+	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub
+	// on the system pool; everything else reads on d (the read pool).
+	a.Parts = db.NewPartitions(d.IngestDB())
+	a.Tokens = db.NewTokenStore(d.SystemDB().Bun)
+	ingest := db.NewIngestStore(d.IngestDB(), a.Parts)
+	metrics := rest.NewMetrics(d.Pool)
+	slots := guard.NewReadSlots(cfg.ConcurrentReads, cfg.ReadSlotWait)
+	a.Tail = db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
+	a.stops = append(a.stops, a.Tail.Start(ctx))
+	metrics.WatchTail(a.Tail)
+	if cfg.RateLimits != nil {
+		lc := *cfg.RateLimits
+		refused := lc.Refused
+		lc.Refused = func(ws model.Workspace, ref *guard.Refusal) {
+			metrics.Throttled(ws, ref)
+			if refused != nil {
+				refused(ws, ref)
+			}
+		}
+		a.Limiter = limits.New(lc, db.NewWorkspaceLimitStore(d.Bun))
+		if cfg.LimitsReload > 0 {
+			if err := a.Limiter.Reload(ctx); err != nil {
+				a.Stop()
+				return nil, err
+			}
+		}
+		metrics.WatchLimiter(a.Limiter)
+		if cfg.LimitsReload > 0 {
+			a.run(ctx, func(ctx context.Context) { a.Limiter.Run(ctx, cfg.LimitsReload, log) })
+		}
+	}
+	resolver := &graph.Resolver{Ingest: ingest, Tokens: a.Tokens, IngestLimits: cfg.REST.Ingest, OnIngest: metrics.Ingested,
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter}
+	gcfg := cfg.GraphQL
+	gcfg.Resolver, gcfg.Log, gcfg.ReadSlots = resolver, log, slots
+	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
+	// periodic re-check).
+	gcfg.Revocations = graph.NewRevocations(a.Tokens, log, graph.RevocationOptions{RecheckInterval: cfg.TokenRecheck})
+	if cfg.Configure != nil {
+		cfg.Configure(&gcfg)
+	}
+	if a.Revocations = gcfg.Revocations; a.Revocations != nil {
+		a.stops = append(a.stops, a.Revocations.Start(ctx, d))
+	}
+	a.Handler = rest.NewRouter(rest.Deps{
+		DB: d, Tokens: a.Tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: cfg.REST, Limiter: a.Limiter,
+		ReadSlots:    slots,
+		GraphQL:      graph.NewHandler(gcfg),
+		Playground:   graph.PlaygroundHandler(),
+		ShuttingDown: a.ShuttingDown,
+	})
+	return a, nil
+}
+
+// run runs f in a goroutine until ctx ends or Stop is called.
+func (a *App) run(ctx context.Context, f func(context.Context)) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
+	a.stops = append(a.stops, func() { cancel(); <-done })
+}
+
+// Stop ends the server's background work, latest started first, and waits for it.
+// It does not close the database.
+func (a *App) Stop() {
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		a.stops[i]()
+	}
+	a.stops = nil
+}
