@@ -4,7 +4,7 @@
 // Environment (run.sh sets all of it): LOGGRAPH_URL, POSTGRAPHILE_URL (GraphQL endpoints), TOKEN (a
 // read token of the workspace), WORKSPACE_ID, FROM, TO (RFC 3339, the 24 h window of q1 and q2),
 // ROUNDS, ROUND_SECONDS, WARMUP_SECONDS, CONCURRENCY (e.g. 1,8,32), QUERIES (e.g. q1,q3; default all),
-// OUT (a file that receives the table as well as stdout).
+// OUT (a file that receives the table as well as stdout), DATA_SET (described under the table).
 import autocannon from "autocannon";
 import fs from "node:fs";
 
@@ -28,6 +28,7 @@ const WARMUP_SECONDS = Number(env("WARMUP_SECONDS", "2"));
 const CONCURRENCY = env("CONCURRENCY", "1,8,32").split(",").map((s) => Number(s.trim()));
 const ONLY = env("QUERIES", "").split(",").map((s) => s.trim()).filter(Boolean);
 const OUT = env("OUT", "");
+const DATA_SET = env("DATA_SET", "");
 if (!(ROUNDS >= 1) || !(ROUND_SECONDS >= 1) || CONCURRENCY.some((c) => !(c >= 1))) {
   throw new Error("ROUNDS, ROUND_SECONDS and every CONCURRENCY must be at least 1");
 }
@@ -216,7 +217,7 @@ async function main() {
   lines.push(
     "",
     `Medians of ${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s (ABBA order, ${WARMUP_SECONDS} s warm-up per server and cell), ` +
-      `autocannon, one 24 h window ${FROM} .. ${TO}. Ratio = loggraph rps / PostGraphile rps. ` +
+      `autocannon, ${DATA_SET ? DATA_SET + ", " : ""}one 24 h window ${FROM} .. ${TO}. Ratio = loggraph rps / PostGraphile rps. ` +
       "\"failed\" counts errors, timeouts, non-2xx and answers that differ from the checked one (none expected).",
   );
   const table = lines.join("\n") + "\n";

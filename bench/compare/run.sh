@@ -88,6 +88,9 @@ read -r from to < <(psql -Atq -F' ' "$DB_URL" -c "
   SELECT to_char((t - interval '24 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
          to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM w")
 
+# How many partitions a log table has (loggraph's policy decides: daily for the last week, monthly before).
+partitions=$(psql -Atq "$DB_URL" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'app_logs'::regclass")
+
 "$work/loggraph" token create --database-url "$DB_URL" --workspace "$WORKSPACE" --role read --name bench-compare >"$work/token"
 token=$(tail -n 1 "$work/token")
 token_id=$(sed -n 's/^created read token \([0-9a-f-]*\) .*/\1/p' "$work/token")
@@ -122,10 +125,11 @@ if [ -z "$lg_url" ] || [ -z "$pg_url" ]; then
   cat "$work/lg.out" "$work/lg.err" "$work/pg.out" "$work/pg.err" >&2
   exit 1
 fi
-echo "compare: loggraph $lg_url, PostGraphile $pg_url, database $DB_NAME ($ROWS rows over $DAYS days), window $from .. $to"
+echo "compare: loggraph $lg_url, PostGraphile $pg_url, database $DB_NAME ($ROWS rows over $DAYS days, $partitions partitions per log table), window $from .. $to"
 
 mkdir -p "$(dirname "$OUT")"
 (cd "$here" && LOGGRAPH_URL="$lg_url" POSTGRAPHILE_URL="$pg_url" TOKEN="$token" WORKSPACE_ID="$workspace_id" \
   FROM="$from" TO="$to" ROUNDS="$ROUNDS" ROUND_SECONDS="$ROUND_SECONDS" WARMUP_SECONDS="$WARMUP_SECONDS" \
-  CONCURRENCY="$CONCURRENCY" QUERIES="$QUERIES" OUT="$OUT" $NICE node bench.mjs)
+  CONCURRENCY="$CONCURRENCY" QUERIES="$QUERIES" OUT="$OUT" \
+  DATA_SET="$ROWS rows over $DAYS days, $partitions partitions per log table" $NICE node bench.mjs)
 echo "compare: table written to $OUT"
