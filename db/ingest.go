@@ -204,25 +204,31 @@ type recordKey struct {
 	t  time.Time
 }
 
-func (w *batchWriter) key(i int) (recordKey, bool) {
+// logAt is record i's log and what the client sent of it.
+func (w *batchWriter) logAt(i int) (model.Log, model.RecordMeta) {
 	switch w.kind {
 	case model.KindApp:
-		r := w.b.App[i]
-		return recordKey{r.Log.ID.String(), r.Log.Timestamp}, r.IDGiven
+		r := &w.b.App[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAPIRequest:
-		r := w.b.APIRequest[i]
-		return recordKey{r.Log.ID.String(), r.Log.ReceivedAt}, r.IDGiven
+		r := &w.b.APIRequest[i]
+		return &r.Log, r.RecordMeta
 	case model.KindIntegration:
-		r := w.b.Integration[i]
-		return recordKey{r.Log.ID.String(), r.Log.CreatedAt}, r.IDGiven
+		r := &w.b.Integration[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAction:
-		r := w.b.Action[i]
-		return recordKey{fmt.Sprint(r.Log.ID), r.Log.CreatedAt}, r.IDGiven
+		r := &w.b.Action[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAPIReference:
-		r := w.b.APIReference[i]
-		return recordKey{r.Log.ID, r.Log.ModifiedAt}, r.IDGiven
+		r := &w.b.APIReference[i]
+		return &r.Log, r.RecordMeta
 	}
-	return recordKey{}, false
+	panic(fmt.Sprintf("ingest: unknown kind %q", w.kind))
+}
+
+func (w *batchWriter) key(i int) (recordKey, bool) {
+	l, meta := w.logAt(i)
+	return recordKey{model.LogID(l), l.Time()}, meta.IDGiven
 }
 
 func (w *batchWriter) markInBatchRepeats() {
@@ -240,19 +246,8 @@ func (w *batchWriter) markInBatchRepeats() {
 }
 
 func (w *batchWriter) timeAt(i int) time.Time {
-	switch w.kind {
-	case model.KindApp:
-		return w.b.App[i].Log.Timestamp
-	case model.KindAPIRequest:
-		return w.b.APIRequest[i].Log.ReceivedAt
-	case model.KindIntegration:
-		return w.b.Integration[i].Log.CreatedAt
-	case model.KindAction:
-		return w.b.Action[i].Log.CreatedAt
-	case model.KindAPIReference:
-		return w.b.APIReference[i].Log.ModifiedAt
-	}
-	return time.Time{}
+	l, _ := w.logAt(i)
+	return l.Time()
 }
 
 func (w *batchWriter) times() []time.Time {
@@ -289,13 +284,7 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 	}
 	stored := make(map[recordKey]bool)
 	if len(ids) > 0 {
-		idType := "uuid"
-		switch w.kind {
-		case model.KindAction:
-			idType = "bigint"
-		case model.KindAPIReference:
-			idType = "text"
-		}
+		idType := idType(w.kind)
 		table, col := pgx.Identifier{w.kind.Table()}.Sanitize(), pgx.Identifier{w.kind.TimeColumn()}.Sanitize()
 		// One index probe per key (the LIMIT keeps the lateral subquery from being
 		// flattened into a join): as a plain join, PostgreSQL's custom plan hashed every

@@ -30,17 +30,6 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// idType is the SQL type of a kind's id, for binding cursor ids.
-func idType(k model.LogKind) string {
-	switch k {
-	case model.KindAction:
-		return "bigint"
-	case model.KindAPIReference:
-		return "text"
-	}
-	return "uuid"
-}
-
 // timeFilter adds the window on the kind's time column.
 func timeFilter(q *bun.SelectQuery, col string, r *model.TimeRange) error {
 	from, to, err := r.Bounds(Clock())
@@ -120,9 +109,7 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 	if len(f.Services) > 0 {
 		q.Where("service IN (?)", bun.In(f.Services))
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("message ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindApp).whereSearch(q, f.Search)
 	if f.Details != nil {
 		b, err := json.Marshal(f.Details)
 		if err != nil {
@@ -196,10 +183,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 	if f.MaxTimingMs != nil {
 		q.Where("timing_ms <= ?", *f.MaxTimingMs)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		q.Where("(endpoint ILIKE ? OR status_details ILIKE ?)", p, p)
-	}
+	kindOf(model.KindAPIRequest).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -236,10 +220,7 @@ func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error 
 		}
 		q.Where("attempt >= ?", *f.MinAttempt)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		q.Where("(error_detail ILIKE ? OR body ILIKE ?)", p, p)
-	}
+	kindOf(model.KindIntegration).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -265,9 +246,7 @@ func filterAction(q *bun.SelectQuery, f *model.ActionLogFilter) error {
 	if len(f.LoggerNames) > 0 {
 		q.Where("logger_name IN (?)", bun.In(f.LoggerNames))
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("message ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindAction).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -290,9 +269,7 @@ func filterAPIReference(q *bun.SelectQuery, f *model.APIReferenceLogFilter) erro
 	if f.HasAlerts != nil {
 		q.Where("(alerts_count > 0) = ?", *f.HasAlerts)
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("title ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindAPIReference).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -325,22 +302,11 @@ func (s *LogStore) kindQuery(ws uuid.UUID, kind model.LogKind, filter any, dest 
 	if err := model.ValidateFilter(filter); err != nil {
 		return q, err
 	}
-	var err error
-	switch f := filter.(type) {
-	case *model.AppLogFilter:
-		err = filterApp(q, f)
-	case *model.APIRequestLogFilter:
-		err = filterAPIRequest(q, ws, f)
-	case *model.IntegrationLogFilter:
-		err = filterIntegration(q, f)
-	case *model.ActionLogFilter:
-		err = filterAction(q, f)
-	case *model.APIReferenceLogFilter:
-		err = filterAPIReference(q, f)
-	default:
-		err = fmt.Errorf("no filter for %T", filter)
+	ki := kindOf(kind)
+	if ki == nil {
+		return q, fmt.Errorf("no filter for kind %q", kind)
 	}
-	return q, err
+	return q, ki.filter.apply(q, ws, filter)
 }
 
 // List returns one page of a kind's logs in list order (newest first; oldest first

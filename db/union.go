@@ -19,14 +19,6 @@ const LogsScope = "logs"
 // kindRank orders kinds among logs of the same time in the cross-kind list.
 func kindRank(k model.LogKind) int { return slices.Index(model.AllKinds, k) }
 
-// severityExpr is the column holding a kind's common severity.
-func severityExpr(k model.LogKind) string {
-	if k == model.KindApp {
-		return "level"
-	}
-	return "severity"
-}
-
 // filterCommon turns a LogFilter into one kind's WHERE clauses.
 func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter) error {
 	if f == nil {
@@ -45,34 +37,11 @@ func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Lo
 	if f.MinSeverity != nil {
 		q.Where("? >= ?", sev, *f.MinSeverity)
 	}
+	ki := kindOf(k)
 	if len(f.Sources) > 0 {
-		in := bun.In(f.Sources)
-		switch k {
-		case model.KindApp:
-			q.Where("service IN (?)", in)
-		case model.KindAPIRequest:
-			q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, in)
-		case model.KindIntegration:
-			q.Where("integration_id IN (SELECT id FROM integrations WHERE workspace_id = ? AND name IN (?))", ws, in)
-		case model.KindAction:
-			q.Where("logger_name IN (?)", in)
-		case model.KindAPIReference:
-			q.Where("api_reference_id IN (SELECT id FROM api_references WHERE workspace_id = ? AND name IN (?))", ws, in)
-		}
+		ki.whereSource(q, ws, f.Sources)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		switch k {
-		case model.KindApp, model.KindAction:
-			q.Where("message ILIKE ?", p)
-		case model.KindAPIRequest:
-			q.Where("(endpoint ILIKE ? OR status_details ILIKE ?)", p, p)
-		case model.KindIntegration:
-			q.Where("(error_detail ILIKE ? OR body ILIKE ?)", p, p)
-		case model.KindAPIReference:
-			q.Where("title ILIKE ?", p)
-		}
-	}
+	ki.whereSearch(q, f.Search)
 	return nil
 }
 
@@ -195,23 +164,6 @@ func (s *LogStore) CountLogs(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 // UnionCursor is the cursor of a log in the cross-kind list.
 func UnionCursor(l model.Log) model.Cursor {
 	return model.Cursor{Scope: LogsScope, Kind: l.Kind(), Time: l.Time(), ID: model.LogID(l)}
-}
-
-// newLog returns an empty log of kind k, or nil for an unknown kind.
-func newLog(k model.LogKind) model.Log {
-	switch k {
-	case model.KindApp:
-		return new(model.AppLog)
-	case model.KindAPIRequest:
-		return new(model.APIRequestLog)
-	case model.KindIntegration:
-		return new(model.IntegrationLog)
-	case model.KindAction:
-		return new(model.ActionLog)
-	case model.KindAPIReference:
-		return new(model.APIReferenceLog)
-	}
-	return nil
 }
 
 func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
