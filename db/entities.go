@@ -30,7 +30,7 @@ const (
 // ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
 // is a pointer to a slice of the entity's model pointers. Missing ids are absent.
 func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {
-	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.List(ids)).Scan(ctx); err != nil {
 		return fmt.Errorf("load entities: %w", err)
 	}
 	return nil
@@ -164,7 +164,7 @@ func (s *EntityStore) JobCounts(ctx context.Context, ws uuid.UUID, integrations 
 		N      int    `bun:"n"`
 	}
 	err := s.db.NewSelect().TableExpr("integration_jobs").ColumnExpr("integration_id::text AS parent, count(*) AS n").
-		Where("workspace_id = ? AND integration_id IN (?)", ws, bun.In(integrations)).GroupExpr("integration_id").Scan(ctx, &rows)
+		Where("workspace_id = ? AND integration_id IN (?)", ws, bun.List(integrations)).GroupExpr("integration_id").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}

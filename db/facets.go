@@ -217,7 +217,7 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 		switch {
 		case u.dim.severity:
 			value = "(ARRAY[?]::text[])[" + d + "]"
-			valueArgs = append(valueArgs, bun.In(severityNames()))
+			valueArgs = append(valueArgs, bun.List(severityNames()))
 		case u.dim.name != "":
 			alias := fmt.Sprintf("n%d", i)
 			branch.Join("LEFT JOIN ? AS ? ON ?.workspace_id = ? AND ?.id = "+d,
@@ -227,12 +227,12 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 			value = d + "::text"
 		}
 		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", mask)
-		fieldArgs = append(fieldArgs, bun.In(u.fields))
+		fieldArgs = append(fieldArgs, bun.List(u.fields))
 		fmt.Fprintf(&valueCase, " WHEN %d THEN %s", mask, value)
 	}
 	if kind {
 		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", full)
-		fieldArgs = append(fieldArgs, bun.In([]string{string(model.LogFacetFieldKind)}))
+		fieldArgs = append(fieldArgs, bun.List([]string{string(model.LogFacetFieldKind)}))
 		fmt.Fprintf(&valueCase, " WHEN %d THEN ?::text", full)
 		valueArgs = append(valueArgs, string(k))
 	}

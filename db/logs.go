@@ -101,13 +101,13 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 		return err
 	}
 	if len(f.Levels) > 0 {
-		q.Where("level IN (?)", bun.In(f.Levels))
+		q.Where("level IN (?)", bun.List(f.Levels))
 	}
 	if f.MinLevel != nil {
 		q.Where("level >= ?", *f.MinLevel)
 	}
 	if len(f.Services) > 0 {
-		q.Where("service IN (?)", bun.In(f.Services))
+		q.Where("service IN (?)", bun.List(f.Services))
 	}
 	kindOf(model.KindApp).whereSearch(q, f.Search)
 	if f.Details != nil {
@@ -128,7 +128,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 		return err
 	}
 	if len(f.Codes) > 0 {
-		q.Where("code IN (?)", bun.In(f.Codes))
+		q.Where("code IN (?)", bun.List(f.Codes))
 	}
 	if len(f.CodeClasses) > 0 {
 		var los []int
@@ -139,7 +139,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 			}
 			los = append(los, lo)
 		}
-		q.Where("code / 100 * 100 IN (?)", bun.In(los))
+		q.Where("code / 100 * 100 IN (?)", bun.List(los))
 	}
 	if f.Outcome != nil {
 		if *f.Outcome == model.RequestOutcomeSuccess {
@@ -149,19 +149,19 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 		}
 	}
 	if len(f.GatewayCodes) > 0 {
-		q.Where("gateway_code IN (?)", bun.In(f.GatewayCodes))
+		q.Where("gateway_code IN (?)", bun.List(f.GatewayCodes))
 	}
 	if len(f.Clients) > 0 {
-		q.Where("client_id IN (SELECT id FROM api_clients WHERE workspace_id = ? AND name IN (?))", ws, bun.In(f.Clients))
+		q.Where("client_id IN (SELECT id FROM api_clients WHERE workspace_id = ? AND name IN (?))", ws, bun.List(f.Clients))
 	}
 	if len(f.Collections) > 0 {
-		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, bun.In(f.Collections))
+		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, bun.List(f.Collections))
 	}
 	if f.CollectionType != nil {
 		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND type = ?)", ws, string(*f.CollectionType))
 	}
 	if len(f.Endpoints) > 0 {
-		q.Where("endpoint IN (?)", bun.In(f.Endpoints))
+		q.Where("endpoint IN (?)", bun.List(f.Endpoints))
 	}
 	if len(f.IPs) > 0 {
 		prefixes, err := model.ParseIPs(f.IPs)
@@ -199,20 +199,20 @@ func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error 
 		if err != nil {
 			return err
 		}
-		q.Where("integration_id IN (?)", bun.In(ids))
+		q.Where("integration_id IN (?)", bun.List(ids))
 	}
 	if len(f.JobIDs) > 0 {
 		ids, err := model.ParseUUIDs("jobIds", f.JobIDs)
 		if err != nil {
 			return err
 		}
-		q.Where("job_id IN (?)", bun.In(ids))
+		q.Where("job_id IN (?)", bun.List(ids))
 	}
 	if f.Succeeded != nil {
 		q.Where("succeeded = ?", *f.Succeeded)
 	}
 	if len(f.StatusCodes) > 0 {
-		q.Where("status_code IN (?)", bun.In(f.StatusCodes))
+		q.Where("status_code IN (?)", bun.List(f.StatusCodes))
 	}
 	if f.MinAttempt != nil {
 		if *f.MinAttempt < 1 {
@@ -241,10 +241,10 @@ func filterAction(q *bun.SelectQuery, f *model.ActionLogFilter) error {
 		q.Where("level <= ?", *f.MaxLevel)
 	}
 	if len(f.AppNames) > 0 {
-		q.Where("app_name IN (?)", bun.In(f.AppNames))
+		q.Where("app_name IN (?)", bun.List(f.AppNames))
 	}
 	if len(f.LoggerNames) > 0 {
-		q.Where("logger_name IN (?)", bun.In(f.LoggerNames))
+		q.Where("logger_name IN (?)", bun.List(f.LoggerNames))
 	}
 	kindOf(model.KindAction).whereSearch(q, f.Search)
 	return nil
@@ -258,10 +258,10 @@ func filterAPIReference(q *bun.SelectQuery, f *model.APIReferenceLogFilter) erro
 		return err
 	}
 	if len(f.APIReferenceIDs) > 0 {
-		q.Where("api_reference_id IN (?)", bun.In(f.APIReferenceIDs))
+		q.Where("api_reference_id IN (?)", bun.List(f.APIReferenceIDs))
 	}
 	if len(f.UserIDs) > 0 {
-		q.Where("user_id IN (?)", bun.In(f.UserIDs))
+		q.Where("user_id IN (?)", bun.List(f.UserIDs))
 	}
 	if f.HasErrors != nil {
 		q.Where("(error_count > 0) = ?", *f.HasErrors)

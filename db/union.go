@@ -32,7 +32,7 @@ func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Lo
 	}
 	sev := bun.Ident(severityExpr(k))
 	if len(f.Severities) > 0 {
-		q.Where("? IN (?)", sev, bun.In(f.Severities))
+		q.Where("? IN (?)", sev, bun.List(f.Severities))
 	}
 	if f.MinSeverity != nil {
 		q.Where("? >= ?", sev, *f.MinSeverity)
