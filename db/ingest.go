@@ -402,82 +402,65 @@ func ReserveActionIDs(ctx context.Context, q interface {
 	return first, nil
 }
 
-func (w *batchWriter) columns() []string {
-	switch w.kind {
-	case model.KindApp:
-		return []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"}
-	case model.KindAPIRequest:
-		return []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
-			"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"}
-	case model.KindIntegration:
-		return []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
-			"body", "status_code", "error_detail", "batch_id"}
-	case model.KindAction:
-		return []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"}
-	case model.KindAPIReference:
-		return []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
-			"error_count", "alerts_count", "errors", "alerts", "batch_id"}
-	}
-	return nil
-}
+func (w *batchWriter) columns() []string { return kindOf(w.kind).copyColumns }
 
 func (w *batchWriter) rows(keep []int) pgx.CopyFromSource {
-	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return w.row(keep[j]) })
+	row := kindOf(w.kind).copyRow
+	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return row(w, keep[j]) })
 }
 
-func (w *batchWriter) row(i int) ([]any, error) {
-	switch w.kind {
-	case model.KindApp:
-		l := &w.b.App[i].Log
-		var details any
-		if l.Details != nil {
-			details = []byte(l.Details)
-		}
-		return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
-	case model.KindAPIRequest:
-		r := &w.b.APIRequest[i]
-		l := &r.Log
-		var client *int64
-		if r.Client != nil {
-			id := w.clientIDs[*r.Client]
-			client = &id
-		}
-		return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
-			l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
-	case model.KindIntegration:
-		l := &w.b.Integration[i].Log
-		return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
-			l.Body, int16(l.StatusCode), l.ErrorDetail, w.batch}, nil
-	case model.KindAction:
-		l := &w.b.Action[i].Log
-		return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace, w.batch}, nil
-	case model.KindAPIReference:
-		l := &w.b.APIReference[i].Log
-		errs, err := json.Marshal(l.Errors)
-		if err != nil {
-			return nil, err
-		}
-		alerts, err := json.Marshal(l.Alerts)
-		if err != nil {
-			return nil, err
-		}
-		return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
-			errs, alerts, w.batch}, nil
+func appRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.App[i].Log
+	var details any
+	if l.Details != nil {
+		details = []byte(l.Details)
 	}
-	return nil, fmt.Errorf("unknown kind %q", w.kind)
+	return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
+}
+
+func requestRow(w *batchWriter, i int) ([]any, error) {
+	r := &w.b.APIRequest[i]
+	l := &r.Log
+	var client *int64
+	if r.Client != nil {
+		id := w.clientIDs[*r.Client]
+		client = &id
+	}
+	return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
+		l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
+}
+
+func integrationRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.Integration[i].Log
+	return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
+		l.Body, int16(l.StatusCode), l.ErrorDetail, w.batch}, nil
+}
+
+func actionRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.Action[i].Log
+	return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace, w.batch}, nil
+}
+
+func referenceRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.APIReference[i].Log
+	errs, err := json.Marshal(l.Errors)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := json.Marshal(l.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
+		errs, alerts, w.batch}, nil
 }
 
 // syncEntities creates the entities the batch refers to and updates changed names.
 // It reads first and writes only what is missing or changed, so that concurrent
 // batches naming the same entities do not queue on row locks.
 func (w *batchWriter) syncEntities(ctx context.Context, tx pgx.Tx) error {
-	switch w.kind {
-	case model.KindAPIRequest:
-		return w.syncCollectionsAndClients(ctx, tx)
-	case model.KindIntegration:
-		return w.syncIntegrations(ctx, tx)
-	case model.KindAPIReference:
-		return w.syncReferencesAndUsers(ctx, tx)
+	if sync := kindOf(w.kind).syncEntities; sync != nil {
+		return sync(w, ctx, tx)
 	}
 	return nil
 }

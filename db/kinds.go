@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
 
@@ -45,6 +46,12 @@ type kindInfo struct {
 	countKey func(l model.Log, k *countKey)
 	// entities sets the entities the export rows' logs refer to (nil: none).
 	entities func(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error
+
+	// Ingest: the columns COPY writes, record i's values of them, and what creates
+	// the entities a batch names before its rows are written (nil: none).
+	copyColumns  []string
+	copyRow      func(w *batchWriter, i int) ([]any, error)
+	syncEntities func(w *batchWriter, ctx context.Context, tx pgx.Tx) error
 }
 
 // kinds describes every kind of model.AllKinds (set in init: the filters it
@@ -71,6 +78,8 @@ func init() {
 				lv := int16(x.Level)
 				k.level, k.service = &lv, &x.Service
 			},
+			copyColumns: []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"},
+			copyRow:     appRow,
 		},
 		model.KindAPIRequest: {
 			idType: "uuid", severity: "severity", search: []string{"endpoint", "status_details"},
@@ -92,6 +101,10 @@ func init() {
 			},
 			countKey: func(model.Log, *countKey) {},
 			entities: requestEntities,
+			copyColumns: []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
+				"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"},
+			copyRow:      requestRow,
+			syncEntities: (*batchWriter).syncCollectionsAndClients,
 		},
 		model.KindIntegration: {
 			idType: "uuid", severity: "severity", search: []string{"error_detail", "body"},
@@ -117,6 +130,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.integrationID = &l.(*model.IntegrationLog).IntegrationID },
 			entities: integrationEntities,
+			copyColumns: []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
+				"body", "status_code", "error_detail", "batch_id"},
+			copyRow:      integrationRow,
+			syncEntities: (*batchWriter).syncIntegrations,
 		},
 		model.KindAction: {
 			idType: "bigint", severity: "severity", search: []string{"message"}, source: "logger_name",
@@ -137,6 +154,8 @@ func init() {
 				lv := int16(l.(*model.ActionLog).Level)
 				k.level = &lv
 			},
+			copyColumns: []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"},
+			copyRow:     actionRow,
 		},
 		model.KindAPIReference: {
 			idType: "text", severity: "severity", search: []string{"title"},
@@ -158,6 +177,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.referenceID = &l.(*model.APIReferenceLog).APIReferenceID },
 			entities: referenceEntities,
+			copyColumns: []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
+				"error_count", "alerts_count", "errors", "alerts", "batch_id"},
+			copyRow:      referenceRow,
+			syncEntities: (*batchWriter).syncReferencesAndUsers,
 		},
 	}
 	for k, ki := range kinds {

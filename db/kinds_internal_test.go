@@ -15,11 +15,18 @@ func TestKindsDescribed(t *testing.T) {
 			t.Fatalf("%s: not in kinds", k)
 		}
 		if ki.kind != k || ki.idType == "" || ki.severity == "" || len(ki.search) == 0 || ki.source == "" ||
-			ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil {
+			ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil ||
+			len(ki.copyColumns) == 0 || ki.copyRow == nil {
 			t.Errorf("%s: incomplete description %+v", k, ki)
 		}
 		if got := ki.newLog().Kind(); got != k {
 			t.Errorf("%s: newLog makes a %s log", k, got)
+		}
+		// The tail matches sources with SQL of its own (tailSource) until it reads
+		// the description: both must name the same source.
+		expr, join := ki.sourceSQL()
+		if wantExpr, wantJoin := tailSource(k); expr != wantExpr || join != wantJoin {
+			t.Errorf("%s: source %q %q, the tail's %q %q", k, expr, join, wantExpr, wantJoin)
 		}
 	}
 	if len(kinds) != len(model.AllKinds) {
