@@ -27,6 +27,9 @@ type kindInfo struct {
 	// source is the column naming the common Log source and, when the source is an
 	// entity, the entity table whose name it is (sourceSQL gives the name's SQL).
 	source, sourceEntity string
+	// gqlType is the GraphQL object type of the kind's logs; sourceField, when the
+	// source is an entity, is the logs' GraphQL field that resolves the same entity.
+	gqlType, sourceField string
 	// facets are the columns facets group by, besides the severity.
 	facets []facetDim
 	// message is the SQL of the kind's Message() on alias t.
@@ -61,7 +64,8 @@ var kinds map[model.LogKind]*kindInfo
 func init() {
 	kinds = map[model.LogKind]*kindInfo{
 		model.KindApp: {
-			idType: "uuid", severity: "level", search: []string{"message"}, source: "service",
+			gqlType: "AppLog",
+			idType:  "uuid", severity: "level", search: []string{"message"}, source: "service",
 			facets:  []facetDim{{col: "service", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldService}}},
 			message: bun.SafeQuery("t.message"),
 			rollup:  []string{"level", "service"},
@@ -82,6 +86,7 @@ func init() {
 			copyRow:     appRow,
 		},
 		model.KindAPIRequest: {
+			gqlType: "ApiRequestLog", sourceField: "collection",
 			idType: "uuid", severity: "severity", search: []string{"endpoint", "status_details"},
 			source: "collection_id", sourceEntity: "api_collections",
 			facets: []facetDim{
@@ -107,6 +112,7 @@ func init() {
 			syncEntities: (*batchWriter).syncCollectionsAndClients,
 		},
 		model.KindIntegration: {
+			gqlType: "IntegrationLog", sourceField: "integration",
 			idType: "uuid", severity: "severity", search: []string{"error_detail", "body"},
 			source: "integration_id", sourceEntity: "integrations",
 			facets:  []facetDim{{col: "integration_id", name: "integrations", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldIntegration}}},
@@ -136,7 +142,8 @@ func init() {
 			syncEntities: (*batchWriter).syncIntegrations,
 		},
 		model.KindAction: {
-			idType: "bigint", severity: "severity", search: []string{"message"}, source: "logger_name",
+			gqlType: "ActionLog",
+			idType:  "bigint", severity: "severity", search: []string{"message"}, source: "logger_name",
 			facets: []facetDim{
 				{col: "logger_name", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldLoggerName}},
 				{col: "app_name", fields: []model.LogFacetField{model.LogFacetFieldAppName}}},
@@ -158,6 +165,7 @@ func init() {
 			copyRow:     actionRow,
 		},
 		model.KindAPIReference: {
+			gqlType: "ApiReferenceLog", sourceField: "apiReference",
 			idType: "text", severity: "severity", search: []string{"title"},
 			source: "api_reference_id", sourceEntity: "api_references",
 			facets: []facetDim{
@@ -208,6 +216,23 @@ func newLog(k model.LogKind) model.Log {
 		return ki.newLog()
 	}
 	return nil
+}
+
+// GraphQLType is the GraphQL object type of kind k's logs.
+func GraphQLType(k model.LogKind) string {
+	if ki := kindOf(k); ki != nil {
+		return ki.gqlType
+	}
+	return ""
+}
+
+// SourceField is the GraphQL field of kind k's logs that resolves the entity their
+// source names ("" when the source is a column of the log itself).
+func SourceField(k model.LogKind) string {
+	if ki := kindOf(k); ki != nil {
+		return ki.sourceField
+	}
+	return ""
 }
 
 // NewLog returns an empty log of kind k, or nil for an unknown kind.

@@ -15,7 +15,7 @@ func TestKindsDescribed(t *testing.T) {
 			t.Fatalf("%s: not in kinds", k)
 		}
 		if ki.kind != k || ki.idType == "" || ki.severity == "" || len(ki.search) == 0 || ki.source == "" ||
-			ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil ||
+			ki.gqlType == "" || ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil ||
 			len(ki.copyColumns) == 0 || ki.copyRow == nil {
 			t.Errorf("%s: incomplete description %+v", k, ki)
 		}
