@@ -27,6 +27,38 @@ const (
 	APIReferencesScope = "apiReferences"
 )
 
+// ByID loads the workspace's entities T of the given ids in one statement (none for
+// no ids) and maps them by id, which key reads; ids the workspace does not have
+// are absent.
+func ByID[K comparable, T any](ctx context.Context, es *EntityStore, ws uuid.UUID, ids []K, key func(*T) K) (map[K]*T, error) {
+	out := make(map[K]*T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []*T
+	if err := es.ByIDs(ctx, ws, ids, &rows); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[key(r)] = r
+	}
+	return out, nil
+}
+
+// Distinct returns the keys of items, each once, in first-seen order (ok false:
+// the item has none).
+func Distinct[T any, K comparable](items []T, key func(T) (K, bool)) []K {
+	var out []K
+	seen := map[K]bool{}
+	for _, it := range items {
+		if k, ok := key(it); ok && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
 // is a pointer to a slice of the entity's model pointers. Missing ids are absent.
 func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {

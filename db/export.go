@@ -83,35 +83,21 @@ func (s *LogStore) WithEntities(ctx context.Context, ws uuid.UUID, kind model.Lo
 	return out, nil
 }
 
-// distinct returns the keys of items, each once, in first-seen order (ok false:
-// the item has none).
-func distinct[T any, K comparable](items []T, key func(T) (K, bool)) []K {
-	var out []K
-	seen := map[K]bool{}
-	for _, it := range items {
-		if k, ok := key(it); ok && !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // requestEntities sets API request rows' collections and clients.
 func requestEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
 	log := func(r ExportRow) *model.APIRequestLog { return r.Log.(*model.APIRequestLog) }
-	collIDs := distinct(rows, func(r ExportRow) (int64, bool) { return log(r).CollectionID, true })
-	clientIDs := distinct(rows, func(r ExportRow) (int64, bool) {
+	collIDs := Distinct(rows, func(r ExportRow) (int64, bool) { return log(r).CollectionID, true })
+	clientIDs := Distinct(rows, func(r ExportRow) (int64, bool) {
 		if c := log(r).ClientID; c != nil {
 			return *c, true
 		}
 		return 0, false
 	})
-	colls, err := byID(ctx, es, ws, collIDs, func(c *model.APICollection) int64 { return c.ID })
+	colls, err := ByID(ctx, es, ws, collIDs, func(c *model.APICollection) int64 { return c.ID })
 	if err != nil {
 		return err
 	}
-	clients, err := byID(ctx, es, ws, clientIDs, func(c *model.APIClient) int64 { return c.ID })
+	clients, err := ByID(ctx, es, ws, clientIDs, func(c *model.APIClient) int64 { return c.ID })
 	if err != nil {
 		return err
 	}
@@ -128,8 +114,8 @@ func requestEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []
 // integrationEntities sets integration rows' integrations.
 func integrationEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
 	id := func(r ExportRow) uuid.UUID { return r.Log.(*model.IntegrationLog).IntegrationID }
-	ids := distinct(rows, func(r ExportRow) (uuid.UUID, bool) { return id(r), true })
-	integrations, err := byID(ctx, es, ws, ids, func(i *model.Integration) uuid.UUID { return i.ID })
+	ids := Distinct(rows, func(r ExportRow) (uuid.UUID, bool) { return id(r), true })
+	integrations, err := ByID(ctx, es, ws, ids, func(i *model.Integration) uuid.UUID { return i.ID })
 	if err != nil {
 		return err
 	}
@@ -142,13 +128,13 @@ func integrationEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, row
 // referenceEntities sets API-reference rows' references and users.
 func referenceEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
 	log := func(r ExportRow) *model.APIReferenceLog { return r.Log.(*model.APIReferenceLog) }
-	refIDs := distinct(rows, func(r ExportRow) (string, bool) { return log(r).APIReferenceID, true })
-	userIDs := distinct(rows, func(r ExportRow) (string, bool) { return log(r).UserID, true })
-	refs, err := byID(ctx, es, ws, refIDs, func(r *model.APIReference) string { return r.ID })
+	refIDs := Distinct(rows, func(r ExportRow) (string, bool) { return log(r).APIReferenceID, true })
+	userIDs := Distinct(rows, func(r ExportRow) (string, bool) { return log(r).UserID, true })
+	refs, err := ByID(ctx, es, ws, refIDs, func(r *model.APIReference) string { return r.ID })
 	if err != nil {
 		return err
 	}
-	users, err := byID(ctx, es, ws, userIDs, func(u *model.TeamAccount) string { return u.ID })
+	users, err := ByID(ctx, es, ws, userIDs, func(u *model.TeamAccount) string { return u.ID })
 	if err != nil {
 		return err
 	}
@@ -157,22 +143,6 @@ func referenceEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows 
 		rows[i].APIReference, rows[i].User = refs[l.APIReferenceID], users[l.UserID]
 	}
 	return nil
-}
-
-// byID loads entities by id in one statement and maps them by id.
-func byID[K comparable, T any](ctx context.Context, es *EntityStore, ws uuid.UUID, ids []K, key func(*T) K) (map[K]*T, error) {
-	out := make(map[K]*T, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*T
-	if err := es.ByIDs(ctx, ws, ids, &rows); err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		out[key(r)] = r
-	}
-	return out, nil
 }
 
 // Stream walks every log of a kind that matches filter, newest first in keyset order
