@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -202,12 +204,24 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	return l, nil
 }
 
+// parentTypes are the SQL types of the parent ids ChildPage and ChildCounts take.
+var parentTypes = map[reflect.Type]string{
+	reflect.TypeFor[[]uuid.UUID](): "uuid",
+	reflect.TypeFor[[]int64]():     "bigint",
+	reflect.TypeFor[[]string]():    "text",
+}
+
 // ChildPage lists the first page of each parent's logs in one statement (LATERAL):
 // parentCol is the logs' column that points at the parent (integration_id, job_id,
-// collection_id, client_id, api_reference_id). dest is a pointer to a slice of the
-// kind's model pointers; rows come grouped by parent, in list order within each.
-func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, parentType string,
+// collection_id, client_id, api_reference_id), parents the parents' ids (a slice
+// of uuid.UUID, int64 or string). dest is a pointer to a slice of the kind's model
+// pointers; rows come grouped by parent, in list order within each.
+func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
 	filter any, p model.Page, dest any) error {
+	parentType, ok := parentTypes[reflect.TypeOf(parents)]
+	if !ok {
+		return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
+	}
 	inner, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {
 		return err
@@ -218,7 +232,7 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	}
 	inner.ColumnExpr("t.*")
 	err = s.db.NewSelect().Model(dest).
-		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", parents, inner).
+		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", pgdialect.Array(parents), inner).
 		ColumnExpr("l.*").
 		OrderExpr("parent.n").
 		Scan(ctx)
@@ -228,7 +242,8 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	return nil
 }
 
-// ChildCounts counts each parent's logs matching filter, in one statement.
+// ChildCounts counts each parent's logs matching filter, in one statement (parents
+// as ChildPage takes them).
 func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, filter any) (map[string]int, error) {
 	q, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {
@@ -239,7 +254,7 @@ func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.Log
 		N      int    `bun:"n"`
 	}
 	err = q.ColumnExpr("t.?::text AS parent, count(*) AS n", bun.Ident(parentCol)).
-		Where("t.? = ANY(?)", bun.Ident(parentCol), parents).
+		Where("t.? = ANY(?)", bun.Ident(parentCol), pgdialect.Array(parents)).
 		GroupExpr("t.?", bun.Ident(parentCol)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count child logs: %w", err)
