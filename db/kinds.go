@@ -210,14 +210,6 @@ func idType(k model.LogKind) string {
 // severityExpr is the column holding a kind's common severity.
 func severityExpr(k model.LogKind) string { return kindOf(k).severity }
 
-// newLog returns an empty log of kind k, or nil for an unknown kind.
-func newLog(k model.LogKind) model.Log {
-	if ki := kindOf(k); ki != nil {
-		return ki.newLog()
-	}
-	return nil
-}
-
 // GraphQLType is the GraphQL object type of kind k's logs.
 func GraphQLType(k model.LogKind) string {
 	if ki := kindOf(k); ki != nil {
@@ -236,7 +228,12 @@ func SourceField(k model.LogKind) string {
 }
 
 // NewLog returns an empty log of kind k, or nil for an unknown kind.
-func NewLog(k model.LogKind) model.Log { return newLog(k) }
+func NewLog(k model.LogKind) model.Log {
+	if ki := kindOf(k); ki != nil {
+		return ki.newLog()
+	}
+	return nil
+}
 
 // sourceSQL is the SQL of the kind's source name on alias t, and the join it needs
 // (the entity as alias e).

@@ -169,7 +169,7 @@ func UnionCursor(l model.Log) model.Cursor {
 }
 
 func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
-	l := newLog(k)
+	l := NewLog(k)
 	if l == nil {
 		return nil, fmt.Errorf("decode log: unknown kind %q", k)
 	}
@@ -188,7 +188,7 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	if checkCursorID(id, idType(kind)) != nil {
 		return nil, ErrNotFound
 	}
-	l := newLog(kind)
+	l := NewLog(kind)
 	if l == nil {
 		return nil, ErrNotFound
 	}
