@@ -13,21 +13,8 @@ import (
 // contextSource is the column and value that name a log's source, whose logs make
 // its context.
 func contextSource(l model.Log) (col string, val any) {
-	switch x := l.(type) {
-	case *model.AppLog:
-		return "service", x.Service
-	case *model.APIRequestLog:
-		return "collection_id", x.CollectionID
-	case *model.IntegrationLog:
-		if x.JobID != nil {
-			return "job_id", *x.JobID
-		}
-		// A delivery outside any job has only its integration to belong to.
-		return "integration_id", x.IntegrationID
-	case *model.ActionLog:
-		return "logger_name", x.LoggerName
-	case *model.APIReferenceLog:
-		return "api_reference_id", x.APIReferenceID
+	if ki := kindOf(l.Kind()); ki != nil {
+		return ki.contextOf(l)
 	}
 	return "", nil
 }

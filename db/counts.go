@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,20 +26,9 @@ func utcDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
 // countKeyAt is record i's count key.
 func (w *batchWriter) countKeyAt(i int) countKey {
-	k := countKey{day: utcDay(w.timeAt(i))}
-	switch w.kind {
-	case model.KindApp:
-		l := &w.b.App[i].Log
-		lv := int16(l.Level)
-		k.level, k.service = &lv, &l.Service
-	case model.KindIntegration:
-		k.integrationID = &w.b.Integration[i].Log.IntegrationID
-	case model.KindAction:
-		lv := int16(w.b.Action[i].Log.Level)
-		k.level = &lv
-	case model.KindAPIReference:
-		k.referenceID = &w.b.APIReference[i].Log.APIReferenceID
-	}
+	l, _ := w.logAt(i)
+	k := countKey{day: utcDay(l.Time())}
+	kindOf(w.kind).countKey(l, &k)
 	return k
 }
 
@@ -108,25 +98,12 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 // that bypassed the ingest path, such as Seed). Ingests into the workspace must not
 // run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
+	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`}
+	for _, k := range model.AllKinds {
+		stmts = append(stmts, rebuildCountsSQL(k))
+	}
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM log_counts WHERE workspace_id = $1`,
-			`INSERT INTO log_counts (workspace_id, kind, day, level, service, n)
-			 SELECT workspace_id, 'APP', ("timestamp" AT TIME ZONE 'UTC')::date, level, service, count(*)
-			 FROM app_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4, 5`,
-			`INSERT INTO log_counts (workspace_id, kind, day, n)
-			 SELECT workspace_id, 'API_REQUEST', (received_at AT TIME ZONE 'UTC')::date, count(*)
-			 FROM api_request_logs WHERE workspace_id = $1 GROUP BY 1, 3`,
-			`INSERT INTO log_counts (workspace_id, kind, day, integration_id, n)
-			 SELECT workspace_id, 'INTEGRATION', (created_at AT TIME ZONE 'UTC')::date, integration_id, count(*)
-			 FROM integration_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
-			`INSERT INTO log_counts (workspace_id, kind, day, level, n)
-			 SELECT workspace_id, 'ACTION', (created_at AT TIME ZONE 'UTC')::date, level, count(*)
-			 FROM action_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
-			`INSERT INTO log_counts (workspace_id, kind, day, api_reference_id, n)
-			 SELECT workspace_id, 'API_REFERENCE', (modified_at AT TIME ZONE 'UTC')::date, api_reference_id, count(*)
-			 FROM api_reference_logs WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
-		} {
+		for _, q := range stmts {
 			if _, err := tx.Exec(ctx, q, ws); err != nil {
 				return fmt.Errorf("rebuild counts: %w", err)
 			}
@@ -135,99 +112,67 @@ func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 	})
 }
 
+// rebuildCountsSQL counts kind k's rows of workspace $1 into log_counts by UTC day
+// and the kind's rollup dimensions.
+func rebuildCountsSQL(k model.LogKind) string {
+	dims, groups := "", ""
+	for i, d := range kindOf(k).rollup {
+		dims += ", " + d
+		groups += fmt.Sprintf(", %d", i+4)
+	}
+	return fmt.Sprintf(`INSERT INTO log_counts (workspace_id, kind, day%[1]s, n)
+		SELECT workspace_id, '%[2]s', (%[3]s AT TIME ZONE 'UTC')::date%[1]s, count(*)
+		FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 3%[5]s`,
+		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize(), groups)
+}
+
 // rollupPlan says whether a filter can be counted from log_counts: its window and
 // the WHERE clauses of its dimensions there.
 type rollupPlan struct {
 	time *model.TimeRange
-	dims func(*bun.SelectQuery)
+	// dims restricts a log_counts query to the filter's dimensions.
+	dims func(*bun.SelectQuery) error
 	// withTime copies the filter with another window (for the partial days).
 	withTime func(*model.TimeRange) any
 }
 
-// planRollup returns nil when the filter uses a field log_counts does not keep.
+// planRollup returns nil when the filter sets a field log_counts does not keep
+// (fieldRows in the kind's filterSpec). The dimensions are the kind's own filter
+// applied to log_counts with the window left out: their clauses name columns that
+// log_counts keeps under the same names.
 func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
-	none := func(*bun.SelectQuery) {}
-	switch f := filter.(type) {
-	case *model.AppLogFilter:
-		if f == nil {
-			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.AppLogFilter{Time: r} }}, nil
-		}
-		if (f.Search != nil && *f.Search != "") || f.Details != nil {
-			return nil, nil
-		}
-		c := *f
-		return &rollupPlan{time: f.Time, dims: func(q *bun.SelectQuery) {
-			if len(f.Levels) > 0 {
-				q.Where("level IN (?)", bun.In(f.Levels))
-			}
-			if f.MinLevel != nil {
-				q.Where("level >= ?", *f.MinLevel)
-			}
-			if len(f.Services) > 0 {
-				q.Where("service IN (?)", bun.In(f.Services))
-			}
-		}, withTime: func(r *model.TimeRange) any { c.Time = r; cc := c; return &cc }}, nil
-	case *model.IntegrationLogFilter:
-		if f == nil {
-			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.IntegrationLogFilter{Time: r} }}, nil
-		}
-		// A job's few rows are counted through its index, not the rollup.
-		if len(f.JobIDs) > 0 || f.Succeeded != nil || len(f.StatusCodes) > 0 || f.MinAttempt != nil || (f.Search != nil && *f.Search != "") {
-			return nil, nil
-		}
-		integrations, err := model.ParseUUIDs("integrationIds", f.IntegrationIDs)
-		if err != nil {
-			return nil, err
-		}
-		c := *f
-		return &rollupPlan{time: f.Time, dims: func(q *bun.SelectQuery) {
-			if len(integrations) > 0 {
-				q.Where("integration_id IN (?)", bun.In(integrations))
-			}
-		}, withTime: func(r *model.TimeRange) any { c.Time = r; cc := c; return &cc }}, nil
-	case *model.ActionLogFilter:
-		if f == nil {
-			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.ActionLogFilter{Time: r} }}, nil
-		}
-		if len(f.AppNames) > 0 || len(f.LoggerNames) > 0 || (f.Search != nil && *f.Search != "") {
-			return nil, nil
-		}
-		if err := model.ValidateRange("minLevel", f.MinLevel, "maxLevel", f.MaxLevel, 0); err != nil {
-			return nil, err
-		}
-		c := *f
-		return &rollupPlan{time: f.Time, dims: func(q *bun.SelectQuery) {
-			if f.MinLevel != nil {
-				q.Where("level >= ?", *f.MinLevel)
-			}
-			if f.MaxLevel != nil {
-				q.Where("level <= ?", *f.MaxLevel)
-			}
-		}, withTime: func(r *model.TimeRange) any { c.Time = r; cc := c; return &cc }}, nil
-	case *model.APIReferenceLogFilter:
-		if f == nil {
-			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.APIReferenceLogFilter{Time: r} }}, nil
-		}
-		if len(f.UserIDs) > 0 || f.HasErrors != nil || f.HasAlerts != nil || (f.Search != nil && *f.Search != "") {
-			return nil, nil
-		}
-		c := *f
-		return &rollupPlan{time: f.Time, dims: func(q *bun.SelectQuery) {
-			if len(f.APIReferenceIDs) > 0 {
-				q.Where("api_reference_id IN (?)", bun.In(f.APIReferenceIDs))
-			}
-		}, withTime: func(r *model.TimeRange) any { c.Time = r; cc := c; return &cc }}, nil
-	case *model.APIRequestLogFilter:
-		if f == nil {
-			return &rollupPlan{dims: none, withTime: func(r *model.TimeRange) any { return &model.APIRequestLogFilter{Time: r} }}, nil
-		}
-		if len(f.Codes)+len(f.CodeClasses)+len(f.GatewayCodes)+len(f.Clients)+len(f.Collections)+len(f.Endpoints)+len(f.IPs) > 0 ||
-			f.Outcome != nil || f.CollectionType != nil || f.MinTimingMs != nil || f.MaxTimingMs != nil || (f.Search != nil && *f.Search != "") {
-			return nil, nil
-		}
-		return &rollupPlan{time: f.Time, dims: none, withTime: func(r *model.TimeRange) any { return &model.APIRequestLogFilter{Time: r} }}, nil
+	ki := kindOf(kind)
+	if ki == nil {
+		return nil, nil
 	}
-	return nil, nil
+	spec := ki.filter
+	f, ok := spec.value(filter)
+	if !ok {
+		return nil, nil
+	}
+	dims := reflect.New(spec.typ) // the filter without its window
+	for i := range spec.typ.NumField() {
+		switch spec.fields[spec.typ.Field(i).Name] {
+		case fieldRollup:
+			dims.Elem().Field(i).Set(f.Field(i))
+		case fieldWindow:
+		default: // fieldRows, or a field not classified: only the rows can tell
+			if isSet(f.Field(i)) {
+				return nil, nil
+			}
+		}
+	}
+	window := f.FieldByName("Time").Interface().(*model.TimeRange)
+	return &rollupPlan{
+		time: window,
+		dims: func(q *bun.SelectQuery) error { return spec.apply(q, uuid.Nil, dims.Interface()) },
+		withTime: func(r *model.TimeRange) any {
+			c := reflect.New(spec.typ)
+			c.Elem().Set(f)
+			c.Elem().FieldByName("Time").Set(reflect.ValueOf(r))
+			return c.Interface()
+		},
+	}, nil
 }
 
 // countFromRollup counts a filter's rows as the sum of log_counts over the window's
@@ -239,6 +184,11 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 	}
 	plan, err := planRollup(kind, filter)
 	if err != nil || plan == nil {
+		return 0, false, err
+	}
+	sum := s.db.NewSelect().TableExpr("log_counts").ColumnExpr("sum(n)").
+		Where("workspace_id = ? AND kind = ?", ws, string(kind))
+	if err := plan.dims(sum); err != nil {
 		return 0, false, err
 	}
 	from, to, err := plan.time.Bounds(Clock())
@@ -268,15 +218,12 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 	if lo != nil && hi != nil && !lo.Before(*hi) {
 		return 0, false, nil // within one day: counting the rows is as cheap
 	}
-	sum := s.db.NewSelect().TableExpr("log_counts").ColumnExpr("sum(n)").
-		Where("workspace_id = ? AND kind = ?", ws, string(kind))
 	if lo != nil {
 		sum.Where("day >= ?::date", lo.Format(time.DateOnly))
 	}
 	if hi != nil {
 		sum.Where("day < ?::date", hi.Format(time.DateOnly))
 	}
-	plan.dims(sum)
 	expr, args := "coalesce((?), 0)", []any{sum}
 	for _, r := range parts {
 		q, err := s.kindQuery(ws, kind, plan.withTime(r), nil)

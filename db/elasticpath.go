@@ -2,11 +2,9 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -62,26 +60,9 @@ func (s *EntityStore) JobsOfIntegration(ctx context.Context, ws, integration uui
 // through List and Count (the one data path) in one read-only repeatable-read
 // snapshot, so the count and the page agree while logs are being ingested.
 func (s *LogStore) IntegrationLogPage(ctx context.Context, ws uuid.UUID, f *model.IntegrationLogFilter, p model.Page) ([]*model.IntegrationLog, int, error) {
-	var (
-		logs  []*model.IntegrationLog
-		total int
-	)
-	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	err := s.db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
-		in := NewLogStore(tx)
-		var err error
-		if total, err = in.Count(ctx, ws, model.KindIntegration, f); err != nil {
-			return err
-		}
-		return in.List(ctx, ws, model.KindIntegration, f, p, &logs)
-	})
+	logs, total, err := CountedPage[*model.IntegrationLog](ctx, s, ws, f, func(int) (model.Page, bool, error) { return p, true, nil })
 	if err != nil {
 		return nil, 0, fmt.Errorf("integration log page: %w", err)
-	}
-	// List reads one row more than the page to tell whether another follows; an
-	// offset page knows that from the count.
-	if len(logs) > p.Limit {
-		logs = logs[:p.Limit]
 	}
 	return logs, total, nil
 }

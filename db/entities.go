@@ -27,10 +27,42 @@ const (
 	APIReferencesScope = "apiReferences"
 )
 
+// ByID loads the workspace's entities T of the given ids in one statement (none for
+// no ids) and maps them by id, which key reads; ids the workspace does not have
+// are absent.
+func ByID[K comparable, T any](ctx context.Context, es *EntityStore, ws uuid.UUID, ids []K, key func(*T) K) (map[K]*T, error) {
+	out := make(map[K]*T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []*T
+	if err := es.ByIDs(ctx, ws, ids, &rows); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[key(r)] = r
+	}
+	return out, nil
+}
+
+// Distinct returns the keys of items, each once, in first-seen order (ok false:
+// the item has none).
+func Distinct[T any, K comparable](items []T, key func(T) (K, bool)) []K {
+	var out []K
+	seen := map[K]bool{}
+	for _, it := range items {
+		if k, ok := key(it); ok && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
 // is a pointer to a slice of the entity's model pointers. Missing ids are absent.
 func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {
-	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.List(ids)).Scan(ctx); err != nil {
 		return fmt.Errorf("load entities: %w", err)
 	}
 	return nil
@@ -164,7 +196,7 @@ func (s *EntityStore) JobCounts(ctx context.Context, ws uuid.UUID, integrations 
 		N      int    `bun:"n"`
 	}
 	err := s.db.NewSelect().TableExpr("integration_jobs").ColumnExpr("integration_id::text AS parent, count(*) AS n").
-		Where("workspace_id = ? AND integration_id IN (?)", ws, bun.In(integrations)).GroupExpr("integration_id").Scan(ctx, &rows)
+		Where("workspace_id = ? AND integration_id IN (?)", ws, bun.List(integrations)).GroupExpr("integration_id").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}

@@ -34,24 +34,17 @@ type ExportRow struct {
 // ListLogs returns one page of a kind's logs in list order, through List, so that
 // every surface reads a filter the same way.
 func (s *LogStore) ListLogs(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any, p model.Page) ([]model.Log, error) {
-	switch kind {
-	case model.KindApp:
-		return listAs[*model.AppLog](ctx, s, ws, kind, filter, p)
-	case model.KindAPIRequest:
-		return listAs[*model.APIRequestLog](ctx, s, ws, kind, filter, p)
-	case model.KindIntegration:
-		return listAs[*model.IntegrationLog](ctx, s, ws, kind, filter, p)
-	case model.KindAction:
-		return listAs[*model.ActionLog](ctx, s, ws, kind, filter, p)
-	case model.KindAPIReference:
-		return listAs[*model.APIReferenceLog](ctx, s, ws, kind, filter, p)
+	ki := kindOf(kind)
+	if ki == nil {
+		return nil, fmt.Errorf("list logs: unknown kind %q", kind)
 	}
-	return nil, fmt.Errorf("list logs: unknown kind %q", kind)
+	return ki.list(ctx, s, ws, filter, p)
 }
 
-func listAs[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, kind model.LogKind, filter any, p model.Page) ([]model.Log, error) {
+// listAs is ListLogs for the kind whose logs are T.
+func listAs[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, filter any, p model.Page) ([]model.Log, error) {
 	var rows []T
-	if err := s.List(ctx, ws, kind, filter, p, &rows); err != nil {
+	if err := s.List(ctx, ws, (*new(T)).Kind(), filter, p, &rows); err != nil {
 		return nil, asInputError(err)
 	}
 	out := make([]model.Log, len(rows))
@@ -82,97 +75,74 @@ func (s *LogStore) WithEntities(ctx context.Context, ws uuid.UUID, kind model.Lo
 	if len(logs) == 0 {
 		return out, nil
 	}
-	es := NewEntityStore(s.db)
-	switch kind {
-	case model.KindAPIRequest:
-		var collIDs, clientIDs []int64
-		seenColl, seenClient := map[int64]bool{}, map[int64]bool{}
-		for _, l := range logs {
-			r := l.(*model.APIRequestLog)
-			if !seenColl[r.CollectionID] {
-				seenColl[r.CollectionID] = true
-				collIDs = append(collIDs, r.CollectionID)
-			}
-			if r.ClientID != nil && !seenClient[*r.ClientID] {
-				seenClient[*r.ClientID] = true
-				clientIDs = append(clientIDs, *r.ClientID)
-			}
-		}
-		colls, err := byID(ctx, es, ws, collIDs, func(c *model.APICollection) int64 { return c.ID })
-		if err != nil {
+	if ki := kindOf(kind); ki != nil && ki.entities != nil {
+		if err := ki.entities(ctx, NewEntityStore(s.db), ws, out); err != nil {
 			return nil, err
-		}
-		clients, err := byID(ctx, es, ws, clientIDs, func(c *model.APIClient) int64 { return c.ID })
-		if err != nil {
-			return nil, err
-		}
-		for i, l := range logs {
-			r := l.(*model.APIRequestLog)
-			out[i].Collection = colls[r.CollectionID]
-			if r.ClientID != nil {
-				out[i].Client = clients[*r.ClientID]
-			}
-		}
-	case model.KindIntegration:
-		var ids []uuid.UUID
-		seen := map[uuid.UUID]bool{}
-		for _, l := range logs {
-			if id := l.(*model.IntegrationLog).IntegrationID; !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
-		integrations, err := byID(ctx, es, ws, ids, func(i *model.Integration) uuid.UUID { return i.ID })
-		if err != nil {
-			return nil, err
-		}
-		for i, l := range logs {
-			out[i].Integration = integrations[l.(*model.IntegrationLog).IntegrationID]
-		}
-	case model.KindAPIReference:
-		var refIDs, userIDs []string
-		seenRef, seenUser := map[string]bool{}, map[string]bool{}
-		for _, l := range logs {
-			r := l.(*model.APIReferenceLog)
-			if !seenRef[r.APIReferenceID] {
-				seenRef[r.APIReferenceID] = true
-				refIDs = append(refIDs, r.APIReferenceID)
-			}
-			if !seenUser[r.UserID] {
-				seenUser[r.UserID] = true
-				userIDs = append(userIDs, r.UserID)
-			}
-		}
-		refs, err := byID(ctx, es, ws, refIDs, func(r *model.APIReference) string { return r.ID })
-		if err != nil {
-			return nil, err
-		}
-		users, err := byID(ctx, es, ws, userIDs, func(u *model.TeamAccount) string { return u.ID })
-		if err != nil {
-			return nil, err
-		}
-		for i, l := range logs {
-			r := l.(*model.APIReferenceLog)
-			out[i].APIReference, out[i].User = refs[r.APIReferenceID], users[r.UserID]
 		}
 	}
 	return out, nil
 }
 
-// byID loads entities by id in one statement and maps them by id.
-func byID[K comparable, T any](ctx context.Context, es *EntityStore, ws uuid.UUID, ids []K, key func(*T) K) (map[K]*T, error) {
-	out := make(map[K]*T, len(ids))
-	if len(ids) == 0 {
-		return out, nil
+// requestEntities sets API request rows' collections and clients.
+func requestEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
+	log := func(r ExportRow) *model.APIRequestLog { return r.Log.(*model.APIRequestLog) }
+	collIDs := Distinct(rows, func(r ExportRow) (int64, bool) { return log(r).CollectionID, true })
+	clientIDs := Distinct(rows, func(r ExportRow) (int64, bool) {
+		if c := log(r).ClientID; c != nil {
+			return *c, true
+		}
+		return 0, false
+	})
+	colls, err := ByID(ctx, es, ws, collIDs, func(c *model.APICollection) int64 { return c.ID })
+	if err != nil {
+		return err
 	}
-	var rows []*T
-	if err := es.ByIDs(ctx, ws, ids, &rows); err != nil {
-		return nil, err
+	clients, err := ByID(ctx, es, ws, clientIDs, func(c *model.APIClient) int64 { return c.ID })
+	if err != nil {
+		return err
 	}
-	for _, r := range rows {
-		out[key(r)] = r
+	for i := range rows {
+		l := log(rows[i])
+		rows[i].Collection = colls[l.CollectionID]
+		if l.ClientID != nil {
+			rows[i].Client = clients[*l.ClientID]
+		}
 	}
-	return out, nil
+	return nil
+}
+
+// integrationEntities sets integration rows' integrations.
+func integrationEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
+	id := func(r ExportRow) uuid.UUID { return r.Log.(*model.IntegrationLog).IntegrationID }
+	ids := Distinct(rows, func(r ExportRow) (uuid.UUID, bool) { return id(r), true })
+	integrations, err := ByID(ctx, es, ws, ids, func(i *model.Integration) uuid.UUID { return i.ID })
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Integration = integrations[id(rows[i])]
+	}
+	return nil
+}
+
+// referenceEntities sets API-reference rows' references and users.
+func referenceEntities(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error {
+	log := func(r ExportRow) *model.APIReferenceLog { return r.Log.(*model.APIReferenceLog) }
+	refIDs := Distinct(rows, func(r ExportRow) (string, bool) { return log(r).APIReferenceID, true })
+	userIDs := Distinct(rows, func(r ExportRow) (string, bool) { return log(r).UserID, true })
+	refs, err := ByID(ctx, es, ws, refIDs, func(r *model.APIReference) string { return r.ID })
+	if err != nil {
+		return err
+	}
+	users, err := ByID(ctx, es, ws, userIDs, func(u *model.TeamAccount) string { return u.ID })
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		l := log(rows[i])
+		rows[i].APIReference, rows[i].User = refs[l.APIReferenceID], users[l.UserID]
+	}
+	return nil
 }
 
 // Stream walks every log of a kind that matches filter, newest first in keyset order

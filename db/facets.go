@@ -38,28 +38,12 @@ type facetDim struct {
 // follows the common Log source: app service, request collection name,
 // integration name, action logger name, API reference name.
 func facetDims(k model.LogKind) []facetDim {
-	sev := facetDim{col: severityExpr(k), severity: true, fields: []model.LogFacetField{model.LogFacetFieldSeverity}}
-	switch k {
-	case model.KindApp:
-		return []facetDim{sev, {col: "service", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldService}}}
-	case model.KindAPIRequest:
-		return []facetDim{sev,
-			{col: "collection_id", name: "api_collections", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldCollection}},
-			{col: "client_id", name: "api_clients", fields: []model.LogFacetField{model.LogFacetFieldClient}},
-			{col: "code", fields: []model.LogFacetField{model.LogFacetFieldCode}},
-			{col: "endpoint", fields: []model.LogFacetField{model.LogFacetFieldEndpoint}}}
-	case model.KindIntegration:
-		return []facetDim{sev, {col: "integration_id", name: "integrations", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldIntegration}}}
-	case model.KindAction:
-		return []facetDim{sev,
-			{col: "logger_name", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldLoggerName}},
-			{col: "app_name", fields: []model.LogFacetField{model.LogFacetFieldAppName}}}
-	case model.KindAPIReference:
-		return []facetDim{sev,
-			{col: "api_reference_id", name: "api_references", fields: []model.LogFacetField{model.LogFacetFieldSource}},
-			{col: "user_id", name: "team_accounts", fields: []model.LogFacetField{model.LogFacetFieldUser}}}
+	ki := kindOf(k)
+	if ki == nil {
+		return nil
 	}
-	return nil
+	sev := facetDim{col: ki.severity, severity: true, fields: []model.LogFacetField{model.LogFacetFieldSeverity}}
+	return append([]facetDim{sev}, ki.facets...)
 }
 
 // fieldStrings renders facet fields as text for an SQL array.
@@ -233,7 +217,7 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 		switch {
 		case u.dim.severity:
 			value = "(ARRAY[?]::text[])[" + d + "]"
-			valueArgs = append(valueArgs, bun.In(severityNames()))
+			valueArgs = append(valueArgs, bun.List(severityNames()))
 		case u.dim.name != "":
 			alias := fmt.Sprintf("n%d", i)
 			branch.Join("LEFT JOIN ? AS ? ON ?.workspace_id = ? AND ?.id = "+d,
@@ -243,12 +227,12 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 			value = d + "::text"
 		}
 		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", mask)
-		fieldArgs = append(fieldArgs, bun.In(u.fields))
+		fieldArgs = append(fieldArgs, bun.List(u.fields))
 		fmt.Fprintf(&valueCase, " WHEN %d THEN %s", mask, value)
 	}
 	if kind {
 		fmt.Fprintf(&fieldsCase, " WHEN %d THEN ARRAY[?]::text[]", full)
-		fieldArgs = append(fieldArgs, bun.In([]string{string(model.LogFacetFieldKind)}))
+		fieldArgs = append(fieldArgs, bun.List([]string{string(model.LogFacetFieldKind)}))
 		fmt.Fprintf(&valueCase, " WHEN %d THEN ?::text", full)
 		valueArgs = append(valueArgs, string(k))
 	}

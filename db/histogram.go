@@ -141,7 +141,7 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 	}
 	err := s.db.NewSelect().
 		TableExpr("generate_series(?, ?, ?) AS s(b)", first, last, stride).
-		Join("CROSS JOIN unnest(ARRAY[?]::smallint[]) AS v(sev)", bun.In(severityNumbers())).
+		Join("CROSS JOIN unnest(ARRAY[?]::smallint[]) AS v(sev)", bun.List(severityNumbers())).
 		Join("LEFT JOIN (?) AS u ON u.b = s.b AND u.sev = v.sev", union).
 		ColumnExpr("? AS start, v.sev, coalesce(sum(u.n), 0)::bigint AS n", start).
 		GroupExpr("s.b, v.sev").

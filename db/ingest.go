@@ -204,25 +204,31 @@ type recordKey struct {
 	t  time.Time
 }
 
-func (w *batchWriter) key(i int) (recordKey, bool) {
+// logAt is record i's log and what the client sent of it.
+func (w *batchWriter) logAt(i int) (model.Log, model.RecordMeta) {
 	switch w.kind {
 	case model.KindApp:
-		r := w.b.App[i]
-		return recordKey{r.Log.ID.String(), r.Log.Timestamp}, r.IDGiven
+		r := &w.b.App[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAPIRequest:
-		r := w.b.APIRequest[i]
-		return recordKey{r.Log.ID.String(), r.Log.ReceivedAt}, r.IDGiven
+		r := &w.b.APIRequest[i]
+		return &r.Log, r.RecordMeta
 	case model.KindIntegration:
-		r := w.b.Integration[i]
-		return recordKey{r.Log.ID.String(), r.Log.CreatedAt}, r.IDGiven
+		r := &w.b.Integration[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAction:
-		r := w.b.Action[i]
-		return recordKey{fmt.Sprint(r.Log.ID), r.Log.CreatedAt}, r.IDGiven
+		r := &w.b.Action[i]
+		return &r.Log, r.RecordMeta
 	case model.KindAPIReference:
-		r := w.b.APIReference[i]
-		return recordKey{r.Log.ID, r.Log.ModifiedAt}, r.IDGiven
+		r := &w.b.APIReference[i]
+		return &r.Log, r.RecordMeta
 	}
-	return recordKey{}, false
+	panic(fmt.Sprintf("ingest: unknown kind %q", w.kind))
+}
+
+func (w *batchWriter) key(i int) (recordKey, bool) {
+	l, meta := w.logAt(i)
+	return recordKey{model.LogID(l), l.Time()}, meta.IDGiven
 }
 
 func (w *batchWriter) markInBatchRepeats() {
@@ -240,19 +246,8 @@ func (w *batchWriter) markInBatchRepeats() {
 }
 
 func (w *batchWriter) timeAt(i int) time.Time {
-	switch w.kind {
-	case model.KindApp:
-		return w.b.App[i].Log.Timestamp
-	case model.KindAPIRequest:
-		return w.b.APIRequest[i].Log.ReceivedAt
-	case model.KindIntegration:
-		return w.b.Integration[i].Log.CreatedAt
-	case model.KindAction:
-		return w.b.Action[i].Log.CreatedAt
-	case model.KindAPIReference:
-		return w.b.APIReference[i].Log.ModifiedAt
-	}
-	return time.Time{}
+	l, _ := w.logAt(i)
+	return l.Time()
 }
 
 func (w *batchWriter) times() []time.Time {
@@ -289,13 +284,7 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 	}
 	stored := make(map[recordKey]bool)
 	if len(ids) > 0 {
-		idType := "uuid"
-		switch w.kind {
-		case model.KindAction:
-			idType = "bigint"
-		case model.KindAPIReference:
-			idType = "text"
-		}
+		idType := idType(w.kind)
 		table, col := pgx.Identifier{w.kind.Table()}.Sanitize(), pgx.Identifier{w.kind.TimeColumn()}.Sanitize()
 		// One index probe per key (the LIMIT keeps the lateral subquery from being
 		// flattened into a join): as a plain join, PostgreSQL's custom plan hashed every
@@ -413,82 +402,65 @@ func ReserveActionIDs(ctx context.Context, q interface {
 	return first, nil
 }
 
-func (w *batchWriter) columns() []string {
-	switch w.kind {
-	case model.KindApp:
-		return []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"}
-	case model.KindAPIRequest:
-		return []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
-			"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"}
-	case model.KindIntegration:
-		return []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
-			"body", "status_code", "error_detail", "batch_id"}
-	case model.KindAction:
-		return []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"}
-	case model.KindAPIReference:
-		return []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
-			"error_count", "alerts_count", "errors", "alerts", "batch_id"}
-	}
-	return nil
-}
+func (w *batchWriter) columns() []string { return kindOf(w.kind).copyColumns }
 
 func (w *batchWriter) rows(keep []int) pgx.CopyFromSource {
-	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return w.row(keep[j]) })
+	row := kindOf(w.kind).copyRow
+	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return row(w, keep[j]) })
 }
 
-func (w *batchWriter) row(i int) ([]any, error) {
-	switch w.kind {
-	case model.KindApp:
-		l := &w.b.App[i].Log
-		var details any
-		if l.Details != nil {
-			details = []byte(l.Details)
-		}
-		return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
-	case model.KindAPIRequest:
-		r := &w.b.APIRequest[i]
-		l := &r.Log
-		var client *int64
-		if r.Client != nil {
-			id := w.clientIDs[*r.Client]
-			client = &id
-		}
-		return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
-			l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
-	case model.KindIntegration:
-		l := &w.b.Integration[i].Log
-		return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
-			l.Body, int16(l.StatusCode), l.ErrorDetail, w.batch}, nil
-	case model.KindAction:
-		l := &w.b.Action[i].Log
-		return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace, w.batch}, nil
-	case model.KindAPIReference:
-		l := &w.b.APIReference[i].Log
-		errs, err := json.Marshal(l.Errors)
-		if err != nil {
-			return nil, err
-		}
-		alerts, err := json.Marshal(l.Alerts)
-		if err != nil {
-			return nil, err
-		}
-		return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
-			errs, alerts, w.batch}, nil
+func appRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.App[i].Log
+	var details any
+	if l.Details != nil {
+		details = []byte(l.Details)
 	}
-	return nil, fmt.Errorf("unknown kind %q", w.kind)
+	return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
+}
+
+func requestRow(w *batchWriter, i int) ([]any, error) {
+	r := &w.b.APIRequest[i]
+	l := &r.Log
+	var client *int64
+	if r.Client != nil {
+		id := w.clientIDs[*r.Client]
+		client = &id
+	}
+	return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
+		l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
+}
+
+func integrationRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.Integration[i].Log
+	return []any{w.ws, l.ID, l.CreatedAt, l.IntegrationID, l.JobID, l.Succeeded, l.Attempt,
+		l.Body, int16(l.StatusCode), l.ErrorDetail, w.batch}, nil
+}
+
+func actionRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.Action[i].Log
+	return []any{w.ws, l.ID, l.CreatedAt, int16(l.Level), l.LoggerName, l.Message, l.AppName, l.Trace, w.batch}, nil
+}
+
+func referenceRow(w *batchWriter, i int) ([]any, error) {
+	l := &w.b.APIReference[i].Log
+	errs, err := json.Marshal(l.Errors)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := json.Marshal(l.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	return []any{w.ws, l.ID, l.ModifiedAt, l.APIReferenceID, l.UserID, l.Title, l.ErrorCount, l.AlertsCount,
+		errs, alerts, w.batch}, nil
 }
 
 // syncEntities creates the entities the batch refers to and updates changed names.
 // It reads first and writes only what is missing or changed, so that concurrent
 // batches naming the same entities do not queue on row locks.
 func (w *batchWriter) syncEntities(ctx context.Context, tx pgx.Tx) error {
-	switch w.kind {
-	case model.KindAPIRequest:
-		return w.syncCollectionsAndClients(ctx, tx)
-	case model.KindIntegration:
-		return w.syncIntegrations(ctx, tx)
-	case model.KindAPIReference:
-		return w.syncReferencesAndUsers(ctx, tx)
+	if sync := kindOf(w.kind).syncEntities; sync != nil {
+		return sync(w, ctx, tx)
 	}
 	return nil
 }

@@ -30,17 +30,6 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// idType is the SQL type of a kind's id, for binding cursor ids.
-func idType(k model.LogKind) string {
-	switch k {
-	case model.KindAction:
-		return "bigint"
-	case model.KindAPIReference:
-		return "text"
-	}
-	return "uuid"
-}
-
 // timeFilter adds the window on the kind's time column.
 func timeFilter(q *bun.SelectQuery, col string, r *model.TimeRange) error {
 	from, to, err := r.Bounds(Clock())
@@ -112,17 +101,15 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 		return err
 	}
 	if len(f.Levels) > 0 {
-		q.Where("level IN (?)", bun.In(f.Levels))
+		q.Where("level IN (?)", bun.List(f.Levels))
 	}
 	if f.MinLevel != nil {
 		q.Where("level >= ?", *f.MinLevel)
 	}
 	if len(f.Services) > 0 {
-		q.Where("service IN (?)", bun.In(f.Services))
+		q.Where("service IN (?)", bun.List(f.Services))
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("message ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindApp).whereSearch(q, f.Search)
 	if f.Details != nil {
 		b, err := json.Marshal(f.Details)
 		if err != nil {
@@ -141,7 +128,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 		return err
 	}
 	if len(f.Codes) > 0 {
-		q.Where("code IN (?)", bun.In(f.Codes))
+		q.Where("code IN (?)", bun.List(f.Codes))
 	}
 	if len(f.CodeClasses) > 0 {
 		var los []int
@@ -152,7 +139,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 			}
 			los = append(los, lo)
 		}
-		q.Where("code / 100 * 100 IN (?)", bun.In(los))
+		q.Where("code / 100 * 100 IN (?)", bun.List(los))
 	}
 	if f.Outcome != nil {
 		if *f.Outcome == model.RequestOutcomeSuccess {
@@ -162,19 +149,19 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 		}
 	}
 	if len(f.GatewayCodes) > 0 {
-		q.Where("gateway_code IN (?)", bun.In(f.GatewayCodes))
+		q.Where("gateway_code IN (?)", bun.List(f.GatewayCodes))
 	}
 	if len(f.Clients) > 0 {
-		q.Where("client_id IN (SELECT id FROM api_clients WHERE workspace_id = ? AND name IN (?))", ws, bun.In(f.Clients))
+		q.Where("client_id IN (SELECT id FROM api_clients WHERE workspace_id = ? AND name IN (?))", ws, bun.List(f.Clients))
 	}
 	if len(f.Collections) > 0 {
-		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, bun.In(f.Collections))
+		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, bun.List(f.Collections))
 	}
 	if f.CollectionType != nil {
 		q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND type = ?)", ws, string(*f.CollectionType))
 	}
 	if len(f.Endpoints) > 0 {
-		q.Where("endpoint IN (?)", bun.In(f.Endpoints))
+		q.Where("endpoint IN (?)", bun.List(f.Endpoints))
 	}
 	if len(f.IPs) > 0 {
 		prefixes, err := model.ParseIPs(f.IPs)
@@ -196,10 +183,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 	if f.MaxTimingMs != nil {
 		q.Where("timing_ms <= ?", *f.MaxTimingMs)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		q.Where("(endpoint ILIKE ? OR status_details ILIKE ?)", p, p)
-	}
+	kindOf(model.KindAPIRequest).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -215,20 +199,20 @@ func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error 
 		if err != nil {
 			return err
 		}
-		q.Where("integration_id IN (?)", bun.In(ids))
+		q.Where("integration_id IN (?)", bun.List(ids))
 	}
 	if len(f.JobIDs) > 0 {
 		ids, err := model.ParseUUIDs("jobIds", f.JobIDs)
 		if err != nil {
 			return err
 		}
-		q.Where("job_id IN (?)", bun.In(ids))
+		q.Where("job_id IN (?)", bun.List(ids))
 	}
 	if f.Succeeded != nil {
 		q.Where("succeeded = ?", *f.Succeeded)
 	}
 	if len(f.StatusCodes) > 0 {
-		q.Where("status_code IN (?)", bun.In(f.StatusCodes))
+		q.Where("status_code IN (?)", bun.List(f.StatusCodes))
 	}
 	if f.MinAttempt != nil {
 		if *f.MinAttempt < 1 {
@@ -236,10 +220,7 @@ func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error 
 		}
 		q.Where("attempt >= ?", *f.MinAttempt)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		q.Where("(error_detail ILIKE ? OR body ILIKE ?)", p, p)
-	}
+	kindOf(model.KindIntegration).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -260,14 +241,12 @@ func filterAction(q *bun.SelectQuery, f *model.ActionLogFilter) error {
 		q.Where("level <= ?", *f.MaxLevel)
 	}
 	if len(f.AppNames) > 0 {
-		q.Where("app_name IN (?)", bun.In(f.AppNames))
+		q.Where("app_name IN (?)", bun.List(f.AppNames))
 	}
 	if len(f.LoggerNames) > 0 {
-		q.Where("logger_name IN (?)", bun.In(f.LoggerNames))
+		q.Where("logger_name IN (?)", bun.List(f.LoggerNames))
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("message ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindAction).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -279,10 +258,10 @@ func filterAPIReference(q *bun.SelectQuery, f *model.APIReferenceLogFilter) erro
 		return err
 	}
 	if len(f.APIReferenceIDs) > 0 {
-		q.Where("api_reference_id IN (?)", bun.In(f.APIReferenceIDs))
+		q.Where("api_reference_id IN (?)", bun.List(f.APIReferenceIDs))
 	}
 	if len(f.UserIDs) > 0 {
-		q.Where("user_id IN (?)", bun.In(f.UserIDs))
+		q.Where("user_id IN (?)", bun.List(f.UserIDs))
 	}
 	if f.HasErrors != nil {
 		q.Where("(error_count > 0) = ?", *f.HasErrors)
@@ -290,9 +269,7 @@ func filterAPIReference(q *bun.SelectQuery, f *model.APIReferenceLogFilter) erro
 	if f.HasAlerts != nil {
 		q.Where("(alerts_count > 0) = ?", *f.HasAlerts)
 	}
-	if f.Search != nil && *f.Search != "" {
-		q.Where("title ILIKE ?", likePattern(*f.Search))
-	}
+	kindOf(model.KindAPIReference).whereSearch(q, f.Search)
 	return nil
 }
 
@@ -325,22 +302,11 @@ func (s *LogStore) kindQuery(ws uuid.UUID, kind model.LogKind, filter any, dest 
 	if err := model.ValidateFilter(filter); err != nil {
 		return q, err
 	}
-	var err error
-	switch f := filter.(type) {
-	case *model.AppLogFilter:
-		err = filterApp(q, f)
-	case *model.APIRequestLogFilter:
-		err = filterAPIRequest(q, ws, f)
-	case *model.IntegrationLogFilter:
-		err = filterIntegration(q, f)
-	case *model.ActionLogFilter:
-		err = filterAction(q, f)
-	case *model.APIReferenceLogFilter:
-		err = filterAPIReference(q, f)
-	default:
-		err = fmt.Errorf("no filter for %T", filter)
+	ki := kindOf(kind)
+	if ki == nil {
+		return q, fmt.Errorf("no filter for kind %q", kind)
 	}
-	return q, err
+	return q, ki.filter.apply(q, ws, filter)
 }
 
 // List returns one page of a kind's logs in list order (newest first; oldest first

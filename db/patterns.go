@@ -69,17 +69,7 @@ var statusTexts = func() string {
 }()
 
 // messageSQL is the SQL of a kind's message (model's Message() per kind), on alias t.
-func messageSQL(k model.LogKind) schema.QueryAppender {
-	switch k {
-	case model.KindAPIRequest:
-		return bun.SafeQuery("t.code::text || ' ' || coalesce((?::text[])[t.code], '') || ' ' || t.endpoint", statusTexts)
-	case model.KindIntegration:
-		return bun.SafeQuery("coalesce(t.error_detail, t.body, '')")
-	case model.KindAPIReference:
-		return bun.SafeQuery("t.title")
-	}
-	return bun.SafeQuery("t.message")
-}
+func messageSQL(k model.LogKind) schema.QueryAppender { return kindOf(k).message }
 
 // patternRow is one template's aggregates; Sample is "<kind> <time in µs> <id>" of
 // one of its logs (an id is unique only with its time).

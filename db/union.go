@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -18,14 +20,6 @@ const LogsScope = "logs"
 
 // kindRank orders kinds among logs of the same time in the cross-kind list.
 func kindRank(k model.LogKind) int { return slices.Index(model.AllKinds, k) }
-
-// severityExpr is the column holding a kind's common severity.
-func severityExpr(k model.LogKind) string {
-	if k == model.KindApp {
-		return "level"
-	}
-	return "severity"
-}
 
 // filterCommon turns a LogFilter into one kind's WHERE clauses.
 func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter) error {
@@ -40,39 +34,16 @@ func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Lo
 	}
 	sev := bun.Ident(severityExpr(k))
 	if len(f.Severities) > 0 {
-		q.Where("? IN (?)", sev, bun.In(f.Severities))
+		q.Where("? IN (?)", sev, bun.List(f.Severities))
 	}
 	if f.MinSeverity != nil {
 		q.Where("? >= ?", sev, *f.MinSeverity)
 	}
+	ki := kindOf(k)
 	if len(f.Sources) > 0 {
-		in := bun.In(f.Sources)
-		switch k {
-		case model.KindApp:
-			q.Where("service IN (?)", in)
-		case model.KindAPIRequest:
-			q.Where("collection_id IN (SELECT id FROM api_collections WHERE workspace_id = ? AND name IN (?))", ws, in)
-		case model.KindIntegration:
-			q.Where("integration_id IN (SELECT id FROM integrations WHERE workspace_id = ? AND name IN (?))", ws, in)
-		case model.KindAction:
-			q.Where("logger_name IN (?)", in)
-		case model.KindAPIReference:
-			q.Where("api_reference_id IN (SELECT id FROM api_references WHERE workspace_id = ? AND name IN (?))", ws, in)
-		}
+		ki.whereSource(q, ws, f.Sources)
 	}
-	if f.Search != nil && *f.Search != "" {
-		p := likePattern(*f.Search)
-		switch k {
-		case model.KindApp, model.KindAction:
-			q.Where("message ILIKE ?", p)
-		case model.KindAPIRequest:
-			q.Where("(endpoint ILIKE ? OR status_details ILIKE ?)", p, p)
-		case model.KindIntegration:
-			q.Where("(error_detail ILIKE ? OR body ILIKE ?)", p, p)
-		case model.KindAPIReference:
-			q.Where("title ILIKE ?", p)
-		}
-	}
+	ki.whereSearch(q, f.Search)
 	return nil
 }
 
@@ -197,25 +168,8 @@ func UnionCursor(l model.Log) model.Cursor {
 	return model.Cursor{Scope: LogsScope, Kind: l.Kind(), Time: l.Time(), ID: model.LogID(l)}
 }
 
-// newLog returns an empty log of kind k, or nil for an unknown kind.
-func newLog(k model.LogKind) model.Log {
-	switch k {
-	case model.KindApp:
-		return new(model.AppLog)
-	case model.KindAPIRequest:
-		return new(model.APIRequestLog)
-	case model.KindIntegration:
-		return new(model.IntegrationLog)
-	case model.KindAction:
-		return new(model.ActionLog)
-	case model.KindAPIReference:
-		return new(model.APIReferenceLog)
-	}
-	return nil
-}
-
 func decodeLog(k model.LogKind, raw json.RawMessage) (model.Log, error) {
-	l := newLog(k)
+	l := NewLog(k)
 	if l == nil {
 		return nil, fmt.Errorf("decode log: unknown kind %q", k)
 	}
@@ -234,7 +188,7 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	if checkCursorID(id, idType(kind)) != nil {
 		return nil, ErrNotFound
 	}
-	l := newLog(kind)
+	l := NewLog(kind)
 	if l == nil {
 		return nil, ErrNotFound
 	}
@@ -250,12 +204,24 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	return l, nil
 }
 
+// parentTypes are the SQL types of the parent ids ChildPage and ChildCounts take.
+var parentTypes = map[reflect.Type]string{
+	reflect.TypeFor[[]uuid.UUID](): "uuid",
+	reflect.TypeFor[[]int64]():     "bigint",
+	reflect.TypeFor[[]string]():    "text",
+}
+
 // ChildPage lists the first page of each parent's logs in one statement (LATERAL):
 // parentCol is the logs' column that points at the parent (integration_id, job_id,
-// collection_id, client_id, api_reference_id). dest is a pointer to a slice of the
-// kind's model pointers; rows come grouped by parent, in list order within each.
-func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, parentType string,
+// collection_id, client_id, api_reference_id), parents the parents' ids (a slice
+// of uuid.UUID, int64 or string). dest is a pointer to a slice of the kind's model
+// pointers; rows come grouped by parent, in list order within each.
+func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
 	filter any, p model.Page, dest any) error {
+	parentType, ok := parentTypes[reflect.TypeOf(parents)]
+	if !ok {
+		return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
+	}
 	inner, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {
 		return err
@@ -266,7 +232,7 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	}
 	inner.ColumnExpr("t.*")
 	err = s.db.NewSelect().Model(dest).
-		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", parents, inner).
+		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", pgdialect.Array(parents), inner).
 		ColumnExpr("l.*").
 		OrderExpr("parent.n").
 		Scan(ctx)
@@ -276,7 +242,8 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	return nil
 }
 
-// ChildCounts counts each parent's logs matching filter, in one statement.
+// ChildCounts counts each parent's logs matching filter, in one statement (parents
+// as ChildPage takes them).
 func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, filter any) (map[string]int, error) {
 	q, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {
@@ -287,7 +254,7 @@ func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.Log
 		N      int    `bun:"n"`
 	}
 	err = q.ColumnExpr("t.?::text AS parent, count(*) AS n", bun.Ident(parentCol)).
-		Where("t.? = ANY(?)", bun.Ident(parentCol), parents).
+		Where("t.? = ANY(?)", bun.Ident(parentCol), pgdialect.Array(parents)).
 		GroupExpr("t.?", bun.Ident(parentCol)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("count child logs: %w", err)

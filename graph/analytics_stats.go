@@ -46,18 +46,14 @@ func (r *Resolver) integrationStats(ctx context.Context, filter *model.Integrati
 	if err != nil {
 		return nil, err
 	}
-	var integrationIDs, jobIDs []uuid.UUID
-	seenI, seenJ := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
-	for _, row := range rows {
-		if row.IntegrationID != nil && !seenI[*row.IntegrationID] {
-			seenI[*row.IntegrationID] = true
-			integrationIDs = append(integrationIDs, *row.IntegrationID)
+	deref := func(id *uuid.UUID) (uuid.UUID, bool) {
+		if id == nil {
+			return uuid.UUID{}, false
 		}
-		if row.JobID != nil && !seenJ[*row.JobID] {
-			seenJ[*row.JobID] = true
-			jobIDs = append(jobIDs, *row.JobID)
-		}
+		return *id, true
 	}
+	integrationIDs := db.Distinct(rows, func(r db.IntegrationStatsRow) (uuid.UUID, bool) { return deref(r.IntegrationID) })
+	jobIDs := db.Distinct(rows, func(r db.IntegrationStatsRow) (uuid.UUID, bool) { return deref(r.JobID) })
 	l := loader.For(ctx)
 	integrations, jobs := map[uuid.UUID]*model.Integration{}, map[uuid.UUID]*model.IntegrationJob{}
 	if len(integrationIDs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph/loader"
 	"github.com/loggraph/loggraph/model"
 )
@@ -83,17 +84,10 @@ func planItems(ctx context.Context, connSel ast.SelectionSet, path string, objs 
 
 // typeNames are the GraphQL type and interfaces of a model object.
 func typeNames(o any) []string {
+	if l, ok := o.(model.Log); ok {
+		return []string{db.GraphQLType(l.Kind()), "Log"}
+	}
 	switch o.(type) {
-	case *model.AppLog:
-		return []string{"AppLog", "Log"}
-	case *model.APIRequestLog:
-		return []string{"ApiRequestLog", "Log"}
-	case *model.IntegrationLog:
-		return []string{"IntegrationLog", "Log"}
-	case *model.ActionLog:
-		return []string{"ActionLog", "Log"}
-	case *model.APIReferenceLog:
-		return []string{"ApiReferenceLog", "Log"}
 	case *model.Integration:
 		return []string{"Integration"}
 	case *model.IntegrationJob:
@@ -144,10 +138,14 @@ func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []
 	expect := map[string]int{}
 	for _, o := range objs {
 		for _, f := range graphql.CollectFields(oc, sel, typeNames(o)) {
+			name := f.Name // a log's source is the entity of one of its fields, if any
+			if l, ok := o.(model.Log); ok && name == "source" && db.SourceField(l.Kind()) != "" {
+				name = db.SourceField(l.Kind())
+			}
 			switch x := o.(type) {
 			case *model.APIRequestLog:
-				switch f.Name {
-				case "collection", "source":
+				switch name {
+				case "collection":
 					collections.add(f.Alias, x.CollectionID, f.Selections)
 				case "client":
 					if x.ClientID != nil {
@@ -155,8 +153,8 @@ func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []
 					}
 				}
 			case *model.IntegrationLog:
-				switch f.Name {
-				case "integration", "source":
+				switch name {
+				case "integration":
 					integrations.add(f.Alias, x.IntegrationID, f.Selections)
 				case "job":
 					if x.JobID != nil {
@@ -164,8 +162,8 @@ func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []
 					}
 				}
 			case *model.APIReferenceLog:
-				switch f.Name {
-				case "apiReference", "source":
+				switch name {
+				case "apiReference":
 					references.add(f.Alias, x.APIReferenceID, f.Selections)
 				case "user":
 					users.add(f.Alias, x.UserID, f.Selections)

@@ -23,71 +23,35 @@ const (
 // AllKinds lists the kinds in their canonical order.
 var AllKinds = []LogKind{KindApp, KindAPIRequest, KindIntegration, KindAction, KindAPIReference}
 
+// kindNames are each kind's names outside Go: its path segment in /v1 routes, the
+// partitioned table that stores it, and the column that table is partitioned and
+// ordered by. (What the stores know of a kind is in db's kinds.)
+var kindNames = map[LogKind]struct{ route, table, timeColumn string }{
+	KindApp:          {"app", "app_logs", "timestamp"},
+	KindAPIRequest:   {"api-request", "api_request_logs", "received_at"},
+	KindIntegration:  {"integration", "integration_logs", "created_at"},
+	KindAction:       {"action", "action_logs", "created_at"},
+	KindAPIReference: {"api-reference", "api_reference_logs", "modified_at"},
+}
+
 // KindFromRoute maps the `{kind}` segment of /v1/ingest/{kind} and /v1/export/{kind}.
 func KindFromRoute(s string) (LogKind, bool) {
-	switch s {
-	case "app":
-		return KindApp, true
-	case "api-request":
-		return KindAPIRequest, true
-	case "integration":
-		return KindIntegration, true
-	case "action":
-		return KindAction, true
-	case "api-reference":
-		return KindAPIReference, true
+	for _, k := range AllKinds {
+		if kindNames[k].route == s {
+			return k, true
+		}
 	}
 	return "", false
 }
 
 // Route is the kind's path segment in /v1 routes.
-func (k LogKind) Route() string {
-	switch k {
-	case KindApp:
-		return "app"
-	case KindAPIRequest:
-		return "api-request"
-	case KindIntegration:
-		return "integration"
-	case KindAction:
-		return "action"
-	case KindAPIReference:
-		return "api-reference"
-	}
-	return ""
-}
+func (k LogKind) Route() string { return kindNames[k].route }
 
 // Table is the partitioned table that stores the kind.
-func (k LogKind) Table() string {
-	switch k {
-	case KindApp:
-		return "app_logs"
-	case KindAPIRequest:
-		return "api_request_logs"
-	case KindIntegration:
-		return "integration_logs"
-	case KindAction:
-		return "action_logs"
-	case KindAPIReference:
-		return "api_reference_logs"
-	}
-	return ""
-}
+func (k LogKind) Table() string { return kindNames[k].table }
 
 // TimeColumn is the column the kind's table is partitioned and ordered by.
-func (k LogKind) TimeColumn() string {
-	switch k {
-	case KindApp:
-		return "timestamp"
-	case KindAPIRequest:
-		return "received_at"
-	case KindIntegration, KindAction:
-		return "created_at"
-	case KindAPIReference:
-		return "modified_at"
-	}
-	return ""
-}
+func (k LogKind) TimeColumn() string { return kindNames[k].timeColumn }
 
 // IsValid reports whether k is one of the five kinds.
 func (k LogKind) IsValid() bool { return k.Table() != "" }

@@ -1,8 +1,6 @@
 package rest
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,8 +10,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
@@ -164,28 +160,16 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 	q := r.URL.Query()
 	size := akinonPageSizeFrom(q)
 	pageArg := lastValue(q, akinonPageParam)
-	var (
-		rows        []*model.ActionLog
-		count, page int
-		filter      = &model.ActionLogFilter{}
-	)
+	var page int
 	// Count and page in one read-only snapshot: the page number is checked against
 	// the same count the body reports.
-	err := h.d.DB.Bun.RunInTx(r.Context(), &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-		func(ctx context.Context, tx bun.Tx) error {
-			logs := db.NewLogStore(tx)
+	rows, count, err := db.CountedPage[*model.ActionLog](r.Context(), db.NewLogStore(h.d.DB.Bun), p.Workspace.ID, &model.ActionLogFilter{},
+		func(count int) (model.Page, bool, error) {
 			var err error
-			if count, err = logs.Count(ctx, p.Workspace.ID, model.KindAction, filter); err != nil {
-				return err
-			}
 			if page, err = akinonPageNumber(pageArg, count, size); err != nil {
-				return err
+				return model.Page{}, false, err
 			}
-			if count == 0 {
-				return nil
-			}
-			return logs.List(ctx, p.Workspace.ID, model.KindAction, filter,
-				model.Page{Limit: size, Offset: (page - 1) * size}, &rows)
+			return model.Page{Limit: size, Offset: (page - 1) * size}, count > 0, nil
 		})
 	switch {
 	case errors.Is(err, errAkinonInvalidPage):
@@ -194,9 +178,6 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 	case err != nil:
 		h.internal(w, r, err)
 		return
-	}
-	if len(rows) > size {
-		rows = rows[:size] // List reads one row more than the page
 	}
 	body := akinonPage{Count: count, Results: make([]akinonActionLog, 0, len(rows))}
 	for _, a := range rows {

@@ -310,16 +310,9 @@ func (h *document360) userNames(ctx context.Context, ws uuid.UUID, rows []*model
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, 0, len(rows))
-	seen := make(map[string]bool, len(rows))
-	for _, l := range rows {
-		if !seen[l.UserID] {
-			seen[l.UserID] = true
-			ids = append(ids, l.UserID)
-		}
-	}
-	var accounts []*model.TeamAccount
-	if err := h.entities.ByIDs(ctx, ws, ids, &accounts); err != nil {
+	ids := db.Distinct(rows, func(l *model.APIReferenceLog) (string, bool) { return l.UserID, true })
+	accounts, err := db.ByID(ctx, h.entities, ws, ids, func(a *model.TeamAccount) string { return a.ID })
+	if err != nil {
 		return nil, err
 	}
 	names := make(map[string]*string, len(accounts))

@@ -374,7 +374,7 @@ func streamLogs(d Deps, store *db.LogStore, w http.ResponseWriter, r *http.Reque
 			if r.Method == http.MethodHead {
 				return errHeadersOnly // the filter is valid; the rows would be discarded
 			}
-			if err := enc.begin(record(db.ExportRow{Log: zeroLog(kind)})); err != nil {
+			if err := enc.begin(record(db.ExportRow{Log: db.NewLog(kind)})); err != nil {
 				return err
 			}
 		}
@@ -415,21 +415,6 @@ func streamLogs(d Deps, store *db.LogStore, w http.ResponseWriter, r *http.Reque
 		d.Log.ErrorContext(ctx, "export cut short", "kind", kind.Route(), "rows", rows, "err", err, "request_id", rid)
 		panic(http.ErrAbortHandler) // net/http closes the connection without the final chunk
 	}
-}
-
-// zeroLog is an empty log of a kind, from which the CSV header is derived.
-func zeroLog(kind model.LogKind) model.Log {
-	switch kind {
-	case model.KindApp:
-		return &model.AppLog{}
-	case model.KindAPIRequest:
-		return &model.APIRequestLog{}
-	case model.KindIntegration:
-		return &model.IntegrationLog{}
-	case model.KindAction:
-		return &model.ActionLog{}
-	}
-	return &model.APIReferenceLog{}
 }
 
 // ndjsonEncoder writes one JSON object per line.

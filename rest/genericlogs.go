@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/auth"
@@ -147,26 +144,15 @@ func (h *genericLogsHandler) list(ctx context.Context, p *model.Principal, q gen
 	if q.empty {
 		return out, nil
 	}
-	var rows []*model.AppLog
-	err := h.d.DB.Bun.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-		func(ctx context.Context, tx bun.Tx) error {
-			logs := db.NewLogStore(tx)
-			total, err := logs.Count(ctx, p.Workspace.ID, model.KindApp, &q.filter)
-			if err != nil {
-				return err
-			}
-			out.Data.Pagination.Total = total
-			if q.offset >= total {
-				return nil // past the end: no rows, no second statement
-			}
-			return logs.List(ctx, p.Workspace.ID, model.KindApp, &q.filter, model.Page{Limit: q.limit, Offset: q.offset}, &rows)
+	rows, total, err := db.CountedPage[*model.AppLog](ctx, db.NewLogStore(h.d.DB.Bun), p.Workspace.ID, &q.filter,
+		func(total int) (model.Page, bool, error) {
+			// Past the end: no rows, no second statement.
+			return model.Page{Limit: q.limit, Offset: q.offset}, q.offset < total, nil
 		})
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) > q.limit {
-		rows = rows[:q.limit] // List reads one row more than the page
-	}
+	out.Data.Pagination.Total = total
 	for _, l := range rows {
 		out.Data.Logs = append(out.Data.Logs, genericEntry{
 			Timestamp: l.Timestamp.UTC().Format(time.RFC3339Nano),

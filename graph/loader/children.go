@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -24,7 +23,7 @@ func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string,
 	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
 		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationLog, error) {
 			var rows []*model.IntegrationLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindIntegration, parentCol, pgdialect.Array(parents), "uuid", f, p, &rows)
+			err := l.logs.ChildPage(ctx, l.ws, model.KindIntegration, parentCol, parents, f, p, &rows)
 			return rows, err
 		},
 		func(r *model.IntegrationLog) uuid.UUID {
@@ -39,7 +38,7 @@ func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string,
 // IntegrationLogCount counts an integration's or a job's logs, batched.
 func (l *Loaders) IntegrationLogCount(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter) (int, error) {
 	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
-		return l.logs.ChildCounts(ctx, l.ws, model.KindIntegration, parentCol, pgdialect.Array(parents), f)
+		return l.logs.ChildCounts(ctx, l.ws, model.KindIntegration, parentCol, parents, f)
 	})
 	return ld.Load(ctx, parent)()
 }
@@ -51,7 +50,7 @@ func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, 
 	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
 		func(ctx context.Context, parents []int64) ([]*model.APIRequestLog, error) {
 			var rows []*model.APIRequestLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIRequest, parentCol, pgdialect.Array(parents), "bigint", f, p, &rows)
+			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIRequest, parentCol, parents, f, p, &rows)
 			return rows, err
 		},
 		func(r *model.APIRequestLog) int64 {
@@ -66,7 +65,7 @@ func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, 
 // APIRequestLogCount counts a collection's or a client's request logs, batched.
 func (l *Loaders) APIRequestLogCount(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter) (int, error) {
 	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []int64) (map[string]int, error) {
-		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIRequest, parentCol, pgdialect.Array(parents), f)
+		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIRequest, parentCol, parents, f)
 	})
 	return ld.Load(ctx, parent)()
 }
@@ -77,7 +76,7 @@ func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f
 	ld := pageLoader(l, path, argsKey(f, p), p.Limit,
 		func(ctx context.Context, parents []string) ([]*model.APIReferenceLog, error) {
 			var rows []*model.APIReferenceLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIReference, "api_reference_id", pgdialect.Array(parents), "text", f, p, &rows)
+			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIReference, "api_reference_id", parents, f, p, &rows)
 			return rows, err
 		},
 		func(r *model.APIReferenceLog) string { return r.APIReferenceID }, after)
@@ -87,7 +86,7 @@ func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f
 // APIReferenceLogCount counts an API reference's import logs, batched.
 func (l *Loaders) APIReferenceLogCount(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter) (int, error) {
 	ld := countLoader(l, path, argsKey(f), func(ctx context.Context, parents []string) (map[string]int, error) {
-		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIReference, "api_reference_id", pgdialect.Array(parents), f)
+		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIReference, "api_reference_id", parents, f)
 	})
 	return ld.Load(ctx, parent)()
 }

@@ -6,6 +6,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -89,13 +90,8 @@ func childOptions[K comparable, V any](wait time.Duration, capacity int) []datal
 // nil for an id the workspace does not have.
 func byID[K comparable, T any](l *Loaders, key func(*T) K) *dataloader.Loader[K, *T] {
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[*T] {
-		var rows []*T
-		err := l.entities.ByIDs(ctx, l.ws, keys, &rows)
+		byKey, err := db.ByID(ctx, l.entities, l.ws, keys, key)
 		out := make([]*dataloader.Result[*T], len(keys))
-		byKey := make(map[K]*T, len(rows))
-		for _, r := range rows {
-			byKey[key(r)] = r
-		}
 		for i, k := range keys {
 			out[i] = &dataloader.Result[*T]{Data: byKey[k], Error: err}
 		}
@@ -138,13 +134,11 @@ func Prefetch[K comparable, T any](ctx context.Context, l *Loaders, ld *dataload
 	if len(missing) == 0 {
 		return out, nil
 	}
-	var rows []*T
-	if err := l.entities.ByIDs(ctx, l.ws, missing, &rows); err != nil {
+	loaded, err := db.ByID(ctx, l.entities, l.ws, missing, key)
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		out[key(r)] = r
-	}
+	maps.Copy(out, loaded)
 	l.mu.Lock()
 	for _, k := range missing {
 		ld.Prime(ctx, k, out[k])

@@ -1,0 +1,47 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// CountedPage counts the logs of T's kind matching filter and reads one offset page
+// of them (at most the page's Limit rows, newest first), through Count and List
+// (the one data path), in one read-only repeatable-read snapshot: the total and the
+// page agree while logs are being ingested. page turns the total into the page to
+// read; read false (an offset past the end, say) reads no rows, and its error ends
+// the snapshot and is returned as it is.
+func CountedPage[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, filter any,
+	page func(total int) (p model.Page, read bool, err error)) (rows []T, total int, err error) {
+	kind := (*new(T)).Kind()
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	err = s.db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		in := NewLogStore(tx)
+		var err error
+		if total, err = in.Count(ctx, ws, kind, filter); err != nil {
+			return err
+		}
+		p, read, err := page(total)
+		if err != nil || !read {
+			return err
+		}
+		if err := in.List(ctx, ws, kind, filter, p, &rows); err != nil {
+			return err
+		}
+		// List reads one row more than the page to tell whether another follows; an
+		// offset page knows that from the count.
+		if len(rows) > p.Limit {
+			rows = rows[:p.Limit]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return rows, total, nil
+}
