@@ -281,7 +281,3 @@ func notPostgres(dsn string) bool {
 	scheme, _, ok := cutScheme(dsn)
 	return ok && !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql")
 }
-
-// Unreachable is ConnectFailure, under the name callers used before failures were
-// told apart.
-func Unreachable(rawURL string, err error) error { return ConnectFailure(rawURL, err) }
