@@ -18,6 +18,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -234,7 +235,7 @@ func (l *capLock) release() {
 // waitForLockWaiters waits until n statements of the lock's database wait for a lock.
 func (l *capLock) waitForLockWaiters(t *testing.T, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	// A connection of its own: the lock's is busy holding the lock.
 	conn, err := pgx.Connect(ctx, l.conn.Config().ConnString())
