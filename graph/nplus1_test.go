@@ -9,6 +9,7 @@ import (
 
 	"github.com/loggraph/loggraph/graph/loader"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -130,9 +131,11 @@ func TestLogsWithEveryRelation(t *testing.T) {
 // (the extra row that tells whether a next page exists) must announce only the rows
 // they show, or the next level's batch would wait for parents that never ask. The
 // fallback wait is made far longer than the test may take, so a wrong announcement
-// fails the test instead of slowing it.
+// fails the test instead of slowing it; it is restored for the tests that follow.
 func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
-	loader.ExpectedWait = time.Minute
+	was := loader.ExpectedWait
+	loader.ExpectedWait = 10 * testwait.Safety
+	t.Cleanup(func() { loader.ExpectedWait = was })
 	e := testserver.New(t, rest.Limits{})
 	var b strings.Builder
 	base := time.Date(2024, 6, 13, 0, 0, 0, 0, time.UTC)
@@ -156,7 +159,7 @@ func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
 		if n != 6 {
 			t.Fatalf("%d statements, want 6", n)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(testwait.Safety):
 		t.Fatal("a batch waited for parents that never asked")
 	}
 }

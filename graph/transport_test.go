@@ -31,6 +31,7 @@ import (
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -472,10 +473,16 @@ type wsMsg struct {
 
 func dialWS(t *testing.T, base, subprotocol string, header http.Header) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	return dialWSWith(t, base, subprotocol, &websocket.DialOptions{HTTPHeader: header})
+}
+
+// dialWSWith dials like dialWS with opts (their Subprotocols are set to subprotocol).
+func dialWSWith(t *testing.T, base, subprotocol string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{subprotocol}, HTTPHeader: header})
+	opts.Subprotocols = []string{subprotocol}
+	c, resp, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/graphql", opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", subprotocol, err)
 	}
@@ -496,7 +503,7 @@ func send(t *testing.T, c *websocket.Conn, m wsMsg) {
 // next reads the next message, skipping graphql-ws keep-alives unless wanted.
 func next(t *testing.T, c *websocket.Conn, wantKA bool) wsMsg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	for {
 		var m wsMsg
@@ -511,7 +518,7 @@ func next(t *testing.T, c *websocket.Conn, wantKA bool) wsMsg {
 
 func expectClose(t *testing.T, c *websocket.Conn, code websocket.StatusCode, reason string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	_, b, err := c.Read(ctx)
 	var ce websocket.CloseError
@@ -625,7 +632,7 @@ func TestWebsocketRefusals(t *testing.T) {
 		expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
 	}
 	// A bad header on the upgrade is refused before the upgrade, like any request.
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, testwait.Safety)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, strings.Replace(e.Srv.URL, "http", "ws", 1)+"/graphql",
 		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer lg_garbage"}}})
