@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,10 +23,6 @@ import (
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
-
-// The flag has a shim-specific name: other shims' tests in this package may define
-// their own update flag, and a redefined flag panics.
-var epUpdate = flag.Bool("elasticpath.update", false, "rewrite rest/testdata/elasticpath golden files")
 
 // The documented error bodies, byte for byte.
 const (
@@ -209,34 +204,6 @@ func epSeedExample(t *testing.T) string {
 	return string(b)
 }
 
-// epCheckGolden compares body with a golden file byte for byte (rewriting it with
-// -elasticpath.update).
-func epCheckGolden(t *testing.T, name, body string) {
-	t.Helper()
-	path := filepath.Join("testdata", "elasticpath", name)
-	if *epUpdate {
-		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, []byte(body), "", "  "); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(pretty.Bytes(), '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Golden files are indented for review; the wire form is compact.
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, golden); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if compact.String() != body {
-		t.Errorf("%s differs:\ngot  %s\nwant %s", name, body, compact.String())
-	}
-}
-
 // TestElasticPathSeedRequest drives the shim with the seed's request and the seed's
 // example log: the reply is the seed's example body, key for key and value for
 // value, except relationships.job.data.type, which the contract sets to
@@ -286,7 +253,7 @@ func TestElasticPathGolden(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("%s: Content-Type %q", prefix+c.path, ct)
 			}
-			epCheckGolden(t, c.golden, body)
+			goldenJSON(t, "elasticpath/"+c.golden, body)
 			got := parseOrdered(t, body)
 			if c.golden == "jobs.json" {
 				// No seed example: the documented shape is {"data":[{"id","type"}]}.

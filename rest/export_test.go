@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,10 +27,6 @@ import (
 )
 
 var exportKinds = []string{"app", "api-request", "integration", "action", "api-reference"}
-
-// updateGolden rewrites testdata/export/*.golden.* from the current output
-// (LOGGRAPH_UPDATE_GOLDEN=1 go test ./rest -run TestExportGolden); review the diff.
-var updateGolden = os.Getenv("LOGGRAPH_UPDATE_GOLDEN") == "1"
 
 func ingestFixtures(t *testing.T, e *testserver.Env) {
 	t.Helper()
@@ -72,16 +67,7 @@ func TestExportGolden(t *testing.T) {
 			if got, want := resp.Header.Get("Content-Disposition"), `attachment; filename="`+k+"."+tc.ext+`"`; got != want {
 				t.Errorf("%s.%s: Content-Disposition %q", k, tc.ext, got)
 			}
-			golden := "testdata/export/" + k + ".golden." + tc.ext
-			if updateGolden {
-				if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			if want := readTestdata(t, strings.TrimPrefix(golden, "testdata/")); body != want {
-				t.Errorf("%s.%s differs from %s:\n got: %q\nwant: %q", k, tc.ext, golden, body, want)
-			}
+			golden(t, "export/"+k+".golden."+tc.ext, body)
 		}
 	}
 }
