@@ -120,15 +120,17 @@ func TestHTTPMediaTypes(t *testing.T) {
 		{"application/graphql-response+json;q=0.5, application/json", ctJSON},
 		{"text/html, */*;q=0.1", ctJSON},
 	} {
-		var headers []string
-		if c.accept != "" {
-			headers = []string{"Accept", c.accept}
-		}
-		resp, body := post(e, typename, headers...)
-		w := expect(t, resp, body, http.StatusOK, c.want)
-		if string(w.Data) != `{"__typename":"Query"}` || w.Errors != nil {
-			t.Fatalf("Accept %q: %s", c.accept, body)
-		}
+		t.Run("accept="+c.accept, func(t *testing.T) {
+			var headers []string
+			if c.accept != "" {
+				headers = []string{"Accept", c.accept}
+			}
+			resp, body := post(e, typename, headers...)
+			w := expect(t, resp, body, http.StatusOK, c.want)
+			if string(w.Data) != `{"__typename":"Query"}` || w.Errors != nil {
+				t.Fatalf("Accept %q: %s", c.accept, body)
+			}
+		})
 	}
 	resp, body := post(e, typename, "Accept", "text/html")
 	refusal(t, resp, body, http.StatusNotAcceptable, ctJSON, "BAD_USER_INPUT",
@@ -200,7 +202,7 @@ func TestHTTPPostRequests(t *testing.T) {
 	// Not a well-formed GraphQL-over-HTTP request: 400 with either media type.
 	for _, accept := range []string{"application/json", "application/graphql-response+json"} {
 		ct := map[string]string{"application/json": ctJSON, "application/graphql-response+json": ctGQL}[accept]
-		for _, c := range []struct{ body, msg string }{
+		for ci, c := range []struct{ body, msg string }{
 			{``, `the request body is empty: send {"query": "..."}`},
 			{`{ "not a JSON`, "the request body is not a GraphQL request: unexpected EOF"},
 			{`{"query": {"obj": 1}}`, `the request body is not a GraphQL request: "query" must be a string, not object`},
@@ -208,8 +210,10 @@ func TestHTTPPostRequests(t *testing.T) {
 			{`{"query": "{ __typename }"} {}`, "the request body is not a GraphQL request: unexpected data after the JSON value"},
 			{`{"qeury": "{ __typename }"}`, "the request has no query"},
 		} {
-			resp, body = post(e, c.body, "Accept", accept)
-			refusal(t, resp, body, http.StatusBadRequest, ct, "BAD_USER_INPUT", c.msg)
+			t.Run(fmt.Sprint(ci), func(t *testing.T) {
+				resp, body = post(e, c.body, "Accept", accept)
+				refusal(t, resp, body, http.StatusBadRequest, ct, "BAD_USER_INPUT", c.msg)
+			})
 		}
 	}
 
@@ -220,10 +224,12 @@ func TestHTTPPostRequests(t *testing.T) {
 		{`{"query": "{ nope }"}`, "GRAPHQL_VALIDATION_FAILED", `Cannot query field "nope" on type "Query".`},
 		{`{"query": "query($n: String!) { __type(name: $n) { name } }", "variables": {"n": null}}`, "BAD_USER_INPUT", "cannot be null"},
 	} {
-		resp, body = post(e, c.body, "Accept", "application/json")
-		refusal(t, resp, body, http.StatusOK, ctJSON, c.code, c.msg)
-		resp, body = post(e, c.body, "Accept", "application/graphql-response+json")
-		refusal(t, resp, body, http.StatusBadRequest, ctGQL, c.code, c.msg)
+		t.Run(c.code, func(t *testing.T) {
+			resp, body = post(e, c.body, "Accept", "application/json")
+			refusal(t, resp, body, http.StatusOK, ctJSON, c.code, c.msg)
+			resp, body = post(e, c.body, "Accept", "application/graphql-response+json")
+			refusal(t, resp, body, http.StatusBadRequest, ctGQL, c.code, c.msg)
+		})
 	}
 
 	// A field error with `"data": null` is a response, not a request error: 200.
@@ -616,20 +622,22 @@ func TestWebsocketRefusals(t *testing.T) {
 		{map[string]string{"Authorization": "Bearer lg_garbage"}, "invalid API token"},
 		{map[string]string{"authToken": text}, "API token has been revoked"},
 	}
-	for _, c := range cases {
-		// graphql-transport-ws has no connection_error: the close says it all.
-		conn := dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
-		send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
-		expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+	for ci, c := range cases {
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			// graphql-transport-ws has no connection_error: the close says it all.
+			conn := dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
+			send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
+			expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
 
-		// graphql-ws: connection_error with the message, then the same close.
-		conn = dialWS(t, e.Srv.URL, "graphql-ws", nil)
-		send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
-		m := next(t, conn, true)
-		if m.Type != "connection_error" || string(m.Payload) != string(json2(map[string]string{"message": c.msg})) {
-			t.Fatalf("graphql-ws %v: %+v", c.payload, m)
-		}
-		expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+			// graphql-ws: connection_error with the message, then the same close.
+			conn = dialWS(t, e.Srv.URL, "graphql-ws", nil)
+			send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
+			m := next(t, conn, true)
+			if m.Type != "connection_error" || string(m.Payload) != string(json2(map[string]string{"message": c.msg})) {
+				t.Fatalf("graphql-ws %v: %+v", c.payload, m)
+			}
+			expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+		})
 	}
 	// A bad header on the upgrade is refused before the upgrade, like any request.
 	ctx, cancel := context.WithTimeout(ctx, testwait.Safety)

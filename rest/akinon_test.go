@@ -342,11 +342,13 @@ func TestAkinonMethodNotAllowed(t *testing.T) {
 		{http.MethodPost, akPath}, {http.MethodPut, akPath + "100/"}, {http.MethodDelete, akPath + "100"},
 		{http.MethodPatch, strings.TrimSuffix(akPath, "/")}, {http.MethodOptions, akPath},
 	} {
-		resp, body := e.Do(c.method, c.path, strings.NewReader("{}"), "Authorization", "Token "+e.Tokens[model.RoleRead])
-		want := fmt.Sprintf(`{"detail":"Method \"%s\" not allowed."}`, c.method)
-		if resp.StatusCode != http.StatusMethodNotAllowed || body != want || resp.Header.Get("Allow") != "GET, HEAD" {
-			t.Fatalf("%s %s: %d %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body)
-		}
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			resp, body := e.Do(c.method, c.path, strings.NewReader("{}"), "Authorization", "Token "+e.Tokens[model.RoleRead])
+			want := fmt.Sprintf(`{"detail":"Method \"%s\" not allowed."}`, c.method)
+			if resp.StatusCode != http.StatusMethodNotAllowed || body != want || resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Fatalf("%s %s: %d %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body)
+			}
+		})
 	}
 	if resp, body := e.Do(http.MethodPost, akPath, nil); resp.StatusCode != http.StatusUnauthorized || body != akNotProvided {
 		t.Fatalf("POST without a token: %d %s", resp.StatusCode, body)

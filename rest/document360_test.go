@@ -383,9 +383,11 @@ func TestDocument360Paging(t *testing.T) {
 		{"?page=%2B2", want[5:10]},    // and so does a sign
 		{"?other=x", want[:5]},
 	} {
-		if got := ids(c.query); !slices.Equal(got, c.want) {
-			t.Errorf("%q: got %v, want %v", c.query, got, c.want)
-		}
+		t.Run(c.query, func(t *testing.T) {
+			if got := ids(c.query); !slices.Equal(got, c.want) {
+				t.Errorf("%q: got %v, want %v", c.query, got, c.want)
+			}
+		})
 	}
 	var all []string
 	for p := 1; ; p++ {

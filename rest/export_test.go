@@ -57,17 +57,19 @@ func TestExportGolden(t *testing.T) {
 			{"ndjson", "application/x-ndjson; charset=utf-8"},
 			{"csv", "text/csv; charset=utf-8"},
 		} {
-			resp, body := get(e, e.Tokens[model.RoleRead], "/v1/export/"+k+"."+tc.ext)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("%s.%s: %d %s", k, tc.ext, resp.StatusCode, body)
-			}
-			if got := resp.Header.Get("Content-Type"); got != tc.ctype {
-				t.Errorf("%s.%s: Content-Type %q", k, tc.ext, got)
-			}
-			if got, want := resp.Header.Get("Content-Disposition"), `attachment; filename="`+k+"."+tc.ext+`"`; got != want {
-				t.Errorf("%s.%s: Content-Disposition %q", k, tc.ext, got)
-			}
-			golden(t, "export/"+k+".golden."+tc.ext, body)
+			t.Run(k+"."+tc.ext, func(t *testing.T) {
+				resp, body := get(e, e.Tokens[model.RoleRead], "/v1/export/"+k+"."+tc.ext)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s.%s: %d %s", k, tc.ext, resp.StatusCode, body)
+				}
+				if got := resp.Header.Get("Content-Type"); got != tc.ctype {
+					t.Errorf("%s.%s: Content-Type %q", k, tc.ext, got)
+				}
+				if got, want := resp.Header.Get("Content-Disposition"), `attachment; filename="`+k+"."+tc.ext+`"`; got != want {
+					t.Errorf("%s.%s: Content-Disposition %q", k, tc.ext, got)
+				}
+				golden(t, "export/"+k+".golden."+tc.ext, body)
+			})
 		}
 	}
 }
@@ -222,28 +224,30 @@ func TestExportFilters(t *testing.T) {
 		{"api-reference", "userIds=u-2", []string{"log-2"}},
 		{"api-reference", "search=failed", []string{"33b5c7e-fcbe-4797-b144-1a7ca2508f44"}},
 	} {
-		body := exportBody(t, e, e.Tokens[model.RoleRead], "/v1/export/"+tc.kind+".ndjson?"+tc.query)
-		var got []string
-		sc := bufio.NewScanner(strings.NewReader(body))
-		for sc.Scan() {
-			var rec map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatal(err)
+		t.Run(tc.kind+"?"+tc.query, func(t *testing.T) {
+			body := exportBody(t, e, e.Tokens[model.RoleRead], "/v1/export/"+tc.kind+".ndjson?"+tc.query)
+			var got []string
+			sc := bufio.NewScanner(strings.NewReader(body))
+			for sc.Scan() {
+				var rec map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+					t.Fatal(err)
+				}
+				id := rec["id"]
+				if tc.kind == "api-reference" {
+					id = rec["logs_id"]
+				}
+				got = append(got, fmt.Sprint(id))
 			}
-			id := rec["id"]
-			if tc.kind == "api-reference" {
-				id = rec["logs_id"]
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s?%s: got %v, want %v", tc.kind, tc.query, got, tc.want)
 			}
-			got = append(got, fmt.Sprint(id))
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("%s?%s: got %v, want %v", tc.kind, tc.query, got, tc.want)
-		}
-		csvBody := exportBody(t, e, e.Tokens[model.RoleRead], "/v1/export/"+tc.kind+".csv?"+tc.query)
-		recs, err := csvReader(csvBody)
-		if err != nil || len(recs) != len(tc.want)+1 {
-			t.Errorf("%s.csv?%s: %d records (%v), want %d", tc.kind, tc.query, len(recs)-1, err, len(tc.want))
-		}
+			csvBody := exportBody(t, e, e.Tokens[model.RoleRead], "/v1/export/"+tc.kind+".csv?"+tc.query)
+			recs, err := csvReader(csvBody)
+			if err != nil || len(recs) != len(tc.want)+1 {
+				t.Errorf("%s.csv?%s: %d records (%v), want %d", tc.kind, tc.query, len(recs)-1, err, len(tc.want))
+			}
+		})
 	}
 }
 
@@ -277,9 +281,11 @@ func TestExportBadParameters(t *testing.T) {
 		{"action", "minLevel=30&maxLevel=20", `minLevel (30) is greater than maxLevel (20)`},
 		{"api-reference", "hasErrors=1", `hasErrors: "1" is not true or false`},
 	} {
-		for _, ext := range []string{"csv", "ndjson"} {
-			assertV1Error(t, e, "/v1/export/"+tc.kind+"."+ext+"?"+tc.query, http.StatusBadRequest, "invalid_parameter", tc.msg)
-		}
+		t.Run(tc.kind+"?"+tc.query, func(t *testing.T) {
+			for _, ext := range []string{"csv", "ndjson"} {
+				assertV1Error(t, e, "/v1/export/"+tc.kind+"."+ext+"?"+tc.query, http.StatusBadRequest, "invalid_parameter", tc.msg)
+			}
+		})
 	}
 	for _, file := range []string{"logs.csv", "app.json", "app", "app.csv.gz"} {
 		assertV1Error(t, e, "/v1/export/"+file, http.StatusNotFound, "unknown_export",
@@ -292,7 +298,7 @@ func TestExportBadParameters(t *testing.T) {
 func TestExportAuth(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
-	for _, tc := range []struct {
+	for ci, tc := range []struct {
 		header      []string
 		status      int
 		code, error string
@@ -301,14 +307,16 @@ func TestExportAuth(t *testing.T) {
 		{[]string{"Authorization", "Bearer nope"}, 401, "unauthenticated", "invalid API token"},
 		{[]string{"Authorization", "Bearer " + e.Tokens[model.RoleIngest]}, 403, "forbidden", "this token's role (ingest) may not read logs"},
 	} {
-		for _, path := range []string{"/v1/export/app.csv", "/v1/export/action.ndjson?bogus=1", "/v1/export/nope.csv"} {
-			resp, body := e.Do(http.MethodGet, path, nil, tc.header...)
-			var r apiLogsReply
-			_ = json.Unmarshal([]byte(body), &r)
-			if resp.StatusCode != tc.status || r.Code != tc.code || r.Error != tc.error {
-				t.Errorf("%s %v: %d %s", path, tc.header, resp.StatusCode, body)
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			for _, path := range []string{"/v1/export/app.csv", "/v1/export/action.ndjson?bogus=1", "/v1/export/nope.csv"} {
+				resp, body := e.Do(http.MethodGet, path, nil, tc.header...)
+				var r apiLogsReply
+				_ = json.Unmarshal([]byte(body), &r)
+				if resp.StatusCode != tc.status || r.Code != tc.code || r.Error != tc.error {
+					t.Errorf("%s %v: %d %s", path, tc.header, resp.StatusCode, body)
+				}
 			}
-		}
+		})
 	}
 	if resp, _ := e.Do(http.MethodPost, "/v1/export/app.csv", nil); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST export: %d", resp.StatusCode)
