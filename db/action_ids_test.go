@@ -64,13 +64,15 @@ func TestActionIDCountersMigration(t *testing.T) {
 		id   [16]byte
 		want int64
 	}{{"a", a.ID, 901}, {"b", b.ID, 1}} {
-		if _, err := store.Ingest(ctx, ws.id, decode(t, model.KindAction, line)); err != nil {
-			t.Fatal(err)
-		}
-		var id int64
-		if err := d.Pool.QueryRow(ctx, "SELECT id FROM action_logs WHERE workspace_id = $1 AND message = 'new'", ws.id).Scan(&id); err != nil || id != ws.want {
-			t.Fatalf("workspace %s: server id %d (%v), want %d", ws.name, id, err, ws.want)
-		}
+		t.Run(ws.name, func(t *testing.T) {
+			if _, err := store.Ingest(ctx, ws.id, decode(t, model.KindAction, line)); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			if err := d.Pool.QueryRow(ctx, "SELECT id FROM action_logs WHERE workspace_id = $1 AND message = 'new'", ws.id).Scan(&id); err != nil || id != ws.want {
+				t.Fatalf("workspace %s: server id %d (%v), want %d", ws.name, id, err, ws.want)
+			}
+		})
 	}
 	runSQLFile(t, d, down)
 	if err := d.Pool.QueryRow(ctx, "SELECT nextval('action_logs_id_seq')").Scan(&next); err != nil || next != 902 {

@@ -63,9 +63,11 @@ func TestRollupIsUsed(t *testing.T) {
 		{model.KindIntegration, &model.IntegrationLogFilter{}, true},
 		{model.KindAPIReference, &model.APIReferenceLogFilter{}, true},
 	} {
-		if got := ok(c.kind, c.f); got != c.want {
-			t.Errorf("%s %+v: rollup used %v, want %v", c.kind, c.f, got, c.want)
-		}
+		t.Run(fmt.Sprint(c.kind), func(t *testing.T) {
+			if got := ok(c.kind, c.f); got != c.want {
+				t.Errorf("%s %+v: rollup used %v, want %v", c.kind, c.f, got, c.want)
+			}
+		})
 	}
 }
 

@@ -68,26 +68,28 @@ func TestCountsMatchRows(t *testing.T) {
 			{model.KindAPIReference, &model.APIReferenceLogFilter{Time: w}},
 		}
 		for j, c := range cases {
-			got, err := logs.Count(ctx, ws.ID, c.kind, c.rollup)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want int
-			from, to, _ := w.Bounds(time.Now())
-			q := fmt.Sprintf(`SELECT count(*) FROM %s t WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR %q >= $2) AND ($3::timestamptz IS NULL OR %q < $3)`,
-				c.kind.Table(), c.kind.TimeColumn(), c.kind.TimeColumn())
-			if f, ok := c.rollup.(*model.AppLogFilter); ok && len(f.Services) > 0 {
-				q += " AND service = 'auth' AND level >= 4"
-			}
-			if err := d.Pool.QueryRow(ctx, q, ws.ID, from, to).Scan(&want); err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("window %d case %d (%s): rollup count %d, rows %d", i, j, c.kind, got, want)
-			}
-			if i == 0 && j == 0 && got == 0 {
-				t.Fatal("no rows counted at all")
-			}
+			t.Run(fmt.Sprint(j), func(t *testing.T) {
+				got, err := logs.Count(ctx, ws.ID, c.kind, c.rollup)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want int
+				from, to, _ := w.Bounds(time.Now())
+				q := fmt.Sprintf(`SELECT count(*) FROM %s t WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR %q >= $2) AND ($3::timestamptz IS NULL OR %q < $3)`,
+					c.kind.Table(), c.kind.TimeColumn(), c.kind.TimeColumn())
+				if f, ok := c.rollup.(*model.AppLogFilter); ok && len(f.Services) > 0 {
+					q += " AND service = 'auth' AND level >= 4"
+				}
+				if err := d.Pool.QueryRow(ctx, q, ws.ID, from, to).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("window %d case %d (%s): rollup count %d, rows %d", i, j, c.kind, got, want)
+				}
+				if i == 0 && j == 0 && got == 0 {
+					t.Fatal("no rows counted at all")
+				}
+			})
 		}
 	}
 }

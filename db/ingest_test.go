@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,30 +50,32 @@ func TestIngestEveryKindIdempotent(t *testing.T) {
 		{model.KindAPIReference, `{"logs_id":"33b5c7e-fcbe","api_reference_id":"ref-1","user_id":"u1","user_name":"Peter","title":"Import successful","modified_at":"2024-06-13T14:30:00Z","error_count":1,"alerts_count":0,"errors":[{"message":"bad","pointer":"/paths"}]}`, "SELECT count(*) FROM api_reference_logs"},
 	}
 	for _, c := range cases {
-		res, err := store.Ingest(ctx, ws.ID, decode(t, c.kind, c.body))
-		if err != nil {
-			t.Fatalf("%s: %v", c.kind, err)
-		}
-		n := strings.Count(c.body, "\n") + 1
-		if res.Accepted != n || res.Duplicates != 0 {
-			t.Fatalf("%s: got %+v, want %d accepted", c.kind, res, n)
-		}
-		// A retry of the same bytes stores nothing twice: records without an id get
-		// new ones, so only the ones with ids are duplicates.
-		res, err = store.Ingest(ctx, ws.ID, decode(t, c.kind, strings.Split(c.body, "\n")[0]))
-		if err != nil {
-			t.Fatalf("%s retry: %v", c.kind, err)
-		}
-		if res.Accepted != 0 || res.Duplicates != 1 {
-			t.Fatalf("%s retry: got %+v, want 1 duplicate", c.kind, res)
-		}
-		var count int
-		if err := d.Pool.QueryRow(ctx, c.count).Scan(&count); err != nil {
-			t.Fatal(err)
-		}
-		if count != n {
-			t.Fatalf("%s: %d rows stored, want %d", c.kind, count, n)
-		}
+		t.Run(fmt.Sprint(c.kind), func(t *testing.T) {
+			res, err := store.Ingest(ctx, ws.ID, decode(t, c.kind, c.body))
+			if err != nil {
+				t.Fatalf("%s: %v", c.kind, err)
+			}
+			n := strings.Count(c.body, "\n") + 1
+			if res.Accepted != n || res.Duplicates != 0 {
+				t.Fatalf("%s: got %+v, want %d accepted", c.kind, res, n)
+			}
+			// A retry of the same bytes stores nothing twice: records without an id get
+			// new ones, so only the ones with ids are duplicates.
+			res, err = store.Ingest(ctx, ws.ID, decode(t, c.kind, strings.Split(c.body, "\n")[0]))
+			if err != nil {
+				t.Fatalf("%s retry: %v", c.kind, err)
+			}
+			if res.Accepted != 0 || res.Duplicates != 1 {
+				t.Fatalf("%s retry: got %+v, want 1 duplicate", c.kind, res)
+			}
+			var count int
+			if err := d.Pool.QueryRow(ctx, c.count).Scan(&count); err != nil {
+				t.Fatal(err)
+			}
+			if count != n {
+				t.Fatalf("%s: %d rows stored, want %d", c.kind, count, n)
+			}
+		})
 	}
 	var seq int64
 	if err := d.Pool.QueryRow(ctx, "SELECT id FROM action_logs WHERE message = 'm2'").Scan(&seq); err != nil {

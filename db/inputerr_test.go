@@ -10,7 +10,7 @@ import (
 
 func TestIsBadInputValue(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
+	for ci, c := range []struct {
 		err  error
 		want bool
 	}{
@@ -23,8 +23,10 @@ func TestIsBadInputValue(t *testing.T) {
 		{errors.New("connection reset"), false},
 		{nil, false},
 	} {
-		if got := IsBadInputValue(c.err); got != c.want {
-			t.Errorf("IsBadInputValue(%v) = %v, want %v", c.err, got, c.want)
-		}
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			if got := IsBadInputValue(c.err); got != c.want {
+				t.Errorf("IsBadInputValue(%v) = %v, want %v", c.err, got, c.want)
+			}
+		})
 	}
 }

@@ -60,9 +60,11 @@ func TestSeed(t *testing.T) {
 			{"api_collections", 8}, {"api_clients", 10}, {"integrations", 10}, {"integration_jobs", 100},
 			{"api_references", 10}, {"team_accounts", 8},
 		} {
-			if n := seedQueryInt(t, d, "SELECT count(*) FROM "+c.table+" WHERE workspace_id = $1", ws.ID); n < c.min {
-				t.Errorf("%s: %d rows, want at least %d", c.table, n, c.min)
-			}
+			t.Run(c.table, func(t *testing.T) {
+				if n := seedQueryInt(t, d, "SELECT count(*) FROM "+c.table+" WHERE workspace_id = $1", ws.ID); n < c.min {
+					t.Errorf("%s: %d rows, want at least %d", c.table, n, c.min)
+				}
+			})
 		}
 	})
 

@@ -388,7 +388,9 @@ func TestPatternSQLMatchesGo(t *testing.T) {
 	cases := patCorpus(t)
 	msgs := make([]string, len(cases))
 	for i, c := range cases {
-		msgs[i] = c.Msg
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			msgs[i] = c.Msg
+		})
 	}
 	var got []string
 	err := e.DB.Bun.NewSelect().
@@ -399,18 +401,22 @@ func TestPatternSQLMatchesGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range cases {
-		if goPattern := model.MessagePattern(c.Msg); got[i] != goPattern || got[i] != c.Want {
-			t.Errorf("%q: SQL %q, Go %q, want %q", c.Msg, got[i], goPattern, c.Want)
-		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if goPattern := model.MessagePattern(c.Msg); got[i] != goPattern || got[i] != c.Want {
+				t.Errorf("%q: SQL %q, Go %q, want %q", c.Msg, got[i], goPattern, c.Want)
+			}
+		})
 	}
 
 	// Through the API: each non-empty corpus message as an app log.
 	base := time.Date(2024, 6, 14, 0, 0, 0, 0, time.UTC)
 	var logs []patLog
 	for i, c := range cases {
-		if strings.TrimSpace(c.Msg) != "" {
-			logs = append(logs, patAppLog(patUUID(6, i), base.Add(time.Duration(i)*time.Second), model.SeverityInfo, "corpus", c.Msg))
-		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if strings.TrimSpace(c.Msg) != "" {
+				logs = append(logs, patAppLog(patUUID(6, i), base.Add(time.Duration(i)*time.Second), model.SeverityInfo, "corpus", c.Msg))
+			}
+		})
 	}
 	patIngest(t, e, e.Tokens[model.RoleIngest], logs)
 	want, members := patExpect(logs, 1000)
@@ -589,9 +595,11 @@ func TestLogContext(t *testing.T) {
 			id   string
 		}{{model.KindApp, uuid.NewString()}, {model.KindApp, "not-a-uuid"}, {model.KindAction, "999999"},
 			{model.KindAction, "x"}, {model.KindAPIReference, "nope"}, {model.KindIntegration, patUUID(21, 1)}} {
-			if got := patQueryContext(t, e, read, c.kind, c.id, nil, nil); got != nil {
-				t.Errorf("%s %s: got %+v", c.kind, c.id, got)
-			}
+			t.Run(fmt.Sprint(c.kind), func(t *testing.T) {
+				if got := patQueryContext(t, e, read, c.kind, c.id, nil, nil); got != nil {
+					t.Errorf("%s %s: got %+v", c.kind, c.id, got)
+				}
+			})
 		}
 	})
 	t.Run("another workspace's log is null", func(t *testing.T) {
@@ -615,10 +623,12 @@ func TestLogContext(t *testing.T) {
 			arg string
 			n   int
 		}{{"b", -1}, {"a", 1001}} {
-			var r reply[json.RawMessage]
-			e.GraphQL(read, patContextQueryText, map[string]any{"k": "APP", "id": patUUID(11, 1), c.arg: c.n}, &r)
-			name := map[string]string{"b": "before", "a": "after"}[c.arg]
-			onlyError(t, r.Errors, "BAD_USER_INPUT", fmt.Sprintf("%s: %d is not between 0 and 1000", name, c.n))
+			t.Run(c.arg, func(t *testing.T) {
+				var r reply[json.RawMessage]
+				e.GraphQL(read, patContextQueryText, map[string]any{"k": "APP", "id": patUUID(11, 1), c.arg: c.n}, &r)
+				name := map[string]string{"b": "before", "a": "after"}[c.arg]
+				onlyError(t, r.Errors, "BAD_USER_INPUT", fmt.Sprintf("%s: %d is not between 0 and 1000", name, c.n))
+			})
 		}
 	})
 }

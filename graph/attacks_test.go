@@ -13,6 +13,7 @@ import (
 
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -343,14 +344,8 @@ func waitNoWaitingStatement(t *testing.T, e *testserver.Env) {
 	pollUntil(t, "the statement to leave PostgreSQL", func() bool { return waitingStatements(t, e) == 0 })
 }
 
-// pollUntil polls cond until it holds, failing after a generous minute.
+// pollUntil polls cond until it holds (testwait's safety deadline fails a hung test).
 func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, what, cond)
 }

@@ -99,18 +99,20 @@ func TestIngestMutations(t *testing.T) {
 			`[{logsId: "l-1", apiReferenceId: "petstore", userId: "u1", userName: "Peter", title: "Import failed", errorCount: 1, alertsCount: 0, errors: [{message: "bad", pointer: "/paths"}]}]`},
 	}
 	for _, c := range cases {
-		q := fmt.Sprintf(`mutation { %s(logs: %s) { accepted duplicates } }`, c.mutation, c.logs)
-		var r reply[map[string]struct{ Accepted, Duplicates int }]
-		e.GraphQL(e.Tokens[model.RoleIngest], q, nil, &r)
-		if len(r.Errors) > 0 || r.Data[c.mutation].Accepted != 1 {
-			t.Fatalf("%s: %+v %+v", c.mutation, r.Data, r.Errors)
-		}
-		if n := e.Count(c.table); n != 1 {
-			t.Fatalf("%s: %d rows", c.table, n)
-		}
-		var forbidden reply[json.RawMessage]
-		e.GraphQL(e.Tokens[model.RoleRead], q, nil, &forbidden)
-		onlyError(t, forbidden.Errors, "FORBIDDEN", "this token's role (read) may not ingest logs")
+		t.Run(c.mutation, func(t *testing.T) {
+			q := fmt.Sprintf(`mutation { %s(logs: %s) { accepted duplicates } }`, c.mutation, c.logs)
+			var r reply[map[string]struct{ Accepted, Duplicates int }]
+			e.GraphQL(e.Tokens[model.RoleIngest], q, nil, &r)
+			if len(r.Errors) > 0 || r.Data[c.mutation].Accepted != 1 {
+				t.Fatalf("%s: %+v %+v", c.mutation, r.Data, r.Errors)
+			}
+			if n := e.Count(c.table); n != 1 {
+				t.Fatalf("%s: %d rows", c.table, n)
+			}
+			var forbidden reply[json.RawMessage]
+			e.GraphQL(e.Tokens[model.RoleRead], q, nil, &forbidden)
+			onlyError(t, forbidden.Errors, "FORBIDDEN", "this token's role (read) may not ingest logs")
+		})
 	}
 	// The first three carry ids: a retry is a duplicate, not a second row.
 	var again reply[map[string]struct{ Accepted, Duplicates int }]

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loggraph/loggraph/graph/loader"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -129,10 +129,10 @@ func TestLogsWithEveryRelation(t *testing.T) {
 // TestPartialPagesAreAnnouncedExactly: pages that hold fewer rows than were fetched
 // (the extra row that tells whether a next page exists) must announce only the rows
 // they show, or the next level's batch would wait for parents that never ask. The
-// fallback wait is made far longer than the test may take, so a wrong announcement
-// fails the test instead of slowing it.
+// fallback wait is far longer than the test may take (TestMain), so a wrong
+// announcement fails the test instead of slowing it.
 func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
-	loader.ExpectedWait = time.Minute
+	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
 	var b strings.Builder
 	base := time.Date(2024, 6, 13, 0, 0, 0, 0, time.UTC)
@@ -156,7 +156,7 @@ func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
 		if n != 6 {
 			t.Fatalf("%d statements, want 6", n)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(testwait.Safety):
 		t.Fatal("a batch waited for parents that never asked")
 	}
 }

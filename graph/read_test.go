@@ -232,10 +232,12 @@ func TestPagingErrors(t *testing.T) {
 		{`query($n: Int) { appLogs(first: $n) { nodes { id } } }`, map[string]any{"n": "x"}, "cannot use string as Int"},
 		{`{ log(kind: BOGUS, id: "1") { id } }`, nil, `Value "BOGUS" does not exist in "LogKind!" enum.`},
 	}
-	for _, c := range scalarCases {
-		var r reply[json.RawMessage]
-		e.GraphQL(e.Tokens[model.RoleRead], c.query, c.vars, &r)
-		onlyError(t, r.Errors, "BAD_USER_INPUT", c.msg)
+	for ci, c := range scalarCases {
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			var r reply[json.RawMessage]
+			e.GraphQL(e.Tokens[model.RoleRead], c.query, c.vars, &r)
+			onlyError(t, r.Errors, "BAD_USER_INPUT", c.msg)
+		})
 	}
 	var unknownField reply[json.RawMessage]
 	e.GraphQL(e.Tokens[model.RoleRead], `{ appLogs { nodes { nope } } }`, nil, &unknownField)

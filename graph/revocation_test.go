@@ -12,6 +12,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -23,7 +24,7 @@ const revokedReason = "Unauthorized: API token has been revoked"
 // reason. Messages before the close (an operation's end) are skipped.
 func (tc *tailClient) expectRevokedClose(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	for {
 		m, err := tc.read(ctx)
@@ -72,7 +73,7 @@ func TestRevokedSocketsCloseOnEveryServer(t *testing.T) {
 	hc := &tailClient{c: dialWS(t, b.Srv.URL, "graphql-transport-ws", http.Header{"Authorization": {"Bearer " + text}}),
 		proto: "graphql-transport-ws", msgs: make(chan wsMsg), err: make(chan error, 1)}
 	send(t, hc.c, wsMsg{Type: "connection_init"})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	if m, err := hc.read(ctx); err != nil || m.Type != "connection_ack" {
 		t.Fatalf("init with the header: %+v %v", m, err)

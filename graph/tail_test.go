@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -47,7 +50,12 @@ type tailClient struct {
 }
 
 func newTailClient(t *testing.T, base, proto string) *tailClient {
-	tc := &tailClient{c: dialWS(t, base, proto, nil), proto: proto, msgs: make(chan wsMsg), err: make(chan error, 1)}
+	t.Helper()
+	return tailClientOn(dialWS(t, base, proto, nil), proto)
+}
+
+func tailClientOn(c *websocket.Conn, proto string) *tailClient {
+	tc := &tailClient{c: c, proto: proto, msgs: make(chan wsMsg), err: make(chan error, 1)}
 	tc.c.SetReadLimit(64 << 20)
 	return tc
 }
@@ -57,10 +65,15 @@ func newTailClient(t *testing.T, base, proto string) *tailClient {
 // it returns must reach the client.
 func openTail(t *testing.T, e *testserver.Env, token, proto string, filter map[string]any) *tailClient {
 	t.Helper()
+	return subscribeTail(t, e, newTailClient(t, e.Srv.URL, proto), token, filter)
+}
+
+// subscribeTail initialises tc's socket with token and subscribes as openTail does.
+func subscribeTail(t *testing.T, e *testserver.Env, tc *tailClient, token string, filter map[string]any) *tailClient {
+	t.Helper()
 	before := e.Tail.Subscribers()
-	tc := newTailClient(t, e.Srv.URL, proto)
 	send(t, tc.c, wsMsg{Type: "connection_init", Payload: json2(map[string]string{"authToken": token})})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	if m, err := tc.read(ctx); err != nil || m.Type != "connection_ack" {
 		t.Fatalf("init: %+v %v", m, err)
@@ -159,7 +172,7 @@ func (tc *tailClient) collect(t *testing.T, n int) (logs []tailLog, dropped int)
 // take reads events until n logs (or drops) arrived.
 func (tc *tailClient) take(t *testing.T, n int) (logs []tailLog, dropped int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	for len(logs)+dropped < n {
 		l, d := tc.event(t, ctx)
@@ -180,13 +193,7 @@ func (tc *tailClient) quiet(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, what, cond)
 }
 
 func ingestHTTP(t *testing.T, e *testserver.Env, token, kind, body string) {
@@ -321,11 +328,34 @@ func TestLogTailStalledClient(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
 	read, ingest := e.Tokens[model.RoleRead], e.Tokens[model.RoleIngest]
-	// graphql-ws: the stalled client owes no pongs, so the server keeps it.
-	stalled := openTail(t, e, read, "graphql-ws", nil)
+	// graphql-ws: the stalled client owes no pongs, so the server keeps it. It
+	// connects through a second listener of the same server whose sockets, like its
+	// own, have small buffers, so that it holds the server back after a few
+	// kilobytes (loopback sockets grow to megabytes).
+	const sockBuf = 8 << 10
+	small := httptest.NewUnstartedServer(e.Srv.Config.Handler)
+	small.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		_ = c.(*net.TCPConn).SetWriteBuffer(sockBuf)
+		return ctx
+	}
+	small.Start()
+	t.Cleanup(small.Close)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(sockBuf)
+		}
+		return c, err
+	}
+	stalled := subscribeTail(t, e, tailClientOn(dialWSWith(t, small.URL, "graphql-ws", &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dial}}}), "graphql-ws"), read, nil)
 	active := openTail(t, e, read, "graphql-transport-ws", nil)
-	const batches, size = 12, 1000
-	pad := strings.Repeat("x", 3000) // 36 MB in all: more than the socket buffers hold
+	// Each batch fills the hub's buffer for a subscriber (1000 logs). The stalled
+	// one must drop some (asserted below): with small sockets the server holds about
+	// four batches for it (the hub's buffer, the events on their way to the socket),
+	// so seven are enough whatever the machine's speed.
+	const batches, size = 7, 1000
+	pad := strings.Repeat("x", 100)
 	total := 0
 	for b := range batches {
 		var m []string
@@ -370,7 +400,7 @@ func TestLogTailListenerKilled(t *testing.T) {
 		if err != nil || killed != 1 {
 			t.Fatalf("terminate listener: %d, %v", killed, err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := testwait.Context(t)
 		m, err := tc.read(ctx)
 		cancel()
 		if err != nil || m.Type != "error" || m.ID != "1" || !strings.Contains(string(m.Payload), `"TAIL_INTERRUPTED"`) ||
@@ -416,7 +446,7 @@ func TestLogTailFreesGoroutines(t *testing.T) {
 	for i, tc := range clients {
 		if i < 2 {
 			tc.unsubscribe(t) // complete / stop, socket kept: the server confirms
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := testwait.Context(t)
 			m, err := tc.read(ctx)
 			cancel()
 			if err != nil || m.Type != "complete" || m.ID != tc.id {

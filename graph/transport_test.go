@@ -31,6 +31,7 @@ import (
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -119,15 +120,17 @@ func TestHTTPMediaTypes(t *testing.T) {
 		{"application/graphql-response+json;q=0.5, application/json", ctJSON},
 		{"text/html, */*;q=0.1", ctJSON},
 	} {
-		var headers []string
-		if c.accept != "" {
-			headers = []string{"Accept", c.accept}
-		}
-		resp, body := post(e, typename, headers...)
-		w := expect(t, resp, body, http.StatusOK, c.want)
-		if string(w.Data) != `{"__typename":"Query"}` || w.Errors != nil {
-			t.Fatalf("Accept %q: %s", c.accept, body)
-		}
+		t.Run("accept="+c.accept, func(t *testing.T) {
+			var headers []string
+			if c.accept != "" {
+				headers = []string{"Accept", c.accept}
+			}
+			resp, body := post(e, typename, headers...)
+			w := expect(t, resp, body, http.StatusOK, c.want)
+			if string(w.Data) != `{"__typename":"Query"}` || w.Errors != nil {
+				t.Fatalf("Accept %q: %s", c.accept, body)
+			}
+		})
 	}
 	resp, body := post(e, typename, "Accept", "text/html")
 	refusal(t, resp, body, http.StatusNotAcceptable, ctJSON, "BAD_USER_INPUT",
@@ -199,7 +202,7 @@ func TestHTTPPostRequests(t *testing.T) {
 	// Not a well-formed GraphQL-over-HTTP request: 400 with either media type.
 	for _, accept := range []string{"application/json", "application/graphql-response+json"} {
 		ct := map[string]string{"application/json": ctJSON, "application/graphql-response+json": ctGQL}[accept]
-		for _, c := range []struct{ body, msg string }{
+		for ci, c := range []struct{ body, msg string }{
 			{``, `the request body is empty: send {"query": "..."}`},
 			{`{ "not a JSON`, "the request body is not a GraphQL request: unexpected EOF"},
 			{`{"query": {"obj": 1}}`, `the request body is not a GraphQL request: "query" must be a string, not object`},
@@ -207,8 +210,10 @@ func TestHTTPPostRequests(t *testing.T) {
 			{`{"query": "{ __typename }"} {}`, "the request body is not a GraphQL request: unexpected data after the JSON value"},
 			{`{"qeury": "{ __typename }"}`, "the request has no query"},
 		} {
-			resp, body = post(e, c.body, "Accept", accept)
-			refusal(t, resp, body, http.StatusBadRequest, ct, "BAD_USER_INPUT", c.msg)
+			t.Run(fmt.Sprint(ci), func(t *testing.T) {
+				resp, body = post(e, c.body, "Accept", accept)
+				refusal(t, resp, body, http.StatusBadRequest, ct, "BAD_USER_INPUT", c.msg)
+			})
 		}
 	}
 
@@ -219,10 +224,12 @@ func TestHTTPPostRequests(t *testing.T) {
 		{`{"query": "{ nope }"}`, "GRAPHQL_VALIDATION_FAILED", `Cannot query field "nope" on type "Query".`},
 		{`{"query": "query($n: String!) { __type(name: $n) { name } }", "variables": {"n": null}}`, "BAD_USER_INPUT", "cannot be null"},
 	} {
-		resp, body = post(e, c.body, "Accept", "application/json")
-		refusal(t, resp, body, http.StatusOK, ctJSON, c.code, c.msg)
-		resp, body = post(e, c.body, "Accept", "application/graphql-response+json")
-		refusal(t, resp, body, http.StatusBadRequest, ctGQL, c.code, c.msg)
+		t.Run(c.code, func(t *testing.T) {
+			resp, body = post(e, c.body, "Accept", "application/json")
+			refusal(t, resp, body, http.StatusOK, ctJSON, c.code, c.msg)
+			resp, body = post(e, c.body, "Accept", "application/graphql-response+json")
+			refusal(t, resp, body, http.StatusBadRequest, ctGQL, c.code, c.msg)
+		})
 	}
 
 	// A field error with `"data": null` is a response, not a request error: 200.
@@ -472,10 +479,16 @@ type wsMsg struct {
 
 func dialWS(t *testing.T, base, subprotocol string, header http.Header) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	return dialWSWith(t, base, subprotocol, &websocket.DialOptions{HTTPHeader: header})
+}
+
+// dialWSWith dials like dialWS with opts (their Subprotocols are set to subprotocol).
+func dialWSWith(t *testing.T, base, subprotocol string, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{subprotocol}, HTTPHeader: header})
+	opts.Subprotocols = []string{subprotocol}
+	c, resp, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/graphql", opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", subprotocol, err)
 	}
@@ -496,7 +509,7 @@ func send(t *testing.T, c *websocket.Conn, m wsMsg) {
 // next reads the next message, skipping graphql-ws keep-alives unless wanted.
 func next(t *testing.T, c *websocket.Conn, wantKA bool) wsMsg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	for {
 		var m wsMsg
@@ -511,7 +524,7 @@ func next(t *testing.T, c *websocket.Conn, wantKA bool) wsMsg {
 
 func expectClose(t *testing.T, c *websocket.Conn, code websocket.StatusCode, reason string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	_, b, err := c.Read(ctx)
 	var ce websocket.CloseError
@@ -609,23 +622,25 @@ func TestWebsocketRefusals(t *testing.T) {
 		{map[string]string{"Authorization": "Bearer lg_garbage"}, "invalid API token"},
 		{map[string]string{"authToken": text}, "API token has been revoked"},
 	}
-	for _, c := range cases {
-		// graphql-transport-ws has no connection_error: the close says it all.
-		conn := dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
-		send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
-		expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+	for ci, c := range cases {
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			// graphql-transport-ws has no connection_error: the close says it all.
+			conn := dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
+			send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
+			expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
 
-		// graphql-ws: connection_error with the message, then the same close.
-		conn = dialWS(t, e.Srv.URL, "graphql-ws", nil)
-		send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
-		m := next(t, conn, true)
-		if m.Type != "connection_error" || string(m.Payload) != string(json2(map[string]string{"message": c.msg})) {
-			t.Fatalf("graphql-ws %v: %+v", c.payload, m)
-		}
-		expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+			// graphql-ws: connection_error with the message, then the same close.
+			conn = dialWS(t, e.Srv.URL, "graphql-ws", nil)
+			send(t, conn, wsMsg{Type: "connection_init", Payload: json2(c.payload)})
+			m := next(t, conn, true)
+			if m.Type != "connection_error" || string(m.Payload) != string(json2(map[string]string{"message": c.msg})) {
+				t.Fatalf("graphql-ws %v: %+v", c.payload, m)
+			}
+			expectClose(t, conn, graph.WebsocketCloseUnauthorized, "Unauthorized: "+c.msg)
+		})
 	}
 	// A bad header on the upgrade is refused before the upgrade, like any request.
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, testwait.Safety)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, strings.Replace(e.Srv.URL, "http", "ws", 1)+"/graphql",
 		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer lg_garbage"}}})
@@ -636,12 +651,12 @@ func TestWebsocketRefusals(t *testing.T) {
 
 func TestWebsocketKeepAliveAndInitTimeout(t *testing.T) {
 	t.Parallel()
-	// Intervals short enough for a quick test, long enough that a client on a loaded
-	// machine answers a ping within the server's 2x-interval pong deadline and sends
-	// its connection_init within the init timeout.
+	// An interval short enough for a quick test, long enough that a client on a
+	// loaded machine answers a ping within the server's 2x-interval pong deadline;
+	// the clients that send connection_init have all the time they may need.
 	e := testserver.NewWith(t, rest.Limits{}, func(c *graph.Config) {
 		c.WebsocketKeepAlive = time.Second
-		c.WebsocketInitTimeout = 3 * time.Second
+		c.WebsocketInitTimeout = testwait.Safety
 	})
 	init := wsMsg{Type: "connection_init", Payload: json2(map[string]string{"authToken": e.Tokens[model.RoleRead]})}
 
@@ -670,7 +685,9 @@ func TestWebsocketKeepAliveAndInitTimeout(t *testing.T) {
 
 	// No connection_init in time: gqlgen closes with 1002 (graphql-transport-ws would
 	// have 4408; see README "GraphQL over HTTP").
-	c = dialWS(t, e.Srv.URL, "graphql-transport-ws", nil)
+	// (A second server over the same database, whose init timeout is short.)
+	quick := e.Peer(t, testserver.Options{Configure: func(c *graph.Config) { c.WebsocketInitTimeout = 100 * time.Millisecond }})
+	c = dialWS(t, quick.Srv.URL, "graphql-transport-ws", nil)
 	expectClose(t, c, websocket.StatusProtocolError, "connection initialisation timeout")
 }
 

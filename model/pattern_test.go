@@ -53,9 +53,11 @@ func TestMessagePatternOrder(t *testing.T) {
 		{"num last", "v2", "v<num>"},
 	}
 	for _, c := range cases {
-		if got := model.MessagePattern(c.msg); got != c.want {
-			t.Errorf("%s: MessagePattern(%q) = %q, want %q", c.name, c.msg, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := model.MessagePattern(c.msg); got != c.want {
+				t.Errorf("%s: MessagePattern(%q) = %q, want %q", c.name, c.msg, got, c.want)
+			}
+		})
 	}
 }
 

@@ -139,9 +139,7 @@ func TestAkinonSeedListExample(t *testing.T) {
 	// when non-zero, null trace.
 	resp, body = akGet(e, akPath+"?page=2", e.Tokens[model.RoleRead])
 	got := strings.ReplaceAll(body, e.Srv.URL, "http://{host}")
-	if want := glGolden(t, "akinon/seed_list_page2.json", got); got != want {
-		t.Fatalf("page 2\n got %s\nwant %s", got, want)
-	}
+	goldenJSON(t, "akinon/seed_list_page2.json", got)
 	if p := akDecode(t)(resp, body); p.Next != nil || akStr(p.Previous) != e.Srv.URL+akPath || akIDs(p) != "95,94,93,92,91" {
 		t.Fatalf("page 2: %s", body)
 	}
@@ -344,11 +342,13 @@ func TestAkinonMethodNotAllowed(t *testing.T) {
 		{http.MethodPost, akPath}, {http.MethodPut, akPath + "100/"}, {http.MethodDelete, akPath + "100"},
 		{http.MethodPatch, strings.TrimSuffix(akPath, "/")}, {http.MethodOptions, akPath},
 	} {
-		resp, body := e.Do(c.method, c.path, strings.NewReader("{}"), "Authorization", "Token "+e.Tokens[model.RoleRead])
-		want := fmt.Sprintf(`{"detail":"Method \"%s\" not allowed."}`, c.method)
-		if resp.StatusCode != http.StatusMethodNotAllowed || body != want || resp.Header.Get("Allow") != "GET, HEAD" {
-			t.Fatalf("%s %s: %d %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body)
-		}
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			resp, body := e.Do(c.method, c.path, strings.NewReader("{}"), "Authorization", "Token "+e.Tokens[model.RoleRead])
+			want := fmt.Sprintf(`{"detail":"Method \"%s\" not allowed."}`, c.method)
+			if resp.StatusCode != http.StatusMethodNotAllowed || body != want || resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Fatalf("%s %s: %d %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body)
+			}
+		})
 	}
 	if resp, body := e.Do(http.MethodPost, akPath, nil); resp.StatusCode != http.StatusUnauthorized || body != akNotProvided {
 		t.Fatalf("POST without a token: %d %s", resp.StatusCode, body)

@@ -177,24 +177,26 @@ func TestAPILogsFilters(t *testing.T) {
 		{"from=2024-06-13T00:00:00Z&to=2024-06-13T14:31:00Z", []string{a}},            // to exclusive
 		{"from=2023-01-01T00:00:00Z&to=2024-01-01T00:00:00Z&period=24h", []string{d}}, // from/to win over period
 	} {
-		q := tc.query
-		if !strings.Contains(q, "from=") {
-			q += "&" + window2024
-		}
-		var got []string
-		for _, row := range getAPILogs(t, e, q).Data {
-			got = append(got, row["id"].(string))
-		}
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("JSON %s: got %v, want %v", tc.query, got, tc.want)
-		}
-		resp, body := get(e, e.Tokens[model.RoleRead], "/api-logs/export.csv?"+q)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("CSV %s: %d %s", tc.query, resp.StatusCode, body)
-		}
-		if n := strings.Count(body, "\r\n2024-") + strings.Count(body, "\r\n2023-"); n != len(tc.want) {
-			t.Errorf("CSV %s: %d rows, want %d:\n%s", tc.query, n, len(tc.want), body)
-		}
+		t.Run(tc.query, func(t *testing.T) {
+			q := tc.query
+			if !strings.Contains(q, "from=") {
+				q += "&" + window2024
+			}
+			var got []string
+			for _, row := range getAPILogs(t, e, q).Data {
+				got = append(got, row["id"].(string))
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("JSON %s: got %v, want %v", tc.query, got, tc.want)
+			}
+			resp, body := get(e, e.Tokens[model.RoleRead], "/api-logs/export.csv?"+q)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("CSV %s: %d %s", tc.query, resp.StatusCode, body)
+			}
+			if n := strings.Count(body, "\r\n2024-") + strings.Count(body, "\r\n2023-"); n != len(tc.want) {
+				t.Errorf("CSV %s: %d rows, want %d:\n%s", tc.query, n, len(tc.want), body)
+			}
+		})
 	}
 }
 
@@ -218,13 +220,15 @@ func TestAPILogsPeriod(t *testing.T) {
 		{"period=24h&from=" + now.Add(-200*24*time.Hour).Format(time.RFC3339), 5},
 		{"period=90d&to=" + now.Add(-100*24*time.Hour).Format(time.RFC3339), 1},
 	} {
-		if got := len(getAPILogs(t, e, tc.query).Data); got != tc.want {
-			t.Errorf("JSON %q: %d rows, want %d", tc.query, got, tc.want)
-		}
-		resp, body := get(e, e.Tokens[model.RoleRead], "/api-logs/export.csv?"+tc.query)
-		if got := len(csvLines(body)); resp.StatusCode != http.StatusOK || got != tc.want {
-			t.Errorf("CSV %q: %d rows, want %d (%d)", tc.query, got, tc.want, resp.StatusCode)
-		}
+		t.Run(tc.query, func(t *testing.T) {
+			if got := len(getAPILogs(t, e, tc.query).Data); got != tc.want {
+				t.Errorf("JSON %q: %d rows, want %d", tc.query, got, tc.want)
+			}
+			resp, body := get(e, e.Tokens[model.RoleRead], "/api-logs/export.csv?"+tc.query)
+			if got := len(csvLines(body)); resp.StatusCode != http.StatusOK || got != tc.want {
+				t.Errorf("CSV %q: %d rows, want %d (%d)", tc.query, got, tc.want, resp.StatusCode)
+			}
+		})
 	}
 }
 
@@ -331,7 +335,7 @@ func TestAPILogsAuth(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
 	for _, path := range []string{"/api-logs?period=bad", "/api-logs/export.csv?period=bad"} {
-		for _, tc := range []struct {
+		for ci, tc := range []struct {
 			header      []string
 			status      int
 			code, error string
@@ -341,15 +345,17 @@ func TestAPILogsAuth(t *testing.T) {
 			{[]string{"Authorization", "Bearer nope"}, 401, "unauthenticated", "invalid API token"},
 			{[]string{"Authorization", "Bearer " + e.Tokens[model.RoleIngest]}, 403, "forbidden", "this token's role (ingest) may not read logs"},
 		} {
-			resp, body := e.Do(http.MethodGet, path, nil, tc.header...)
-			var r apiLogsReply
-			_ = json.Unmarshal([]byte(body), &r)
-			if resp.StatusCode != tc.status || r.Code != tc.code || r.Error != tc.error {
-				t.Errorf("%s %v: %d %s", path, tc.header, resp.StatusCode, body)
-			}
-			if tc.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
-				t.Errorf("%s: 401 without WWW-Authenticate", path)
-			}
+			t.Run(fmt.Sprint(ci), func(t *testing.T) {
+				resp, body := e.Do(http.MethodGet, path, nil, tc.header...)
+				var r apiLogsReply
+				_ = json.Unmarshal([]byte(body), &r)
+				if resp.StatusCode != tc.status || r.Code != tc.code || r.Error != tc.error {
+					t.Errorf("%s %v: %d %s", path, tc.header, resp.StatusCode, body)
+				}
+				if tc.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s: 401 without WWW-Authenticate", path)
+				}
+			})
 		}
 	}
 	if resp, _ := e.Do(http.MethodPost, "/api-logs", nil); resp.StatusCode != http.StatusMethodNotAllowed {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -234,7 +236,7 @@ func (l *capLock) release() {
 // waitForLockWaiters waits until n statements of the lock's database wait for a lock.
 func (l *capLock) waitForLockWaiters(t *testing.T, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := testwait.Context(t)
 	defer cancel()
 	// A connection of its own: the lock's is busy holding the lock.
 	conn, err := pgx.Connect(ctx, l.conn.Config().ConnString())
@@ -335,16 +337,14 @@ func TestLockedTableStarvesNothingElse(t *testing.T) {
 		}
 	})
 	const msg = "the database is busy: no connection was free in time; retry later"
-	for _, s := range capSurfaces(e.Tokens[model.RoleAdmin]) {
-		if s.name == "ingest" {
-			continue // ingest has its own pool (answered above)
-		}
-		t.Run("busy "+s.name, func(t *testing.T) {
-			resp, body := s.send(e)
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
-				t.Fatalf("%d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	// The surfaces' requests wait out the acquire timeout together; then each is checked.
+	busy := sendAll(e, capSurfaces(e.Tokens[model.RoleAdmin]), "ingest") // ingest has its own pool (answered above)
+	for _, r := range busy {
+		t.Run("busy "+r.s.name, func(t *testing.T) {
+			if r.resp.StatusCode != http.StatusServiceUnavailable || r.resp.Header.Get("Retry-After") != "1" {
+				t.Fatalf("%d Retry-After %q: %s", r.resp.StatusCode, r.resp.Header.Get("Retry-After"), r.body)
 			}
-			s.check(t, resp.StatusCode, body, "database_busy", msg)
+			r.s.check(t, r.resp.StatusCode, r.body, "database_busy", msg)
 		})
 	}
 	// Everything above answered while the lock was held: only now is it released.
@@ -376,27 +376,47 @@ func TestStatementTimeoutIs503OnShimsAndExports(t *testing.T) {
 	}
 	lockTables(t, e, "app_logs", "api_request_logs", "integration_logs", "action_logs", "api_reference_logs")
 	const msg = "the query ran past the statement timeout (1s) and was cancelled; narrow the time range or the filters"
-	for _, s := range capSurfaces(e.Tokens[model.RoleAdmin]) {
-		switch s.name {
-		case "ingest":
-			continue
-		case "graphql":
-			t.Run(s.name, func(t *testing.T) {
-				resp, body := s.send(e)
-				if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"code":"QUERY_TIMEOUT"`) {
-					t.Fatalf("%d %s", resp.StatusCode, body)
+	// The surfaces' requests wait out the statement timeout together; then each is checked.
+	for _, r := range sendAll(e, capSurfaces(e.Tokens[model.RoleAdmin]), "ingest") {
+		if r.s.name == "graphql" {
+			t.Run(r.s.name, func(t *testing.T) {
+				if r.resp.StatusCode != http.StatusOK || !strings.Contains(r.body, `"code":"QUERY_TIMEOUT"`) {
+					t.Fatalf("%d %s", r.resp.StatusCode, r.body)
 				}
 			})
 			continue
 		}
-		t.Run(s.name, func(t *testing.T) {
-			resp, body := s.send(e)
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "10" {
-				t.Fatalf("%d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		t.Run(r.s.name, func(t *testing.T) {
+			if r.resp.StatusCode != http.StatusServiceUnavailable || r.resp.Header.Get("Retry-After") != "10" {
+				t.Fatalf("%d Retry-After %q: %s", r.resp.StatusCode, r.resp.Header.Get("Retry-After"), r.body)
 			}
-			s.check(t, resp.StatusCode, body, "statement_timeout", msg)
+			r.s.check(t, r.resp.StatusCode, r.body, "statement_timeout", msg)
 		})
 	}
+}
+
+// surfaceReply is a surface's answer.
+type surfaceReply struct {
+	s    capSurface
+	resp *http.Response
+	body string
+}
+
+// sendAll sends each surface's request (but those named in skip) at once and
+// returns their answers in the surfaces' order.
+func sendAll(e *testserver.Env, surfaces []capSurface, skip ...string) []surfaceReply {
+	var out []surfaceReply
+	for _, s := range surfaces {
+		if !slices.Contains(skip, s.name) {
+			out = append(out, surfaceReply{s: s})
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() { out[i].resp, out[i].body = out[i].s.send(e) })
+	}
+	wg.Wait()
+	return out
 }
 
 // TestWorkspaceReadConcurrency fills workspace A's read allowance with reads blocked

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,10 +23,6 @@ import (
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
-
-// The flag has a shim-specific name: other shims' tests in this package may define
-// their own update flag, and a redefined flag panics.
-var epUpdate = flag.Bool("elasticpath.update", false, "rewrite rest/testdata/elasticpath golden files")
 
 // The documented error bodies, byte for byte.
 const (
@@ -209,34 +204,6 @@ func epSeedExample(t *testing.T) string {
 	return string(b)
 }
 
-// epCheckGolden compares body with a golden file byte for byte (rewriting it with
-// -elasticpath.update).
-func epCheckGolden(t *testing.T, name, body string) {
-	t.Helper()
-	path := filepath.Join("testdata", "elasticpath", name)
-	if *epUpdate {
-		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, []byte(body), "", "  "); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(pretty.Bytes(), '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Golden files are indented for review; the wire form is compact.
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, golden); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if compact.String() != body {
-		t.Errorf("%s differs:\ngot  %s\nwant %s", name, body, compact.String())
-	}
-}
-
 // TestElasticPathSeedRequest drives the shim with the seed's request and the seed's
 // example log: the reply is the seed's example body, key for key and value for
 // value, except relationships.job.data.type, which the contract sets to
@@ -278,32 +245,34 @@ func TestElasticPathGolden(t *testing.T) {
 		{"job_logs.json", "/integrations/" + epIntA + "/jobs/" + epJob1 + "/logs"},
 		{"jobs.json", "/integrations/" + epIntA + "/jobs"},
 	} {
-		for _, prefix := range []string{"", "/v2"} {
-			resp, body := epGet(e, e.Tokens[model.RoleRead], prefix+c.path)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("%s: %d %s", prefix+c.path, resp.StatusCode, body)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("%s: Content-Type %q", prefix+c.path, ct)
-			}
-			epCheckGolden(t, c.golden, body)
-			got := parseOrdered(t, body)
-			if c.golden == "jobs.json" {
-				// No seed example: the documented shape is {"data":[{"id","type"}]}.
-				if !slices.Equal(got.keys, []string{"data"}) || got.fields[0].kind != "array" || len(got.fields[0].elems) == 0 {
-					t.Fatalf("%s: not the documented /jobs shape: %s", c.path, body)
+		t.Run(c.golden, func(t *testing.T) {
+			for _, prefix := range []string{"", "/v2"} {
+				resp, body := epGet(e, e.Tokens[model.RoleRead], prefix+c.path)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %d %s", prefix+c.path, resp.StatusCode, body)
 				}
-				for _, el := range got.fields[0].elems {
-					if !slices.Equal(el.keys, []string{"id", "type"}) {
-						t.Errorf("%s: job keys %v, want [id type]", c.path, el.keys)
+				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("%s: Content-Type %q", prefix+c.path, ct)
+				}
+				goldenJSON(t, "elasticpath/"+c.golden, body)
+				got := parseOrdered(t, body)
+				if c.golden == "jobs.json" {
+					// No seed example: the documented shape is {"data":[{"id","type"}]}.
+					if !slices.Equal(got.keys, []string{"data"}) || got.fields[0].kind != "array" || len(got.fields[0].elems) == 0 {
+						t.Fatalf("%s: not the documented /jobs shape: %s", c.path, body)
 					}
+					for _, el := range got.fields[0].elems {
+						if !slices.Equal(el.keys, []string{"id", "type"}) {
+							t.Errorf("%s: job keys %v, want [id type]", c.path, el.keys)
+						}
+					}
+					continue
 				}
-				continue
+				if err := sameShape(seed, got, ""); err != nil {
+					t.Errorf("%s: shape differs from the seed example: %v", prefix+c.path, err)
+				}
 			}
-			if err := sameShape(seed, got, ""); err != nil {
-				t.Errorf("%s: shape differs from the seed example: %v", prefix+c.path, err)
-			}
-		}
+		})
 	}
 }
 
@@ -339,8 +308,10 @@ func TestElasticPathAuth(t *testing.T) {
 			{"revoked token", []string{"Authorization", "Bearer " + revokedText}, http.StatusUnauthorized, ep401},
 			{"ingest-only token", []string{"Authorization", "Bearer " + e.Tokens[model.RoleIngest]}, http.StatusForbidden, ep403},
 		} {
-			resp, body := e.Do(http.MethodGet, path, nil, c.headers...)
-			epWant(t, c.name+" "+path, resp, body, c.status, c.body)
+			t.Run(c.name, func(t *testing.T) {
+				resp, body := e.Do(http.MethodGet, path, nil, c.headers...)
+				epWant(t, c.name+" "+path, resp, body, c.status, c.body)
+			})
 		}
 		for _, h := range []string{"Bearer " + read, "bearer " + read, "Bearer " + e.Tokens[model.RoleAdmin]} {
 			if resp, body := e.Do(http.MethodGet, path, nil, "Authorization", h); resp.StatusCode != http.StatusOK {
@@ -404,8 +375,10 @@ func TestElasticPathValidation(t *testing.T) {
 			{"page[offset]=", ep400Offset},
 			{"page[limit]=5&page[offset]=-3", ep400Offset},
 		} {
-			resp, body := epGet(e, e.Tokens[model.RoleRead], path+"?"+c.query)
-			epWant(t, path+"?"+c.query, resp, body, http.StatusBadRequest, c.want)
+			t.Run(c.query, func(t *testing.T) {
+				resp, body := epGet(e, e.Tokens[model.RoleRead], path+"?"+c.query)
+				epWant(t, path+"?"+c.query, resp, body, http.StatusBadRequest, c.want)
+			})
 		}
 	}
 }
@@ -460,14 +433,16 @@ func TestElasticPathPaging(t *testing.T) {
 	for _, base := range []string{"/integrations/logs", "/integrations/" + epIntA + "/logs", "/v2/integrations/" + epIntA + "/jobs/" + epJob1 + "/logs"} {
 		var got []string
 		for i, c := range []struct{ offset, n, current int }{{0, 3, 1}, {3, 3, 2}, {6, 1, 3}} {
-			r, _ := epList(t, e, read, fmt.Sprintf("%s?page[limit]=3&page[offset]=%d", base, c.offset))
-			if len(r.Data) != c.n || r.Meta.Limit != 3 || r.Meta.Offset != c.offset || r.Meta.Current != c.current ||
-				r.Meta.Total != 3 || r.Results.Total != 7 {
-				t.Errorf("%s page %d: %+v, %d rows", base, i+1, r.Meta, len(r.Data))
-			}
-			for _, d := range r.Data {
-				got = append(got, d.ID)
-			}
+			t.Run("offset="+fmt.Sprint(c.offset), func(t *testing.T) {
+				r, _ := epList(t, e, read, fmt.Sprintf("%s?page[limit]=3&page[offset]=%d", base, c.offset))
+				if len(r.Data) != c.n || r.Meta.Limit != 3 || r.Meta.Offset != c.offset || r.Meta.Current != c.current ||
+					r.Meta.Total != 3 || r.Results.Total != 7 {
+					t.Errorf("%s page %d: %+v, %d rows", base, i+1, r.Meta, len(r.Data))
+				}
+				for _, d := range r.Data {
+					got = append(got, d.ID)
+				}
+			})
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: pages list %v, want %v", base, got, want)
@@ -585,7 +560,7 @@ func TestElasticPathWorkspaceIsolation(t *testing.T) {
 	if resp, body := e.Ingest("integration", ingestText, bLog, "Content-Type", "application/x-ndjson"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("B ingest: %d %s", resp.StatusCode, body)
 	}
-	for _, c := range []struct {
+	for ci, c := range []struct {
 		token string
 		path  string
 		ids   int
@@ -595,15 +570,17 @@ func TestElasticPathWorkspaceIsolation(t *testing.T) {
 		{e.Tokens[model.RoleRead], "/integrations/logs", 5},
 		{e.Tokens[model.RoleRead], "/integrations/" + epIntA + "/logs", 4},
 	} {
-		r, _ := epList(t, e, c.token, c.path)
-		if len(r.Data) != c.ids || r.Results.Total != c.ids {
-			t.Errorf("%s: %d rows, total %d, want %d", c.path, len(r.Data), r.Results.Total, c.ids)
-		}
-		for _, d := range r.Data {
-			if isB := d.ID == "bbbbbbbb-0000-4000-8000-000000000001"; isB != (c.token == b) {
-				t.Errorf("%s: log %s crossed workspaces", c.path, d.ID)
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			r, _ := epList(t, e, c.token, c.path)
+			if len(r.Data) != c.ids || r.Results.Total != c.ids {
+				t.Errorf("%s: %d rows, total %d, want %d", c.path, len(r.Data), r.Results.Total, c.ids)
 			}
-		}
+			for _, d := range r.Data {
+				if isB := d.ID == "bbbbbbbb-0000-4000-8000-000000000001"; isB != (c.token == b) {
+					t.Errorf("%s: log %s crossed workspaces", c.path, d.ID)
+				}
+			}
+		})
 	}
 	resp, body := epGet(e, b, "/integrations/"+epIntA+"/jobs")
 	epWant(t, "B's integration without jobs", resp, body, http.StatusOK, `{"data":[]}`)

@@ -54,25 +54,27 @@ func TestIngestEachKindAndRetry(t *testing.T) {
 		{"app", goodApp}, {"api-request", goodAPIRequest}, {"integration", goodIntegration},
 		{"action", goodAction}, {"api-reference", goodAPIRef},
 	} {
-		kind, _ := model.KindFromRoute(c.kind)
-		resp, body := e.Ingest(c.kind, e.Tokens[model.RoleIngest], c.line+"\n", "Content-Type", "application/x-ndjson")
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: status %d: %s", c.kind, resp.StatusCode, body)
-		}
-		if r := decodeReply(t, body); r.Accepted != 1 || r.Duplicates != 0 {
-			t.Fatalf("%s: %s", c.kind, body)
-		}
-		// The retry of a record without an id stores a second row (no identity to
-		// recognise); a record with an id is a duplicate.
-		_, body = e.Ingest(c.kind, e.Tokens[model.RoleAdmin], "["+c.line+"]", "Content-Type", "application/json")
-		r := decodeReply(t, body)
-		hasID := strings.Contains(c.line, `"id"`) || strings.Contains(c.line, `"logs_id"`)
-		if hasID && (r.Accepted != 0 || r.Duplicates != 1) {
-			t.Fatalf("%s retry: %s", c.kind, body)
-		}
-		if want := map[bool]int{true: 1, false: 2}[hasID]; e.Count(kind.Table()) != want {
-			t.Fatalf("%s: %d rows, want %d", c.kind, e.Count(kind.Table()), want)
-		}
+		t.Run(c.kind, func(t *testing.T) {
+			kind, _ := model.KindFromRoute(c.kind)
+			resp, body := e.Ingest(c.kind, e.Tokens[model.RoleIngest], c.line+"\n", "Content-Type", "application/x-ndjson")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: status %d: %s", c.kind, resp.StatusCode, body)
+			}
+			if r := decodeReply(t, body); r.Accepted != 1 || r.Duplicates != 0 {
+				t.Fatalf("%s: %s", c.kind, body)
+			}
+			// The retry of a record without an id stores a second row (no identity to
+			// recognise); a record with an id is a duplicate.
+			_, body = e.Ingest(c.kind, e.Tokens[model.RoleAdmin], "["+c.line+"]", "Content-Type", "application/json")
+			r := decodeReply(t, body)
+			hasID := strings.Contains(c.line, `"id"`) || strings.Contains(c.line, `"logs_id"`)
+			if hasID && (r.Accepted != 0 || r.Duplicates != 1) {
+				t.Fatalf("%s retry: %s", c.kind, body)
+			}
+			if want := map[bool]int{true: 1, false: 2}[hasID]; e.Count(kind.Table()) != want {
+				t.Fatalf("%s: %d rows, want %d", c.kind, e.Count(kind.Table()), want)
+			}
+		})
 	}
 	if e.Count("api_collections") != 1 || e.Count("api_clients") != 1 || e.Count("integrations") != 1 ||
 		e.Count("integration_jobs") != 1 || e.Count("api_references") != 1 || e.Count("team_accounts") != 1 {

@@ -15,7 +15,7 @@ import (
 // the database's text; any other error is not the caller's.
 func TestInputMessage(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
+	for ci, c := range []struct {
 		err     error
 		msg     string
 		isInput bool
@@ -24,8 +24,10 @@ func TestInputMessage(t *testing.T) {
 		{fmt.Errorf("list: %w", &pgconn.PgError{Code: "22021", Message: "invalid byte sequence"}), db.BadInputMessage, true},
 		{fmt.Errorf("list: %w", &pgconn.PgError{Code: "42P01"}), "", false},
 	} {
-		if msg, isInput := inputMessage(c.err); msg != c.msg || isInput != c.isInput {
-			t.Errorf("inputMessage(%v) = %q %v, want %q %v", c.err, msg, isInput, c.msg, c.isInput)
-		}
+		t.Run(fmt.Sprint(ci), func(t *testing.T) {
+			if msg, isInput := inputMessage(c.err); msg != c.msg || isInput != c.isInput {
+				t.Errorf("inputMessage(%v) = %q %v, want %q %v", c.err, msg, isInput, c.msg, c.isInput)
+			}
+		})
 	}
 }

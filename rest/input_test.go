@@ -72,12 +72,14 @@ func TestReadInputNULAndRanges(t *testing.T) {
 			{"action", "appNames"}, {"action", "loggerNames"}, {"action", "search"},
 			{"api-reference", "apiReferenceIds"}, {"api-reference", "userIds"}, {"api-reference", "search"},
 		} {
-			field := p.param
-			if p.param != "search" {
-				field += "[0]"
-			}
-			cases = append(cases, inputCase{p.kind + " " + p.param, "/v1/export/" + p.kind + ".ndjson?" + p.param + "=" + nulEsc,
-				http.StatusBadRequest, v1Body("invalid_parameter", nulMessage(field))})
+			t.Run(p.kind+" "+p.param, func(t *testing.T) {
+				field := p.param
+				if p.param != "search" {
+					field += "[0]"
+				}
+				cases = append(cases, inputCase{p.kind + " " + p.param, "/v1/export/" + p.kind + ".ndjson?" + p.param + "=" + nulEsc,
+					http.StatusBadRequest, v1Body("invalid_parameter", nulMessage(field))})
+			})
 		}
 		cases = append(cases,
 			inputCase{"app details", "/v1/export/app.csv?details=" + url.QueryEscape(`{"k":"a\u0000b"}`),
@@ -97,8 +99,10 @@ func TestReadInputNULAndRanges(t *testing.T) {
 		var cases []inputCase
 		for _, route := range []string{"/api-logs", "/api-logs/export.csv"} {
 			for _, p := range []struct{ param, field string }{{"client", "clients[0]"}, {"collection", "collections[0]"}} {
-				cases = append(cases, inputCase{route + " " + p.param, route + "?" + p.param + "=" + nulEsc,
-					http.StatusBadRequest, v1Body("invalid_parameter", nulMessage(p.field))})
+				t.Run(p.param, func(t *testing.T) {
+					cases = append(cases, inputCase{route + " " + p.param, route + "?" + p.param + "=" + nulEsc,
+						http.StatusBadRequest, v1Body("invalid_parameter", nulMessage(p.field))})
+				})
 			}
 		}
 		cases = append(cases, inputCase{"cursor of year 0", "/api-logs?cursor=" + cursor,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/testserver"
+	"github.com/loggraph/loggraph/internal/testwait"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -37,7 +38,7 @@ func TestOneNotifyPerCommittedBatch(t *testing.T) {
 	if resp, _ := e.Ingest("app", e.Tokens[model.RoleIngest], goodApp+"\n{}"); resp.StatusCode != 400 {
 		t.Fatal("bad batch accepted")
 	}
-	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	wait, cancel := context.WithTimeout(ctx, testwait.Safety)
 	defer cancel()
 	n, err := conn.WaitForNotification(wait)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loggraph/loggraph/db/dbtest"
+	"github.com/loggraph/loggraph/internal/testwait"
 )
 
 // cli runs the program with DATABASE_URL set and returns stdout.
@@ -229,20 +230,21 @@ func TestShutdownDrainsIngests(t *testing.T) {
 	u := dbtest.NewURL(t)
 	mustCLI(t, u, "workspace", "create", "acme")
 	tok := lastLine(mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest"))
-	base, _, stop := server(t, u)
-	const batches, perBatch = 40, 2000
+	// The shutdown timeout is only a safety net: the drain is sure to end, however
+	// slow the machine.
+	base, _, stop := server(t, u, "--shutdown-timeout", "10m")
+	const batches, perBatch = 40, 1000
 	acked := make([]bool, batches)
+	firstAck := make(chan struct{})
+	var once sync.Once
 	var wg sync.WaitGroup
-	for i := 0; i < batches; i++ {
+	post := func(i int) {
 		var b strings.Builder
 		for j := 0; j < perBatch; j++ {
 			fmt.Fprintf(&b, `{"level":"INFO","service":"batch-%d","message":"line %d"}`+"\n", i, j)
 		}
-		wg.Add(1)
-		go func(i int, body string) {
-			defer wg.Done()
-			time.Sleep(time.Duration(i) * 5 * time.Millisecond)
-			req, _ := http.NewRequest(http.MethodPost, base+"/v1/ingest/app", strings.NewReader(body))
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, base+"/v1/ingest/app", strings.NewReader(b.String()))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -251,10 +253,28 @@ func TestShutdownDrainsIngests(t *testing.T) {
 			io.Copy(io.Discard, resp.Body) //nolint:errcheck
 			resp.Body.Close()
 			acked[i] = resp.StatusCode == http.StatusOK
-		}(i, b.String())
+			if acked[i] {
+				once.Do(func() { close(firstAck) })
+			}
+		})
 	}
-	time.Sleep(60 * time.Millisecond)
-	if err := stop(); err != nil {
+	// Half the batches go first; once one is acknowledged (the others are in
+	// flight or queued), the shutdown starts while the other half is sent: each
+	// batch lands before the drain, during it, or is refused, never partly.
+	for i := 0; i < batches/2; i++ {
+		post(i)
+	}
+	select {
+	case <-firstAck:
+	case <-time.After(testwait.Safety):
+		t.Fatal("hung: no ingest was acknowledged")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	for i := batches / 2; i < batches; i++ {
+		post(i)
+	}
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
