@@ -262,47 +262,50 @@ func displayAddr(a net.Addr) string {
 	return s
 }
 
-// keepPartitions creates upcoming days' partitions every hour, and merges the
-// count deltas of the last week's finished days.
-func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
+// every runs f at each tick of interval until ctx ends, logging its error (unless
+// ctx ended) under what.
+func every(ctx context.Context, interval time.Duration, log *slog.Logger, what string, f func(now time.Time) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if err := parts.EnsureAhead(ctx, now, partitionsBack, partitionsAhead); err != nil && ctx.Err() == nil {
-				log.Error("create partitions", "err", err)
-			}
-			today := now.UTC().Truncate(24 * time.Hour)
-			if _, err := db.CompactCounts(ctx, d, today.AddDate(0, 0, -7), today); err != nil && ctx.Err() == nil {
-				log.Error("compact counts", "err", err)
+			if err := f(now); err != nil && ctx.Err() == nil {
+				log.Error(what, "err", err)
 			}
 		}
 	}
 }
 
+// keepPartitions creates upcoming days' partitions every hour, and merges the
+// count deltas of the last week's finished days.
+func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *slog.Logger) {
+	every(ctx, time.Hour, log, "partition upkeep", func(now time.Time) error {
+		var errs []error
+		if err := parts.EnsureAhead(ctx, now, partitionsBack, partitionsAhead); err != nil {
+			errs = append(errs, fmt.Errorf("create partitions: %w", err))
+		}
+		today := now.UTC().Truncate(24 * time.Hour)
+		if _, err := db.CompactCounts(ctx, d, today.AddDate(0, 0, -7), today); err != nil {
+			errs = append(errs, fmt.Errorf("compact counts: %w", err))
+		}
+		return errors.Join(errs...)
+	})
+}
+
 // keepStatistics analyzes tables whose planner statistics went stale (db.KeepStatistics)
 // every interval: PostgreSQL never analyzes partitioned parents, and autovacuum may be
 // off or behind a day's partition that fills by the minute.
-func keepStatistics(ctx context.Context, d *db.DB, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			done, err := db.KeepStatistics(ctx, d, db.StatsOptions{})
-			if err != nil && ctx.Err() == nil {
-				log.Error("keep statistics", "err", err)
-			}
-			if len(done) > 0 {
-				log.Debug("analyzed", "tables", done)
-			}
+func keepStatistics(ctx context.Context, d *db.DB, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, log, "keep statistics", func(time.Time) error {
+		done, err := db.KeepStatistics(ctx, d, db.StatsOptions{})
+		if len(done) > 0 {
+			log.Debug("analyzed", "tables", done)
 		}
-	}
+		return err
+	})
 }
 
 // demoSlug is the workspace --demo fills.
