@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"reflect"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -30,18 +31,31 @@ func CountedPage[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, fi
 		if err != nil || !read {
 			return err
 		}
-		if err := in.List(ctx, ws, kind, filter, p, &rows); err != nil {
-			return err
-		}
-		// List reads one row more than the page to tell whether another follows; an
-		// offset page knows that from the count.
-		if len(rows) > p.Limit {
-			rows = rows[:p.Limit]
-		}
-		return nil
+		// An offset page knows from the count whether another follows.
+		_, err = in.List(ctx, ws, kind, filter, p, &rows)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return rows, total, nil
+}
+
+// pageOf cuts rows read with a page's limit plus one (see keyset) to the page, and
+// tells whether more rows follow it in list order.
+func pageOf[T any](rows []T, p model.Page) ([]T, bool) {
+	if len(rows) > p.Limit {
+		return rows[:p.Limit], true
+	}
+	return rows, false
+}
+
+// cutPage is pageOf for dest, a pointer to a slice.
+func cutPage(dest any, p model.Page) bool {
+	v := reflect.ValueOf(dest).Elem()
+	if v.Len() <= p.Limit {
+		return false
+	}
+	v.SetLen(p.Limit)
+	return true
 }

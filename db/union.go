@@ -92,8 +92,8 @@ type unionRow struct {
 
 // Logs returns one page of logs across kinds, merged by PostgreSQL in one statement:
 // each kind's branch is an index-ordered, limited scan and the outer query merges
-// them.
-func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p model.Page) ([]model.Log, error) {
+// them. more tells whether more logs follow the page in list order.
+func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p model.Page) (logs []model.Log, more bool, err error) {
 	dir := "DESC"
 	if p.Backward {
 		dir = "ASC"
@@ -102,7 +102,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 	for _, k := range logKinds(f) {
 		inner := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
 		if err := filterCommon(inner, ws, k, f); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, b := range []struct {
 			c  *model.Cursor
@@ -110,7 +110,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 		}{{p.After, "<"}, {p.Before, ">"}} {
 			if b.c != nil {
 				if err := unionKeyset(inner, k, b.c, b.op); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 		}
@@ -126,20 +126,21 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 		}
 	}
 	var rows []unionRow
-	err := s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
+	err = s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
 		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(int64(p.Limit+1)).Scan(ctx, &rows)
 	if err != nil {
-		return nil, fmt.Errorf("list logs: %w", err)
+		return nil, false, fmt.Errorf("list logs: %w", err)
 	}
+	rows, more = pageOf(rows, p)
 	out := make([]model.Log, len(rows))
 	for i, r := range rows {
 		l, err := decodeLog(r.Kind, r.Row)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out[i] = l
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // CountLogs counts logs across kinds in one statement.

@@ -30,11 +30,12 @@ func listKind[T model.Log](ctx context.Context, r *Resolver, kind model.LogKind,
 		return nil, err
 	}
 	var rows []T
-	if err := r.LogStore.List(ctx, p.Workspace.ID, kind, filter, page, &rows); err != nil {
+	more, err := r.LogStore.List(ctx, p.Workspace.ID, kind, filter, page, &rows)
+	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, func(l T) model.Cursor { return db.LogCursor(l) },
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, func(l T) model.Cursor { return db.LogCursor(l) },
 		func(ctx context.Context) (int, error) { return r.LogStore.Count(ctx, p.Workspace.ID, kind, filter) }), nil
 }
 
@@ -55,7 +56,11 @@ func childPage[T any](ctx context.Context, scope string, a model.PageArgs,
 	if err != nil {
 		return nil, err
 	}
-	return model.NewConnection(rows, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
+	more := len(rows) > page.Limit // the loaders read one row more than the page
+	if more {
+		rows = rows[:page.Limit]
+	}
+	return model.NewConnection(rows, more, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
 }
 
 // logCursor adapts db.LogCursor to a concrete log type.

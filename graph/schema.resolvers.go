@@ -237,12 +237,12 @@ func (r *queryResolver) Logs(ctx context.Context, filter *model.LogFilter, first
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.LogStore.Logs(ctx, p.Workspace.ID, filter, page)
+	rows, more, err := r.LogStore.Logs(ctx, p.Workspace.ID, filter, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.UnionCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.UnionCursor,
 		func(ctx context.Context) (int, error) { return r.LogStore.CountLogs(ctx, p.Workspace.ID, filter) }), nil
 }
 
@@ -283,12 +283,12 @@ func (r *queryResolver) Integrations(ctx context.Context, first *int, after *str
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListIntegrations(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListIntegrations(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.IntegrationCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.IntegrationCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "integrations")
 		}), nil
@@ -317,12 +317,12 @@ func (r *queryResolver) APIReferences(ctx context.Context, first *int, after *st
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListAPIReferences(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListAPIReferences(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.APIReferenceCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.APIReferenceCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_references")
 		}), nil
@@ -347,12 +347,12 @@ func (r *queryResolver) APICollections(ctx context.Context, first *int, after *s
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListCollections(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListCollections(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.CollectionCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.CollectionCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_collections")
 		}), nil
@@ -391,12 +391,12 @@ func (r *queryResolver) APIClients(ctx context.Context, first *int, after *strin
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListClients(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListClients(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.ClientCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.ClientCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_clients")
 		}), nil
