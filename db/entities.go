@@ -178,7 +178,8 @@ func (s *EntityStore) CountEntities(ctx context.Context, ws uuid.UUID, table str
 }
 
 // JobsOfIntegrations pages each integration's jobs, newest first, in one statement.
-func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) ([]*model.IntegrationJob, error) {
+// An integration without jobs is absent.
+func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) (map[uuid.UUID]Paged[*model.IntegrationJob], error) {
 	inner := s.db.NewSelect().TableExpr("integration_jobs AS j").ColumnExpr("j.*").
 		Where("j.workspace_id = ? AND j.integration_id = parent.id", ws)
 	if err := keyset(inner, "created_at", "uuid", p); err != nil {
@@ -191,7 +192,7 @@ func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, inte
 	if err != nil {
 		return nil, fmt.Errorf("jobs of integrations: %w", err)
 	}
-	return out, nil
+	return groupPages(out, p, func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }), nil
 }
 
 // JobCounts counts each integration's jobs in one statement.

@@ -59,3 +59,26 @@ func cutPage(dest any, p model.Page) bool {
 	v.SetLen(p.Limit)
 	return true
 }
+
+// Paged is one page of a list and whether more rows follow it in list order.
+type Paged[T any] struct {
+	Rows []T
+	More bool
+}
+
+// groupPages cuts rows read per parent with a page's limit plus one, grouped by
+// parent, into each parent's page.
+func groupPages[T any, K comparable](rows []T, p model.Page, parentOf func(T) K) map[K]Paged[T] {
+	out := make(map[K]Paged[T])
+	for _, r := range rows {
+		k := parentOf(r)
+		g := out[k]
+		if len(g.Rows) < p.Limit {
+			g.Rows = append(g.Rows, r)
+		} else {
+			g.More = true
+		}
+		out[k] = g
+	}
+	return out
+}

@@ -205,19 +205,31 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	return l, nil
 }
 
-// parentTypes are the SQL types of the parent ids ChildPage and ChildCounts take.
+// parentTypes are the SQL types of the parent ids ChildPages and ChildCounts take.
 var parentTypes = map[reflect.Type]string{
 	reflect.TypeFor[[]uuid.UUID](): "uuid",
 	reflect.TypeFor[[]int64]():     "bigint",
 	reflect.TypeFor[[]string]():    "text",
 }
 
-// ChildPage lists the first page of each parent's logs in one statement (LATERAL):
-// parentCol is the logs' column that points at the parent (integration_id, job_id,
-// collection_id, client_id, api_reference_id), parents the parents' ids (a slice
-// of uuid.UUID, int64 or string). dest is a pointer to a slice of the kind's model
-// pointers; rows come grouped by parent, in list order within each.
-func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
+// ChildPages lists one page of each parent's logs of T's kind in one statement
+// (LATERAL): parentCol is the logs' column that points at the parent
+// (integration_id, job_id, collection_id, client_id, api_reference_id), parents the
+// parents' ids (uuid.UUID, int64 or string), parentOf the parent of a log. A parent
+// without logs is absent.
+func ChildPages[T model.Log, K comparable](ctx context.Context, s *LogStore, ws uuid.UUID, parentCol string, parents []K,
+	filter any, p model.Page, parentOf func(T) K) (map[K]Paged[T], error) {
+	var rows []T
+	if err := s.childRows(ctx, ws, (*new(T)).Kind(), parentCol, parents, filter, p, &rows); err != nil {
+		return nil, err
+	}
+	return groupPages(rows, p, parentOf), nil
+}
+
+// childRows reads ChildPages' rows into dest, a pointer to a slice of the kind's
+// model pointers: grouped by parent, in list order within each, and one more per
+// parent than the page (see keyset).
+func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
 	filter any, p model.Page, dest any) error {
 	parentType, ok := parentTypes[reflect.TypeOf(parents)]
 	if !ok {
@@ -244,7 +256,7 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 }
 
 // ChildCounts counts each parent's logs matching filter, in one statement (parents
-// as ChildPage takes them).
+// as ChildPages takes them).
 func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, filter any) (map[string]int, error) {
 	q, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {

@@ -41,8 +41,7 @@ func fieldPath(ctx context.Context) string {
 }
 
 // planConnection plans the items of a connection field just fetched in ctx: the
-// rows the page shows (a child list's extra row, read to learn whether a next page
-// exists, is left out, since no resolver will ask for its relations).
+// rows the page shows.
 func planConnection[T any](ctx context.Context, rows []T) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || len(rows) == 0 {

@@ -43,7 +43,7 @@ func listKind[T model.Log](ctx context.Context, r *Resolver, kind model.LogKind,
 // response path (the loader's key), the page, and the hook that plans each batch's
 // rows; count is called with the totalCount field's context.
 func childPage[T any](ctx context.Context, scope string, a model.PageArgs,
-	load func(path string, p model.Page, after func(context.Context, []T)) ([]T, error),
+	load func(path string, p model.Page, after func(context.Context, []T)) (db.Paged[T], error),
 	cursor func(T) model.Cursor, count func(ctx context.Context, path string) (int, error)) (*model.Connection[T], error) {
 	if _, err := reader(ctx); err != nil {
 		return nil, err
@@ -52,15 +52,11 @@ func childPage[T any](ctx context.Context, scope string, a model.PageArgs,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := load(fieldPath(ctx), page, planConnection[T])
+	pg, err := load(fieldPath(ctx), page, planConnection[T])
 	if err != nil {
 		return nil, err
 	}
-	more := len(rows) > page.Limit // the loaders read one row more than the page
-	if more {
-		rows = rows[:page.Limit]
-	}
-	return model.NewConnection(rows, more, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
+	return model.NewConnection(pg.Rows, pg.More, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
 }
 
 // logCursor adapts db.LogCursor to a concrete log type.

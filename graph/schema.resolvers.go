@@ -19,7 +19,7 @@ import (
 
 func (r *apiClientResolver) RequestLogs(ctx context.Context, obj *model.APIClient, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
 	return childPage(ctx, "apiClient.requestLogs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
 			return loader.For(ctx).APIRequestLogsOf(ctx, path, "client_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIRequestLog],
@@ -30,7 +30,7 @@ func (r *apiClientResolver) RequestLogs(ctx context.Context, obj *model.APIClien
 
 func (r *apiCollectionResolver) RequestLogs(ctx context.Context, obj *model.APICollection, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
 	return childPage(ctx, "apiCollection.requestLogs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
 			return loader.For(ctx).APIRequestLogsOf(ctx, path, "collection_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIRequestLog],
@@ -41,7 +41,7 @@ func (r *apiCollectionResolver) RequestLogs(ctx context.Context, obj *model.APIC
 
 func (r *apiReferenceResolver) Logs(ctx context.Context, obj *model.APIReference, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIReferenceLog], error) {
 	return childPage(ctx, "apiReference.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIReferenceLog)) (db.Paged[*model.APIReferenceLog], error) {
 			return loader.For(ctx).APIReferenceLogsOf(ctx, path, obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIReferenceLog],
@@ -87,7 +87,7 @@ func (r *apiRequestLogResolver) Client(ctx context.Context, obj *model.APIReques
 
 func (r *integrationResolver) Jobs(ctx context.Context, obj *model.Integration, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationJob], error) {
 	return childPage(ctx, db.JobsScope, pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationJob)) (db.Paged[*model.IntegrationJob], error) {
 			return loader.For(ctx).JobsOf(ctx, path, obj.ID, p, after)
 		},
 		db.JobCursor,
@@ -98,7 +98,7 @@ func (r *integrationResolver) Jobs(ctx context.Context, obj *model.Integration, 
 
 func (r *integrationResolver) Logs(ctx context.Context, obj *model.Integration, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
 	return childPage(ctx, "integration.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
 			return loader.For(ctx).IntegrationLogsOf(ctx, path, "integration_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.IntegrationLog],
@@ -113,7 +113,7 @@ func (r *integrationJobResolver) Integration(ctx context.Context, obj *model.Int
 
 func (r *integrationJobResolver) Logs(ctx context.Context, obj *model.IntegrationJob, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
 	return childPage(ctx, "integrationJob.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
 			return loader.For(ctx).IntegrationLogsOf(ctx, path, "job_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.IntegrationLog],
