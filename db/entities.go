@@ -111,7 +111,7 @@ func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page
 	if p.Backward {
 		dir = "DESC"
 	}
-	if err := q.OrderExpr("name " + dir + ", id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
+	if err := q.OrderExpr("name " + dir + ", id " + dir).Limit(readLimit(p)).Scan(ctx); err != nil {
 		return false, fmt.Errorf("list entities: %w", err)
 	}
 	return cutPage(dest, p), nil
@@ -155,7 +155,7 @@ func (s *EntityStore) ListAPIReferences(ctx context.Context, ws uuid.UUID, p mod
 	if p.Backward {
 		dir = "DESC"
 	}
-	if err := q.OrderExpr("id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
+	if err := q.OrderExpr("id " + dir).Limit(readLimit(p)).Scan(ctx); err != nil {
 		return nil, false, fmt.Errorf("list api references: %w", err)
 	}
 	out, more := pageOf(out, p)

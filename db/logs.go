@@ -45,8 +45,8 @@ func timeFilter(q *bun.SelectQuery, col string, r *model.TimeRange) error {
 	return nil
 }
 
-// keyset adds the cursor bounds, the order and the limit (one row more than the page
-// to learn whether another page follows).
+// keyset adds the cursor bounds, the order and the limit (readLimit: one row more
+// than the page to learn whether another page follows).
 func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 	for _, b := range []struct {
 		c  *model.Cursor
@@ -64,7 +64,7 @@ func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 	if p.Backward {
 		dir = "ASC"
 	}
-	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(int64(p.Limit + 1))
+	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(readLimit(p))
 	if p.Offset > 0 {
 		q.Offset(int64(p.Offset))
 	}

@@ -41,8 +41,13 @@ func CountedPage[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, fi
 	return rows, total, nil
 }
 
-// pageOf cuts rows read with a page's limit plus one (see keyset) to the page, and
-// tells whether more rows follow it in list order.
+// readLimit is how many rows a store reads for page p: one more than the page, to
+// learn whether another follows. pageOf, cutPage and groupPages then cut the rows
+// to the page, so that no caller sees the extra row.
+func readLimit(p model.Page) int64 { return int64(p.Limit) + 1 }
+
+// pageOf cuts rows read with readLimit to the page, and tells whether more rows
+// follow it in list order.
 func pageOf[T any](rows []T, p model.Page) ([]T, bool) {
 	if len(rows) > p.Limit {
 		return rows[:p.Limit], true
@@ -66,8 +71,8 @@ type Paged[T any] struct {
 	More bool
 }
 
-// groupPages cuts rows read per parent with a page's limit plus one, grouped by
-// parent, into each parent's page.
+// groupPages cuts rows read per parent with readLimit, grouped by parent, into each
+// parent's page.
 func groupPages[T any, K comparable](rows []T, p model.Page, parentOf func(T) K) map[K]Paged[T] {
 	out := make(map[K]Paged[T])
 	for _, r := range rows {

@@ -117,7 +117,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 		col := bun.Ident(k.TimeColumn())
 		inner.ColumnExpr("? AS kind, ? AS rank, t.? AS ts, row_number() OVER (ORDER BY t.? "+dir+", t.id "+dir+") AS ord, to_jsonb(t.*) AS row",
 			string(k), kindRank(k), col, col).
-			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(int64(p.Limit + 1))
+			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(readLimit(p))
 		branch := s.db.NewSelect().TableExpr("(?) AS b", inner).Column("kind", "rank", "ts", "ord", "row")
 		if union == nil {
 			union = branch
@@ -127,7 +127,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 	}
 	var rows []unionRow
 	err = s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
-		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(int64(p.Limit+1)).Scan(ctx, &rows)
+		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(readLimit(p)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, false, fmt.Errorf("list logs: %w", err)
 	}
