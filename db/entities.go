@@ -68,17 +68,18 @@ func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any
 	return nil
 }
 
-// ListIntegrations pages integrations, newest first.
-func (s *EntityStore) ListIntegrations(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.Integration, error) {
+// ListIntegrations pages integrations, newest first, and tells whether more follow.
+func (s *EntityStore) ListIntegrations(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.Integration, bool, error) {
 	var out []*model.Integration
 	q := s.db.NewSelect().Model(&out).Where("workspace_id = ?", ws)
 	if err := keyset(q, "created_at", "uuid", p); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list integrations: %w", err)
+		return nil, false, fmt.Errorf("list integrations: %w", err)
 	}
-	return out, nil
+	out, more := pageOf(out, p)
+	return out, more, nil
 }
 
 // IntegrationCursor is an integration's cursor.
@@ -91,8 +92,9 @@ func JobCursor(j *model.IntegrationJob) model.Cursor {
 	return model.Cursor{Scope: JobsScope, Time: j.CreatedAt, ID: j.ID.String()}
 }
 
-// listByName pages a name-keyed entity table in name order.
-func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page, dest any) error {
+// listByName pages a name-keyed entity table in name order into dest (a pointer to
+// a slice) and tells whether more follow.
+func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page, dest any) (bool, error) {
 	q := s.db.NewSelect().Model(dest).Where("workspace_id = ?", ws)
 	for _, b := range []struct {
 		c  *model.Cursor
@@ -100,7 +102,7 @@ func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page
 	}{{p.After, ">"}, {p.Before, "<"}} {
 		if b.c != nil {
 			if err := checkCursorID(b.c.ID, "bigint"); err != nil {
-				return err
+				return false, err
 			}
 			q.Where("(name, id) "+b.op+" (?, ?::bigint)", b.c.Name, b.c.ID)
 		}
@@ -109,22 +111,24 @@ func (s *EntityStore) listByName(ctx context.Context, ws uuid.UUID, p model.Page
 	if p.Backward {
 		dir = "DESC"
 	}
-	if err := q.OrderExpr("name " + dir + ", id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
-		return fmt.Errorf("list entities: %w", err)
+	if err := q.OrderExpr("name " + dir + ", id " + dir).Limit(readLimit(p)).Scan(ctx); err != nil {
+		return false, fmt.Errorf("list entities: %w", err)
 	}
-	return nil
+	return cutPage(dest, p), nil
 }
 
-// ListCollections pages API collections by name.
-func (s *EntityStore) ListCollections(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APICollection, error) {
+// ListCollections pages API collections by name and tells whether more follow.
+func (s *EntityStore) ListCollections(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APICollection, bool, error) {
 	var out []*model.APICollection
-	return out, s.listByName(ctx, ws, p, &out)
+	more, err := s.listByName(ctx, ws, p, &out)
+	return out, more, err
 }
 
-// ListClients pages API clients by name.
-func (s *EntityStore) ListClients(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIClient, error) {
+// ListClients pages API clients by name and tells whether more follow.
+func (s *EntityStore) ListClients(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIClient, bool, error) {
 	var out []*model.APIClient
-	return out, s.listByName(ctx, ws, p, &out)
+	more, err := s.listByName(ctx, ws, p, &out)
+	return out, more, err
 }
 
 // CollectionCursor is a collection's cursor.
@@ -137,8 +141,8 @@ func ClientCursor(c *model.APIClient) model.Cursor {
 	return model.Cursor{Scope: ClientsScope, Name: c.Name, ID: fmt.Sprint(c.ID)}
 }
 
-// ListAPIReferences pages API references by id.
-func (s *EntityStore) ListAPIReferences(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIReference, error) {
+// ListAPIReferences pages API references by id and tells whether more follow.
+func (s *EntityStore) ListAPIReferences(ctx context.Context, ws uuid.UUID, p model.Page) ([]*model.APIReference, bool, error) {
 	var out []*model.APIReference
 	q := s.db.NewSelect().Model(&out).Where("workspace_id = ?", ws)
 	if p.After != nil {
@@ -151,10 +155,11 @@ func (s *EntityStore) ListAPIReferences(ctx context.Context, ws uuid.UUID, p mod
 	if p.Backward {
 		dir = "DESC"
 	}
-	if err := q.OrderExpr("id " + dir).Limit(int64(p.Limit + 1)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list api references: %w", err)
+	if err := q.OrderExpr("id " + dir).Limit(readLimit(p)).Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("list api references: %w", err)
 	}
-	return out, nil
+	out, more := pageOf(out, p)
+	return out, more, nil
 }
 
 // APIReferenceCursor is an API reference's cursor.
@@ -173,7 +178,8 @@ func (s *EntityStore) CountEntities(ctx context.Context, ws uuid.UUID, table str
 }
 
 // JobsOfIntegrations pages each integration's jobs, newest first, in one statement.
-func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) ([]*model.IntegrationJob, error) {
+// An integration without jobs is absent.
+func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) (map[uuid.UUID]Paged[*model.IntegrationJob], error) {
 	inner := s.db.NewSelect().TableExpr("integration_jobs AS j").ColumnExpr("j.*").
 		Where("j.workspace_id = ? AND j.integration_id = parent.id", ws)
 	if err := keyset(inner, "created_at", "uuid", p); err != nil {
@@ -186,7 +192,7 @@ func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, inte
 	if err != nil {
 		return nil, fmt.Errorf("jobs of integrations: %w", err)
 	}
-	return out, nil
+	return groupPages(out, p, func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }), nil
 }
 
 // JobCounts counts each integration's jobs in one statement.

@@ -32,26 +32,27 @@ type ExportRow struct {
 }
 
 // ListLogs returns one page of a kind's logs in list order, through List, so that
-// every surface reads a filter the same way.
-func (s *LogStore) ListLogs(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any, p model.Page) ([]model.Log, error) {
+// every surface reads a filter the same way, and whether more follow.
+func (s *LogStore) ListLogs(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any, p model.Page) ([]model.Log, bool, error) {
 	ki := kindOf(kind)
 	if ki == nil {
-		return nil, fmt.Errorf("list logs: unknown kind %q", kind)
+		return nil, false, fmt.Errorf("list logs: unknown kind %q", kind)
 	}
 	return ki.list(ctx, s, ws, filter, p)
 }
 
 // listAs is ListLogs for the kind whose logs are T.
-func listAs[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, filter any, p model.Page) ([]model.Log, error) {
+func listAs[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, filter any, p model.Page) ([]model.Log, bool, error) {
 	var rows []T
-	if err := s.List(ctx, ws, (*new(T)).Kind(), filter, p, &rows); err != nil {
-		return nil, asInputError(err)
+	more, err := s.List(ctx, ws, (*new(T)).Kind(), filter, p, &rows)
+	if err != nil {
+		return nil, false, asInputError(err)
 	}
 	out := make([]model.Log, len(rows))
 	for i, r := range rows {
 		out[i] = r
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // asInputError turns PostgreSQL's data exceptions (class 22: a value out of a
@@ -166,14 +167,9 @@ func (s *LogStore) Stream(ctx context.Context, ws uuid.UUID, kind model.LogKind,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		logs, err := s.ListLogs(ctx, ws, kind, filter, model.Page{Limit: batch, After: after})
+		logs, more, err := s.ListLogs(ctx, ws, kind, filter, model.Page{Limit: batch, After: after})
 		if err != nil {
 			return err
-		}
-		// List reads one row more than asked to tell whether another batch follows.
-		more := len(logs) > batch
-		if more {
-			logs = logs[:batch]
 		}
 		rows, err := s.WithEntities(ctx, ws, kind, logs)
 		if err != nil {

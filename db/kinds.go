@@ -42,7 +42,7 @@ type kindInfo struct {
 	// newLog returns an empty log of the kind.
 	newLog func() model.Log
 	// list reads one page of the kind into logs (List with the kind's slice type).
-	list func(ctx context.Context, s *LogStore, ws uuid.UUID, filter any, p model.Page) ([]model.Log, error)
+	list func(ctx context.Context, s *LogStore, ws uuid.UUID, filter any, p model.Page) ([]model.Log, bool, error)
 	// contextOf is the column and value of a log whose logs make its context.
 	contextOf func(model.Log) (col string, val any)
 	// countKey sets a log's dimensions of rollup in k.

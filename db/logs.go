@@ -45,8 +45,8 @@ func timeFilter(q *bun.SelectQuery, col string, r *model.TimeRange) error {
 	return nil
 }
 
-// keyset adds the cursor bounds, the order and the limit (one row more than the page
-// to learn whether another page follows).
+// keyset adds the cursor bounds, the order and the limit (readLimit: one row more
+// than the page to learn whether another page follows).
 func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 	for _, b := range []struct {
 		c  *model.Cursor
@@ -64,7 +64,7 @@ func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 	if p.Backward {
 		dir = "ASC"
 	}
-	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(int64(p.Limit + 1))
+	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(readLimit(p))
 	if p.Offset > 0 {
 		q.Offset(int64(p.Offset))
 	}
@@ -309,20 +309,21 @@ func (s *LogStore) kindQuery(ws uuid.UUID, kind model.LogKind, filter any, dest 
 	return q, ki.filter.apply(q, ws, filter)
 }
 
-// List returns one page of a kind's logs in list order (newest first; oldest first
-// for backward pages). dest is a pointer to a slice of the kind's model pointers.
-func (s *LogStore) List(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any, p model.Page, dest any) error {
+// List reads one page of a kind's logs into dest in list order (newest first;
+// oldest first for backward pages) and tells whether more follow in that order.
+// dest is a pointer to a slice of the kind's model pointers.
+func (s *LogStore) List(ctx context.Context, ws uuid.UUID, kind model.LogKind, filter any, p model.Page, dest any) (more bool, err error) {
 	q, err := s.kindQuery(ws, kind, filter, dest)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := keyset(q, kind.TimeColumn(), idType(kind), p); err != nil {
-		return err
+		return false, err
 	}
 	if err := q.ColumnExpr("t.*").Scan(ctx); err != nil {
-		return fmt.Errorf("list %s: %w", kind.Table(), err)
+		return false, fmt.Errorf("list %s: %w", kind.Table(), err)
 	}
-	return nil
+	return cutPage(dest, p), nil
 }
 
 // Count counts a kind's logs matching filter: from log_counts when the filter only

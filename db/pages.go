@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"reflect"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -30,18 +31,59 @@ func CountedPage[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, fi
 		if err != nil || !read {
 			return err
 		}
-		if err := in.List(ctx, ws, kind, filter, p, &rows); err != nil {
-			return err
-		}
-		// List reads one row more than the page to tell whether another follows; an
-		// offset page knows that from the count.
-		if len(rows) > p.Limit {
-			rows = rows[:p.Limit]
-		}
-		return nil
+		// An offset page knows from the count whether another follows.
+		_, err = in.List(ctx, ws, kind, filter, p, &rows)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return rows, total, nil
+}
+
+// readLimit is how many rows a store reads for page p: one more than the page, to
+// learn whether another follows. pageOf, cutPage and groupPages then cut the rows
+// to the page, so that no caller sees the extra row.
+func readLimit(p model.Page) int64 { return int64(p.Limit) + 1 }
+
+// pageOf cuts rows read with readLimit to the page, and tells whether more rows
+// follow it in list order.
+func pageOf[T any](rows []T, p model.Page) ([]T, bool) {
+	if len(rows) > p.Limit {
+		return rows[:p.Limit], true
+	}
+	return rows, false
+}
+
+// cutPage is pageOf for dest, a pointer to a slice.
+func cutPage(dest any, p model.Page) bool {
+	v := reflect.ValueOf(dest).Elem()
+	if v.Len() <= p.Limit {
+		return false
+	}
+	v.SetLen(p.Limit)
+	return true
+}
+
+// Paged is one page of a list and whether more rows follow it in list order.
+type Paged[T any] struct {
+	Rows []T
+	More bool
+}
+
+// groupPages cuts rows read per parent with readLimit, grouped by parent, into each
+// parent's page.
+func groupPages[T any, K comparable](rows []T, p model.Page, parentOf func(T) K) map[K]Paged[T] {
+	out := make(map[K]Paged[T])
+	for _, r := range rows {
+		k := parentOf(r)
+		g := out[k]
+		if len(g.Rows) < p.Limit {
+			g.Rows = append(g.Rows, r)
+		} else {
+			g.More = true
+		}
+		out[k] = g
+	}
+	return out
 }

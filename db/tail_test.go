@@ -251,7 +251,7 @@ func TestTailMatcherAgreesWithSQL(t *testing.T) {
 
 	logs := db.NewLogStore(e.d.Bun)
 	for i, f := range filters {
-		rows, err := logs.Logs(context.Background(), e.ws, f, model.Page{Limit: 1000})
+		rows, _, err := logs.Logs(context.Background(), e.ws, f, model.Page{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,8 +92,8 @@ type unionRow struct {
 
 // Logs returns one page of logs across kinds, merged by PostgreSQL in one statement:
 // each kind's branch is an index-ordered, limited scan and the outer query merges
-// them.
-func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p model.Page) ([]model.Log, error) {
+// them. more tells whether more logs follow the page in list order.
+func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p model.Page) (logs []model.Log, more bool, err error) {
 	dir := "DESC"
 	if p.Backward {
 		dir = "ASC"
@@ -102,7 +102,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 	for _, k := range logKinds(f) {
 		inner := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
 		if err := filterCommon(inner, ws, k, f); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, b := range []struct {
 			c  *model.Cursor
@@ -110,14 +110,14 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 		}{{p.After, "<"}, {p.Before, ">"}} {
 			if b.c != nil {
 				if err := unionKeyset(inner, k, b.c, b.op); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 		}
 		col := bun.Ident(k.TimeColumn())
 		inner.ColumnExpr("? AS kind, ? AS rank, t.? AS ts, row_number() OVER (ORDER BY t.? "+dir+", t.id "+dir+") AS ord, to_jsonb(t.*) AS row",
 			string(k), kindRank(k), col, col).
-			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(int64(p.Limit + 1))
+			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(readLimit(p))
 		branch := s.db.NewSelect().TableExpr("(?) AS b", inner).Column("kind", "rank", "ts", "ord", "row")
 		if union == nil {
 			union = branch
@@ -126,20 +126,21 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 		}
 	}
 	var rows []unionRow
-	err := s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
-		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(int64(p.Limit+1)).Scan(ctx, &rows)
+	err = s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
+		OrderExpr("ts "+dir+", rank "+dir+", ord ASC").Limit(readLimit(p)).Scan(ctx, &rows)
 	if err != nil {
-		return nil, fmt.Errorf("list logs: %w", err)
+		return nil, false, fmt.Errorf("list logs: %w", err)
 	}
+	rows, more = pageOf(rows, p)
 	out := make([]model.Log, len(rows))
 	for i, r := range rows {
 		l, err := decodeLog(r.Kind, r.Row)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out[i] = l
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // CountLogs counts logs across kinds in one statement.
@@ -204,19 +205,31 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	return l, nil
 }
 
-// parentTypes are the SQL types of the parent ids ChildPage and ChildCounts take.
+// parentTypes are the SQL types of the parent ids ChildPages and ChildCounts take.
 var parentTypes = map[reflect.Type]string{
 	reflect.TypeFor[[]uuid.UUID](): "uuid",
 	reflect.TypeFor[[]int64]():     "bigint",
 	reflect.TypeFor[[]string]():    "text",
 }
 
-// ChildPage lists the first page of each parent's logs in one statement (LATERAL):
-// parentCol is the logs' column that points at the parent (integration_id, job_id,
-// collection_id, client_id, api_reference_id), parents the parents' ids (a slice
-// of uuid.UUID, int64 or string). dest is a pointer to a slice of the kind's model
-// pointers; rows come grouped by parent, in list order within each.
-func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
+// ChildPages lists one page of each parent's logs of T's kind in one statement
+// (LATERAL): parentCol is the logs' column that points at the parent
+// (integration_id, job_id, collection_id, client_id, api_reference_id), parents the
+// parents' ids (uuid.UUID, int64 or string), parentOf the parent of a log. A parent
+// without logs is absent.
+func ChildPages[T model.Log, K comparable](ctx context.Context, s *LogStore, ws uuid.UUID, parentCol string, parents []K,
+	filter any, p model.Page, parentOf func(T) K) (map[K]Paged[T], error) {
+	var rows []T
+	if err := s.childRows(ctx, ws, (*new(T)).Kind(), parentCol, parents, filter, p, &rows); err != nil {
+		return nil, err
+	}
+	return groupPages(rows, p, parentOf), nil
+}
+
+// childRows reads ChildPages' rows into dest, a pointer to a slice of the kind's
+// model pointers: grouped by parent, in list order within each, and one more per
+// parent than the page (see keyset).
+func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
 	filter any, p model.Page, dest any) error {
 	parentType, ok := parentTypes[reflect.TypeOf(parents)]
 	if !ok {
@@ -243,7 +256,7 @@ func (s *LogStore) ChildPage(ctx context.Context, ws uuid.UUID, kind model.LogKi
 }
 
 // ChildCounts counts each parent's logs matching filter, in one statement (parents
-// as ChildPage takes them).
+// as ChildPages takes them).
 func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any, filter any) (map[string]int, error) {
 	q, err := s.kindQuery(ws, kind, filter, nil)
 	if err != nil {

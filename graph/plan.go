@@ -41,20 +41,13 @@ func fieldPath(ctx context.Context) string {
 }
 
 // planConnection plans the items of a connection field just fetched in ctx: the
-// rows the page shows (a root list passes its page; the extra row read to learn
-// whether a next page exists is left out, since no resolver will ask for its
-// relations).
+// rows the page shows.
 func planConnection[T any](ctx context.Context, rows []T) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || len(rows) == 0 {
 		return
 	}
 	planItems(ctx, fc.Field.Selections, fieldPath(ctx), toObjects(rows))
-}
-
-// planPage plans a root list's page of p.Limit rows out of the p.Limit+1 fetched.
-func planPage[T any](ctx context.Context, rows []T, p model.Page) {
-	planConnection(ctx, rows[:min(len(rows), p.Limit)])
 }
 
 func toObjects[T any](rows []T) []any {

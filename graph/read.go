@@ -30,11 +30,12 @@ func listKind[T model.Log](ctx context.Context, r *Resolver, kind model.LogKind,
 		return nil, err
 	}
 	var rows []T
-	if err := r.LogStore.List(ctx, p.Workspace.ID, kind, filter, page, &rows); err != nil {
+	more, err := r.LogStore.List(ctx, p.Workspace.ID, kind, filter, page, &rows)
+	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, func(l T) model.Cursor { return db.LogCursor(l) },
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, func(l T) model.Cursor { return db.LogCursor(l) },
 		func(ctx context.Context) (int, error) { return r.LogStore.Count(ctx, p.Workspace.ID, kind, filter) }), nil
 }
 
@@ -42,7 +43,7 @@ func listKind[T model.Log](ctx context.Context, r *Resolver, kind model.LogKind,
 // response path (the loader's key), the page, and the hook that plans each batch's
 // rows; count is called with the totalCount field's context.
 func childPage[T any](ctx context.Context, scope string, a model.PageArgs,
-	load func(path string, p model.Page, after func(context.Context, []T)) ([]T, error),
+	load func(path string, p model.Page, after func(context.Context, []T)) (db.Paged[T], error),
 	cursor func(T) model.Cursor, count func(ctx context.Context, path string) (int, error)) (*model.Connection[T], error) {
 	if _, err := reader(ctx); err != nil {
 		return nil, err
@@ -51,11 +52,11 @@ func childPage[T any](ctx context.Context, scope string, a model.PageArgs,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := load(fieldPath(ctx), page, planConnection[T])
+	pg, err := load(fieldPath(ctx), page, planConnection[T])
 	if err != nil {
 		return nil, err
 	}
-	return model.NewConnection(rows, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
+	return model.NewConnection(pg.Rows, pg.More, page, cursor, func(ctx context.Context) (int, error) { return count(ctx, fieldPath(ctx)) }), nil
 }
 
 // logCursor adapts db.LogCursor to a concrete log type.

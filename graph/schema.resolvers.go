@@ -19,7 +19,7 @@ import (
 
 func (r *apiClientResolver) RequestLogs(ctx context.Context, obj *model.APIClient, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
 	return childPage(ctx, "apiClient.requestLogs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
 			return loader.For(ctx).APIRequestLogsOf(ctx, path, "client_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIRequestLog],
@@ -30,7 +30,7 @@ func (r *apiClientResolver) RequestLogs(ctx context.Context, obj *model.APIClien
 
 func (r *apiCollectionResolver) RequestLogs(ctx context.Context, obj *model.APICollection, filter *model.APIRequestLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIRequestLog], error) {
 	return childPage(ctx, "apiCollection.requestLogs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
 			return loader.For(ctx).APIRequestLogsOf(ctx, path, "collection_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIRequestLog],
@@ -41,7 +41,7 @@ func (r *apiCollectionResolver) RequestLogs(ctx context.Context, obj *model.APIC
 
 func (r *apiReferenceResolver) Logs(ctx context.Context, obj *model.APIReference, filter *model.APIReferenceLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.APIReferenceLog], error) {
 	return childPage(ctx, "apiReference.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.APIReferenceLog)) (db.Paged[*model.APIReferenceLog], error) {
 			return loader.For(ctx).APIReferenceLogsOf(ctx, path, obj.ID, filter, p, after)
 		},
 		logCursor[*model.APIReferenceLog],
@@ -87,7 +87,7 @@ func (r *apiRequestLogResolver) Client(ctx context.Context, obj *model.APIReques
 
 func (r *integrationResolver) Jobs(ctx context.Context, obj *model.Integration, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationJob], error) {
 	return childPage(ctx, db.JobsScope, pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationJob)) (db.Paged[*model.IntegrationJob], error) {
 			return loader.For(ctx).JobsOf(ctx, path, obj.ID, p, after)
 		},
 		db.JobCursor,
@@ -98,7 +98,7 @@ func (r *integrationResolver) Jobs(ctx context.Context, obj *model.Integration, 
 
 func (r *integrationResolver) Logs(ctx context.Context, obj *model.Integration, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
 	return childPage(ctx, "integration.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
 			return loader.For(ctx).IntegrationLogsOf(ctx, path, "integration_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.IntegrationLog],
@@ -113,7 +113,7 @@ func (r *integrationJobResolver) Integration(ctx context.Context, obj *model.Int
 
 func (r *integrationJobResolver) Logs(ctx context.Context, obj *model.IntegrationJob, filter *model.IntegrationLogFilter, first *int, after *string, last *int, before *string) (*model.Connection[*model.IntegrationLog], error) {
 	return childPage(ctx, "integrationJob.logs", pageArgs(first, after, last, before),
-		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
+		func(path string, p model.Page, after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
 			return loader.For(ctx).IntegrationLogsOf(ctx, path, "job_id", obj.ID, filter, p, after)
 		},
 		logCursor[*model.IntegrationLog],
@@ -237,12 +237,12 @@ func (r *queryResolver) Logs(ctx context.Context, filter *model.LogFilter, first
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.LogStore.Logs(ctx, p.Workspace.ID, filter, page)
+	rows, more, err := r.LogStore.Logs(ctx, p.Workspace.ID, filter, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.UnionCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.UnionCursor,
 		func(ctx context.Context) (int, error) { return r.LogStore.CountLogs(ctx, p.Workspace.ID, filter) }), nil
 }
 
@@ -283,12 +283,12 @@ func (r *queryResolver) Integrations(ctx context.Context, first *int, after *str
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListIntegrations(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListIntegrations(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.IntegrationCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.IntegrationCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "integrations")
 		}), nil
@@ -317,12 +317,12 @@ func (r *queryResolver) APIReferences(ctx context.Context, first *int, after *st
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListAPIReferences(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListAPIReferences(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.APIReferenceCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.APIReferenceCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_references")
 		}), nil
@@ -347,12 +347,12 @@ func (r *queryResolver) APICollections(ctx context.Context, first *int, after *s
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListCollections(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListCollections(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.CollectionCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.CollectionCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_collections")
 		}), nil
@@ -391,12 +391,12 @@ func (r *queryResolver) APIClients(ctx context.Context, first *int, after *strin
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.EntityStore.ListClients(ctx, p.Workspace.ID, page)
+	rows, more, err := r.EntityStore.ListClients(ctx, p.Workspace.ID, page)
 	if err != nil {
 		return nil, err
 	}
-	planPage(ctx, rows, page)
-	return model.NewConnection(rows, page, db.ClientCursor,
+	planConnection(ctx, rows)
+	return model.NewConnection(rows, more, page, db.ClientCursor,
 		func(ctx context.Context) (int, error) {
 			return r.EntityStore.CountEntities(ctx, p.Workspace.ID, "api_clients")
 		}), nil

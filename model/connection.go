@@ -60,8 +60,8 @@ func DecodeCursor(arg, s, scope string) (*Cursor, error) {
 	return &c, nil
 }
 
-// Page is validated paging: fetch Limit rows (+1 to learn whether more exist)
-// after After and before Before; Backward pages from the end (last/before). Offset
+// Page is validated paging: read Limit rows (stores read one more to learn whether
+// more exist, and return the page and that) after After and before Before; Backward pages from the end (last/before). Offset
 // skips rows first: only the REST shims whose documented APIs page by offset or page
 // number use it; GraphQL and exports page by keyset.
 type Page struct {
@@ -143,13 +143,10 @@ func (c *Connection[T]) TotalCount(ctx context.Context) (int, error) {
 	return c.Count(ctx)
 }
 
-// NewConnection builds a page from rows fetched with Page p (p.Limit+1 at most, in
-// list order for forward pages and reversed for backward ones).
-func NewConnection[T any](rows []T, p Page, cursor func(T) Cursor, count func(context.Context) (int, error)) *Connection[T] {
-	more := len(rows) > p.Limit
-	if more {
-		rows = rows[:p.Limit]
-	}
+// NewConnection builds a connection from one page of rows read with Page p (in list
+// order for forward pages and reversed for backward ones), more telling whether
+// more rows follow in that order.
+func NewConnection[T any](rows []T, more bool, p Page, cursor func(T) Cursor, count func(context.Context) (int, error)) *Connection[T] {
 	if p.Backward {
 		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
 			rows[i], rows[j] = rows[j], rows[i]

@@ -238,13 +238,9 @@ func apiLogsList(d Deps, logs *db.LogStore) http.Handler {
 // apiLogsRead reads one page with its collections and clients: one statement for the
 // page and one per entity table.
 func apiLogsRead(ctx context.Context, logs *db.LogStore, ws uuid.UUID, f *model.APIRequestLogFilter, page model.Page) (*apiLogsPage, error) {
-	rows, err := logs.ListLogs(ctx, ws, model.KindAPIRequest, f, page)
+	rows, more, err := logs.ListLogs(ctx, ws, model.KindAPIRequest, f, page)
 	if err != nil {
 		return nil, err
-	}
-	more := len(rows) > page.Limit // List reads one row more than the page
-	if more {
-		rows = rows[:page.Limit]
 	}
 	named, err := logs.WithEntities(ctx, ws, model.KindAPIRequest, rows)
 	if err != nil {

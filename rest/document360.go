@@ -232,12 +232,9 @@ func (h *document360) list(w http.ResponseWriter, r *http.Request, refID string)
 	filter := &model.APIReferenceLogFilter{APIReferenceIDs: []string{refID}}
 	// page and perPage are int32-bounded, so the offset cannot overflow.
 	pg := model.Page{Limit: perPage, Offset: (page - 1) * perPage}
-	if err := h.logs.List(ctx, ws, model.KindAPIReference, filter, pg, &rows); err != nil {
+	if _, err := h.logs.List(ctx, ws, model.KindAPIReference, filter, pg, &rows); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if len(rows) > perPage { // List fetches one row more than the page
-		rows = rows[:perPage]
 	}
 	names, err := h.userNames(ctx, ws, rows)
 	if err != nil {

@@ -42,11 +42,11 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 		return err
 	}
 	ents := db.NewEntityStore(a.DB.Bun)
-	refs, err := ents.ListAPIReferences(ctx, ws.ID, model.Page{Limit: 1})
+	refs, _, err := ents.ListAPIReferences(ctx, ws.ID, model.Page{Limit: 1})
 	if err != nil || len(refs) == 0 {
 		return fmt.Errorf("no api reference to benchmark (%v)", err)
 	}
-	integrations, err := ents.ListIntegrations(ctx, ws.ID, model.Page{Limit: 1})
+	integrations, _, err := ents.ListIntegrations(ctx, ws.ID, model.Page{Limit: 1})
 	if err != nil || len(integrations) == 0 {
 		return fmt.Errorf("no integration to benchmark (%v)", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -19,18 +20,15 @@ func argsKey(args ...any) string {
 // IntegrationLogsOf loads one page of an integration's (parentCol integration_id) or
 // a job's (job_id) logs, batched with every other parent of the operation.
 func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter, p model.Page,
-	after func(context.Context, []*model.IntegrationLog)) ([]*model.IntegrationLog, error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
-		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationLog, error) {
-			var rows []*model.IntegrationLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindIntegration, parentCol, parents, f, p, &rows)
-			return rows, err
-		},
-		func(r *model.IntegrationLog) uuid.UUID {
-			if parentCol == "job_id" && r.JobID != nil {
-				return *r.JobID
-			}
-			return r.IntegrationID
+	after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
+	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+		func(ctx context.Context, parents []uuid.UUID) (map[uuid.UUID]db.Paged[*model.IntegrationLog], error) {
+			return db.ChildPages(ctx, l.logs, l.ws, parentCol, parents, f, p, func(r *model.IntegrationLog) uuid.UUID {
+				if parentCol == "job_id" && r.JobID != nil {
+					return *r.JobID
+				}
+				return r.IntegrationID
+			})
 		}, after)
 	return ld.Load(ctx, parent)()
 }
@@ -46,18 +44,15 @@ func (l *Loaders) IntegrationLogCount(ctx context.Context, path, parentCol strin
 // APIRequestLogsOf loads one page of a collection's (collection_id) or a client's
 // (client_id) request logs, batched.
 func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter, p model.Page,
-	after func(context.Context, []*model.APIRequestLog)) ([]*model.APIRequestLog, error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p), p.Limit,
-		func(ctx context.Context, parents []int64) ([]*model.APIRequestLog, error) {
-			var rows []*model.APIRequestLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIRequest, parentCol, parents, f, p, &rows)
-			return rows, err
-		},
-		func(r *model.APIRequestLog) int64 {
-			if parentCol == "client_id" && r.ClientID != nil {
-				return *r.ClientID
-			}
-			return r.CollectionID
+	after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
+	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+		func(ctx context.Context, parents []int64) (map[int64]db.Paged[*model.APIRequestLog], error) {
+			return db.ChildPages(ctx, l.logs, l.ws, parentCol, parents, f, p, func(r *model.APIRequestLog) int64 {
+				if parentCol == "client_id" && r.ClientID != nil {
+					return *r.ClientID
+				}
+				return r.CollectionID
+			})
 		}, after)
 	return ld.Load(ctx, parent)()
 }
@@ -72,14 +67,12 @@ func (l *Loaders) APIRequestLogCount(ctx context.Context, path, parentCol string
 
 // APIReferenceLogsOf loads one page of an API reference's import logs, batched.
 func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter, p model.Page,
-	after func(context.Context, []*model.APIReferenceLog)) ([]*model.APIReferenceLog, error) {
-	ld := pageLoader(l, path, argsKey(f, p), p.Limit,
-		func(ctx context.Context, parents []string) ([]*model.APIReferenceLog, error) {
-			var rows []*model.APIReferenceLog
-			err := l.logs.ChildPage(ctx, l.ws, model.KindAPIReference, "api_reference_id", parents, f, p, &rows)
-			return rows, err
-		},
-		func(r *model.APIReferenceLog) string { return r.APIReferenceID }, after)
+	after func(context.Context, []*model.APIReferenceLog)) (db.Paged[*model.APIReferenceLog], error) {
+	ld := pageLoader(l, path, argsKey(f, p),
+		func(ctx context.Context, parents []string) (map[string]db.Paged[*model.APIReferenceLog], error) {
+			return db.ChildPages(ctx, l.logs, l.ws, "api_reference_id", parents, f, p,
+				func(r *model.APIReferenceLog) string { return r.APIReferenceID })
+		}, after)
 	return ld.Load(ctx, parent)()
 }
 
@@ -93,12 +86,11 @@ func (l *Loaders) APIReferenceLogCount(ctx context.Context, path, parent string,
 
 // JobsOf loads one page of an integration's jobs, batched.
 func (l *Loaders) JobsOf(ctx context.Context, path string, integration uuid.UUID, p model.Page,
-	after func(context.Context, []*model.IntegrationJob)) ([]*model.IntegrationJob, error) {
-	ld := pageLoader(l, path, argsKey(p), p.Limit,
-		func(ctx context.Context, parents []uuid.UUID) ([]*model.IntegrationJob, error) {
+	after func(context.Context, []*model.IntegrationJob)) (db.Paged[*model.IntegrationJob], error) {
+	ld := pageLoader(l, path, argsKey(p),
+		func(ctx context.Context, parents []uuid.UUID) (map[uuid.UUID]db.Paged[*model.IntegrationJob], error) {
 			return l.entities.JobsOfIntegrations(ctx, l.ws, parents, p)
-		},
-		func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }, after)
+		}, after)
 	return ld.Load(ctx, integration)()
 }
 

@@ -165,38 +165,37 @@ func For(ctx context.Context) *Loaders {
 }
 
 // pageLoader returns the loader of children pages at one response path with given
-// arguments, making it on first use: every parent asking joins its batch. after
-// sees every batch's rows that the pages will show (at most shown per parent; the
-// fetch reads one more to learn whether a next page exists) before the parents get
-// them, to plan the next level.
-func pageLoader[K comparable, T any](l *Loaders, path, args string, shown int, fetch func(context.Context, []K) ([]T, error), parent func(T) K,
-	after func(context.Context, []T)) *dataloader.Loader[K, []T] {
+// arguments, making it on first use: every parent asking joins its batch. fetch
+// returns each parent's page; after sees every batch's rows that the pages will
+// show before the parents get them, to plan the next level.
+func pageLoader[K comparable, T any](l *Loaders, path, args string, fetch func(context.Context, []K) (map[K]db.Paged[T], error),
+	after func(context.Context, []T)) *dataloader.Loader[K, db.Paged[T]] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := path + "\x00" + args
-	if existing, ok := l.pages[key].(*dataloader.Loader[K, []T]); ok {
+	if existing, ok := l.pages[key].(*dataloader.Loader[K, db.Paged[T]]); ok {
 		return existing
 	}
-	batch := func(ctx context.Context, keys []K) []*dataloader.Result[[]T] {
-		rows, err := fetch(ctx, keys)
-		grouped := make(map[K][]T, len(keys))
-		for _, r := range rows {
-			grouped[parent(r)] = append(grouped[parent(r)], r)
-		}
+	batch := func(ctx context.Context, keys []K) []*dataloader.Result[db.Paged[T]] {
+		pages, err := fetch(ctx, keys)
 		if err == nil && after != nil {
 			var visible []T
-			for _, g := range grouped {
-				visible = append(visible, g[:min(len(g), shown)]...)
+			seen := make(map[K]bool, len(keys))
+			for _, k := range keys {
+				if !seen[k] {
+					seen[k] = true
+					visible = append(visible, pages[k].Rows...)
+				}
 			}
 			after(ctx, visible)
 		}
-		out := make([]*dataloader.Result[[]T], len(keys))
+		out := make([]*dataloader.Result[db.Paged[T]], len(keys))
 		for i, k := range keys {
-			out[i] = &dataloader.Result[[]T]{Data: grouped[k], Error: err}
+			out[i] = &dataloader.Result[db.Paged[T]]{Data: pages[k], Error: err}
 		}
 		return out
 	}
-	ld := dataloader.NewBatchedLoader(batch, childOptions[K, []T](l.options(path))...)
+	ld := dataloader.NewBatchedLoader(batch, childOptions[K, db.Paged[T]](l.options(path))...)
 	l.pages[key] = ld
 	return ld
 }
