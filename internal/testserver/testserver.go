@@ -126,6 +126,16 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Stop)
+	// Before the hub stops: let the subscriptions whose clients the test closed end
+	// on their own (their sockets' contexts), so that no subscription ends from both
+	// sides at once. gqlgen reads a subscription's errors when its context ends,
+	// unsynchronised with a resolver adding one (graph/tail.go), which the race
+	// detector reports. Best effort, bounded: a test may leave a client open.
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(10 * time.Second); a.Tail.Subscribers() > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond) // polling the hub's count
+		}
+	})
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	return &Env{t: t, Srv: srv, DB: d, WS: ws.ID, Tokens: map[model.Role]string{}, Store: a.Tokens, Tail: a.Tail,
