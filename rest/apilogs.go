@@ -113,7 +113,7 @@ func apiLogsFilter(q url.Values, paging bool) (*model.APIRequestLogFilter, model
 				return err
 			}
 			if _, ok := apiLogsPeriods[v]; !ok {
-				return inputf("period: %q is not one of 24h, 7d, 30d, 90d", v)
+				return model.InputErrorf("period: %q is not one of 24h, 7d, 30d, 90d", v)
 			}
 			period = v
 			return nil
@@ -138,7 +138,7 @@ func apiLogsFilter(q url.Values, paging bool) (*model.APIRequestLogFilter, model
 				return err
 			}
 			if n < 1 || n > apiLogsMaxLimit {
-				return inputf("limit: %d is out of range 1..%d", n, apiLogsMaxLimit)
+				return model.InputErrorf("limit: %d is out of range 1..%d", n, apiLogsMaxLimit)
 			}
 			page.Limit = n
 			return nil
@@ -153,7 +153,7 @@ func apiLogsFilter(q url.Values, paging bool) (*model.APIRequestLogFilter, model
 				return err
 			}
 			if _, err := uuid.Parse(c.ID); err != nil {
-				return inputf("cursor: not a valid cursor")
+				return model.InputErrorf("cursor: not a valid cursor")
 			}
 			page.After = c
 			return nil
@@ -165,7 +165,7 @@ func apiLogsFilter(q url.Values, paging bool) (*model.APIRequestLogFilter, model
 	for _, v := range statuses {
 		code, err := strconv.Atoi(v)
 		if err != nil || code < 100 || code > 599 {
-			return nil, page, inputf("status: %q is not an HTTP status code (100..599)", v)
+			return nil, page, model.InputErrorf("status: %q is not an HTTP status code (100..599)", v)
 		}
 		f.Codes = append(f.Codes, code)
 	}
@@ -173,7 +173,7 @@ func apiLogsFilter(q url.Values, paging bool) (*model.APIRequestLogFilter, model
 	// wants those dates, even beyond the last 30 days.
 	if from != nil || to != nil {
 		if from != nil && to != nil && !from.Before(*to) {
-			return nil, page, inputf("from (%s) must be before to (%s)", exportTime(*from), exportTime(*to))
+			return nil, page, model.InputErrorf("from (%s) must be before to (%s)", exportTime(*from), exportTime(*to))
 		}
 		f.Time = &model.TimeRange{From: from, To: to}
 	} else {
@@ -192,7 +192,7 @@ func setCollectionType003(dst **model.CollectionType) paramSetter {
 		}
 		ct := model.CollectionType(strings.ToLower(v))
 		if ct != model.CollectionRecipe && ct != model.CollectionProxy {
-			return inputf("collection_type: %q is not one of recipe, proxy", v)
+			return model.InputErrorf("collection_type: %q is not one of recipe, proxy", v)
 		}
 		*dst = &ct
 		return nil

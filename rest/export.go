@@ -20,13 +20,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
 
 // registerExports serves GET /v1/export/{kind}.csv and .ndjson: every log of a kind
 // matching the same filter the GraphQL filter input takes, spelled as a query string
-// (see EXPORTS.md), streamed newest first with constant memory.
+// (see the README, "Exports"), streamed newest first with constant memory.
 func registerExports(handle func(pattern string, h http.Handler), d Deps) {
 	h := &exportHandler{deps: d, logs: db.NewLogStore(d.DB.Bun)}
 	handle("GET /v1/export/{file}", h)
@@ -67,11 +66,6 @@ func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		func(row db.ExportRow) any { return exportRecord(kind, row) })
 }
 
-// inputf is a caller's mistake in a query parameter.
-func inputf(format string, args ...any) error {
-	return &model.InputError{Msg: fmt.Sprintf(format, args...)}
-}
-
 // paramSetter binds all values of one query parameter onto a filter field.
 type paramSetter func(name string, vals []string) error
 
@@ -92,7 +86,7 @@ func bindQuery(q url.Values, setters map[string]paramSetter, what string) error 
 				known = append(known, k)
 			}
 			slices.Sort(known)
-			return inputf("unknown parameter %q; %s accepts %s", n, what, strings.Join(known, ", "))
+			return model.InputErrorf("unknown parameter %q; %s accepts %s", n, what, strings.Join(known, ", "))
 		}
 		if err := set(n, q[n]); err != nil {
 			return err
@@ -103,7 +97,7 @@ func bindQuery(q url.Values, setters map[string]paramSetter, what string) error 
 
 func single(name string, vals []string) (string, error) {
 	if len(vals) != 1 {
-		return "", inputf("%s: give one value, not %d", name, len(vals))
+		return "", model.InputErrorf("%s: give one value, not %d", name, len(vals))
 	}
 	return vals[0], nil
 }
@@ -126,7 +120,7 @@ func setStrings(dst *[]string) paramSetter {
 func parseInt(name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, inputf("%s: %q is not an integer", name, v)
+		return 0, model.InputErrorf("%s: %q is not an integer", name, v)
 	}
 	return n, nil
 }
@@ -163,7 +157,7 @@ func setBool(dst **bool) paramSetter {
 			return err
 		}
 		if v != "true" && v != "false" {
-			return inputf("%s: %q is not true or false", name, v)
+			return model.InputErrorf("%s: %q is not true or false", name, v)
 		}
 		b := v == "true"
 		*dst = &b
@@ -179,7 +173,7 @@ func setTime(dst **time.Time) paramSetter {
 		}
 		t, err := model.ParseTimestamp(v)
 		if err != nil {
-			return inputf("%s: %q is not an RFC 3339 time (e.g. 2024-06-13T14:30:00Z)", name, v)
+			return model.InputErrorf("%s: %q is not an RFC 3339 time (e.g. 2024-06-13T14:30:00Z)", name, v)
 		}
 		*dst = &t
 		return nil
@@ -194,7 +188,7 @@ func setDuration(dst **model.Duration) paramSetter {
 		}
 		d, err := model.ParseDuration(v)
 		if err != nil {
-			return inputf("%s: %s", name, err.Error())
+			return model.InputErrorf("%s: %s", name, err.Error())
 		}
 		*dst = &d
 		return nil
@@ -205,7 +199,7 @@ func setDuration(dst **model.Duration) paramSetter {
 func parseSeverity(name, v string) (model.Severity, error) {
 	s, ok := model.ParseSeverity(strings.ToUpper(v))
 	if !ok {
-		return 0, inputf("%s: %q is not one of DEBUG, INFO, WARN, ERROR, FATAL", name, v)
+		return 0, model.InputErrorf("%s: %q is not one of DEBUG, INFO, WARN, ERROR, FATAL", name, v)
 	}
 	return s, nil
 }
@@ -243,7 +237,7 @@ func setOutcome(dst **model.RequestOutcome) paramSetter {
 		}
 		o := model.RequestOutcome(strings.ToUpper(v))
 		if o != model.RequestOutcomeSuccess && o != model.RequestOutcomeError {
-			return inputf("%s: %q is not one of SUCCESS, ERROR", name, v)
+			return model.InputErrorf("%s: %q is not one of SUCCESS, ERROR", name, v)
 		}
 		*dst = &o
 		return nil
@@ -258,7 +252,7 @@ func setCollectionType(dst **model.CollectionType) paramSetter {
 		}
 		ct := model.CollectionType(strings.ToLower(v))
 		if ct != model.CollectionRecipe && ct != model.CollectionProxy {
-			return inputf("%s: %q is not one of RECIPE, PROXY", name, v)
+			return model.InputErrorf("%s: %q is not one of RECIPE, PROXY", name, v)
 		}
 		*dst = &ct
 		return nil
@@ -276,7 +270,7 @@ func setDetails(dst *map[string]any) paramSetter {
 		dec.UseNumber()
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
-			return inputf("%s: not a JSON object (e.g. {\"user_id\":12345})", name)
+			return model.InputErrorf("%s: not a JSON object (e.g. {\"user_id\":12345})", name)
 		}
 		*dst = m
 		return nil
@@ -391,28 +385,27 @@ func streamLogs(d Deps, store *db.LogStore, w http.ResponseWriter, r *http.Reque
 		}
 		return rc.Flush()
 	})
-	rid := reqctx.RequestID(ctx)
 	msg, isInput := inputMessage(err)
 	switch {
 	case errors.Is(err, errHeadersOnly):
 	case err == nil:
 		d.Log.InfoContext(ctx, "export done", "kind", kind.Route(), "rows", rows,
-			"duration_ms", time.Since(began).Milliseconds(), "request_id", rid)
+			"duration_ms", time.Since(began).Milliseconds())
 	case ctx.Err() != nil:
 		// The client went away: the running statement was cancelled with ctx.
-		d.Log.InfoContext(ctx, "export stopped: client gone", "kind", kind.Route(), "rows", rows, "request_id", rid)
+		d.Log.InfoContext(ctx, "export stopped: client gone", "kind", kind.Route(), "rows", rows)
 	case !started && isInput:
 		writeV1Error(w, r, http.StatusBadRequest, "invalid_parameter", msg)
 	case !started && d.refusal(ctx, "export", err) != nil:
 		writeV1Refusal(w, r, d.DB.Refusal(ctx, err))
 	case !started:
-		d.Log.ErrorContext(ctx, "export failed", "kind", kind.Route(), "err", err, "request_id", rid)
+		d.Log.ErrorContext(ctx, "export failed", "kind", kind.Route(), "err", err)
 		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
 	default:
 		// Rows were sent with 200: the status cannot change, whatever the cause
 		// (a statement timeout or an outage included). The stream ends without its
 		// final chunk, so the client sees a broken transfer, not a short file.
-		d.Log.ErrorContext(ctx, "export cut short", "kind", kind.Route(), "rows", rows, "err", err, "request_id", rid)
+		d.Log.ErrorContext(ctx, "export cut short", "kind", kind.Route(), "rows", rows, "err", err)
 		panic(http.ErrAbortHandler) // net/http closes the connection without the final chunk
 	}
 }
