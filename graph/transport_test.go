@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -425,27 +423,9 @@ func TestResponseStatsOverHTTP(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestResolverPanicIsInternalError(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	// OnIngest is resolver code the test can make panic without a schema change.
 	e := testserver.NewWith(t, rest.Limits{}, func(c *graph.Config) {
 		c.Log = slog.New(slog.NewJSONHandler(&logs, nil))

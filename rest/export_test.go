@@ -379,7 +379,7 @@ func TestExportStreamLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests 60k rows (55 MB)")
 	}
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	e := testserver.NewEnv(t, testserver.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	began := time.Now()
 	base := time.Now().UTC().Add(-time.Hour)
@@ -629,22 +629,4 @@ func TestStreamBatchesAndStatements(t *testing.T) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("bad filter: %v", err)
 	}
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
