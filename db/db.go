@@ -48,6 +48,10 @@ type Options struct {
 	AcquireTimeout time.Duration
 	// StatementTimeout bounds every statement of the pool's connections (0: server default).
 	StatementTimeout time.Duration
+	// OnStatement, if not nil, sees every statement of every pool as it is sent:
+	// its text and pgx's arguments (options first, as pgx takes them), which
+	// Pool.Query accepts again (benchmarks replay what a request ran).
+	OnStatement func(sql string, args []any)
 }
 
 // Open connects to url, creating the database first if it does not exist.
@@ -69,7 +73,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	// Every statement feeds the StatementCounter of its context (extensions.stats);
 	// every acquire waits at most opts.AcquireTimeout.
-	cfg.ConnConfig.Tracer = poolTracer{acquireTimeout: opts.AcquireTimeout}
+	cfg.ConnConfig.Tracer = poolTracer{acquireTimeout: opts.AcquireTimeout, onStatement: opts.OnStatement}
 	if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
 	}

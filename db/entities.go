@@ -3,10 +3,10 @@ package db
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -62,7 +62,14 @@ func Distinct[T any, K comparable](items []T, key func(T) (K, bool)) []K {
 // ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
 // is a pointer to a slice of the entity's model pointers. Missing ids are absent.
 func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {
-	if err := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id IN (?)", ws, bun.List(ids)).Scan(ctx); err != nil {
+	typ, ok := parentTypes[reflect.TypeOf(ids)]
+	if !ok {
+		return fmt.Errorf("load entities: ids of type %T", ids)
+	}
+	// One prepared statement per entity (see params).
+	ps := &params{}
+	q := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id = ANY(?::"+typ+"[])", ps.value(ws), ps.value(ids))
+	if err := scanPrepared(ctx, s.db, q, ps, true, dest); err != nil {
 		return fmt.Errorf("load entities: %w", err)
 	}
 	return nil
@@ -180,16 +187,18 @@ func (s *EntityStore) CountEntities(ctx context.Context, ws uuid.UUID, table str
 // JobsOfIntegrations pages each integration's jobs, newest first, in one statement.
 // An integration without jobs is absent.
 func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, integrations []uuid.UUID, p model.Page) (map[uuid.UUID]Paged[*model.IntegrationJob], error) {
+	// Parameters, as in LogStore.childRows: one prepared statement per page size.
+	ps := &params{}
 	inner := s.db.NewSelect().TableExpr("integration_jobs AS j").ColumnExpr("j.*").
-		Where("j.workspace_id = ? AND j.integration_id = parent.id", ws)
+		Where("j.workspace_id = ? AND j.integration_id = parent.id", ps.value(ws))
 	if err := keyset(inner, "created_at", "uuid", p); err != nil {
 		return nil, err
 	}
 	var out []*model.IntegrationJob
-	err := s.db.NewSelect().Model(&out).
-		ModelTableExpr("unnest(?::uuid[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", pgdialect.Array(integrations), inner).
-		ColumnExpr("l.*").OrderExpr("parent.n").Scan(ctx)
-	if err != nil {
+	q := s.db.NewSelect().Model(&out).
+		ModelTableExpr("unnest(?::uuid[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", ps.value(integrations), inner).
+		ColumnExpr("l.*").OrderExpr("parent.n")
+	if err := scanPrepared(ctx, s.db, q, ps, p.After == nil && p.Before == nil, &out); err != nil {
 		return nil, fmt.Errorf("jobs of integrations: %w", err)
 	}
 	return groupPages(out, p, func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }), nil

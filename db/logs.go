@@ -290,13 +290,18 @@ func pgArray(vals []string) string {
 // kindQuery starts a select of kind's table (alias t) in workspace ws with the
 // kind's filter; with dest, rows scan into dest (a pointer to a slice of models).
 func (s *LogStore) kindQuery(ws uuid.UUID, kind model.LogKind, filter any, dest any) (*bun.SelectQuery, error) {
+	return s.boundKindQuery(nil, ws, kind, filter, dest)
+}
+
+// boundKindQuery is kindQuery with the workspace bound as a parameter of ps.
+func (s *LogStore) boundKindQuery(ps *params, ws uuid.UUID, kind model.LogKind, filter any, dest any) (*bun.SelectQuery, error) {
 	q := s.db.NewSelect()
 	if dest != nil {
 		q.Model(dest).ModelTableExpr("? AS t", bun.Ident(kind.Table()))
 	} else {
 		q.TableExpr("? AS t", bun.Ident(kind.Table()))
 	}
-	q.Where("t.workspace_id = ?", ws)
+	q.Where("t.workspace_id = ?", ps.value(ws))
 	// Every string of the filter, before any of it reaches SQL (a NUL is the
 	// caller's mistake, not a failed statement).
 	if err := model.ValidateFilter(filter); err != nil {

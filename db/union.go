@@ -233,9 +233,13 @@ func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	filter any, p model.Page, dest any) error {
 	parentType, ok := parentTypes[reflect.TypeOf(parents)]
 	if !ok {
-		return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
+		return errParentType(parentCol, parents)
 	}
-	inner, err := s.kindQuery(ws, kind, filter, nil)
+	// Workspace and parents are parameters: without a filter or a cursor, whose
+	// values bun writes as literals, the text is the same for every call of a page
+	// size, and the statement stays prepared (see params).
+	ps := &params{}
+	inner, err := s.boundKindQuery(ps, ws, kind, filter, nil)
 	if err != nil {
 		return err
 	}
@@ -244,12 +248,11 @@ func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKi
 		return err
 	}
 	inner.ColumnExpr("t.*")
-	err = s.db.NewSelect().Model(dest).
-		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", pgdialect.Array(parents), inner).
+	q := s.db.NewSelect().Model(dest).
+		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", ps.value(parents), inner).
 		ColumnExpr("l.*").
-		OrderExpr("parent.n").
-		Scan(ctx)
-	if err != nil {
+		OrderExpr("parent.n")
+	if err := scanPrepared(ctx, s.db, q, ps, isZero(filter) && p.After == nil && p.Before == nil, dest); err != nil {
 		return fmt.Errorf("child logs of %s: %w", parentCol, err)
 	}
 	return nil

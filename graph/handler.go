@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -121,9 +122,19 @@ const (
 // token authentication.
 func NewHandler(cfg Config) http.Handler {
 	cfg = withDefaults(cfg)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: cfg.Resolver, Complexity: complexity()}))
-	// Websocket first: it takes every request with an Upgrade header, the HTTP
-	// transport every other.
+	queries := cfg.QueryCache
+	if queries == nil {
+		q := NewQueryCache(cfg.QueryCacheBytes)
+		queries = &q
+	}
+	apq := cfg.APQCache
+	if apq == nil {
+		apq = NewAPQCache(cfg.APQCacheBytes)
+	}
+	// Two executors over one schema, caches and limits: websockets (the only
+	// transport of subscriptions) and plain HTTP. Only the first times subscription
+	// events from their first field (EventClock), a field interceptor that would
+	// otherwise run for every field of every query.
 	ws := transport.Websocket{
 		// Closes a revoked token's sockets with 4401 (see revocation.go).
 		Implementation: revocableWebsockets{},
@@ -138,17 +149,23 @@ func NewHandler(cfg Config) http.Handler {
 		ws.KeepAlivePingInterval = cfg.WebsocketKeepAlive // graphql-ws `ka`
 		ws.PingPongInterval = cfg.WebsocketKeepAlive      // graphql-transport-ws ping/pong
 	}
-	srv.AddTransport(ws)
-	srv.AddTransport(httpTransport{maxBodyBytes: cfg.MaxBodyBytes})
-	queries := cfg.QueryCache
-	if queries == nil {
-		q := NewQueryCache(cfg.QueryCacheBytes)
-		queries = &q
-	}
-	apq := cfg.APQCache
-	if apq == nil {
-		apq = NewAPQCache(cfg.APQCacheBytes)
-	}
+	sockets := newExecutor(cfg, ws, queries, apq, true)
+	requests := newExecutor(cfg, httpTransport{maxBodyBytes: cfg.MaxBodyBytes}, queries, apq, false)
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ws.Supports(r) {
+			sockets.ServeHTTP(w, r)
+			return
+		}
+		requests.ServeHTTP(w, r)
+	})
+	return authenticate(cfg.Resolver.Tokens, cfg.Resolver.Limiter, cfg.Log, cfg.Revocations.track(http.MaxBytesHandler(srv, cfg.MaxBodyBytes)))
+}
+
+// newExecutor is one gqlgen server over the schema with every limit and extension,
+// for one transport; events adds the subscription event clock.
+func newExecutor(cfg Config, t graphql.Transport, queries *QueryCache, apq *ByteCache[string], events bool) *handler.Server {
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: cfg.Resolver, Complexity: complexity()}))
+	srv.AddTransport(t)
 	srv.SetQueryCache(*queries)
 	if cfg.MaxQueryTokens > 0 {
 		// A backstop for a text DocumentLimits did not see (a persisted query's,
@@ -158,6 +175,9 @@ func NewHandler(cfg Config) http.Handler {
 	// ResponseStats first: it is the outermost response interceptor, so the
 	// statement counter it makes is seen by everything that runs inside it.
 	srv.Use(ResponseStats{})
+	if events {
+		srv.Use(EventClock{})
+	}
 	// The operation's deadline and statement budget, on that counter.
 	srv.Use(OperationBudget{Timeout: cfg.OperationTimeout, MaxStatements: cfg.MaxStatements})
 	// Before the APQ extension: a text is checked before it is stored.
@@ -184,7 +204,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(cfg.Log))
 	srv.SetRecoverFunc(recoverPanic(cfg.Log))
-	return authenticate(cfg.Resolver.Tokens, cfg.Resolver.Limiter, cfg.Log, cfg.Revocations.track(http.MaxBytesHandler(srv, cfg.MaxBodyBytes)))
+	return srv
 }
 
 func withDefaults(cfg Config) Config {

@@ -22,7 +22,7 @@ import (
 //   - durationMs is the time from the start of the operation (request read, parse,
 //     validation included) to the response being ready, for queries and mutations;
 //     for a subscription event it is the time from the first field resolved for the
-//     event, so the wait for the event is not in it.
+//     event (with EventClock registered), so the wait for the event is not in it.
 //
 // Response interceptors added after it run inside it and see its counter (dataloaders
 // made per response count their batches).
@@ -31,7 +31,7 @@ type ResponseStats struct{}
 var (
 	_ graphql.HandlerExtension    = ResponseStats{}
 	_ graphql.ResponseInterceptor = ResponseStats{}
-	_ graphql.FieldInterceptor    = ResponseStats{}
+	_ graphql.FieldInterceptor    = EventClock{}
 )
 
 // ExtensionName names the extension in gqlgen's stats.
@@ -81,8 +81,19 @@ func (ResponseStats) InterceptResponse(ctx context.Context, next graphql.Respons
 	return resp
 }
 
+// EventClock starts a subscription event's clock (see ResponseStats) at the event's
+// first field. A field interceptor runs for every field of every operation, so it is
+// registered only on the executor that runs subscriptions (websockets).
+type EventClock struct{}
+
+// ExtensionName names the extension in gqlgen's stats.
+func (EventClock) ExtensionName() string { return "EventClock" }
+
+// Validate accepts any schema.
+func (EventClock) Validate(graphql.ExecutableSchema) error { return nil }
+
 // InterceptField starts a subscription event's clock at its first field.
-func (ResponseStats) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+func (EventClock) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	if clock, _ := ctx.Value(responseStatsKey{}).(*responseClock); clock != nil && clock.start.Load() == 0 {
 		clock.start.CompareAndSwap(0, time.Now().UnixNano())
 	}

@@ -706,6 +706,7 @@ func TestResponseStatsPerSubscriptionEvent(t *testing.T) {
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{})
 	srv.Use(graph.ResponseStats{})
+	srv.Use(graph.EventClock{})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 

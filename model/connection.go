@@ -109,15 +109,33 @@ func ParsePage(a PageArgs, scope string) (Page, error) {
 type PageInfo struct {
 	HasNextPage     bool
 	HasPreviousPage bool
-	StartCursor     *string
-	EndCursor       *string
+	// first and last encode the page's first and last cursors (nil: an empty page).
+	first, last func() string
 }
 
-// Edge is one item of a connection with its cursor.
-type Edge[T any] struct {
-	Cursor string
-	Node   T
+// StartCursor is the cursor of the page's first item; nil for an empty page.
+func (p PageInfo) StartCursor() *string { return encoded(p.first) }
+
+// EndCursor is the cursor of the page's last item; nil for an empty page.
+func (p PageInfo) EndCursor() *string { return encoded(p.last) }
+
+func encoded(f func() string) *string {
+	if f == nil {
+		return nil
+	}
+	s := f()
+	return &s
 }
+
+// Edge is one item of a connection with its cursor, encoded only when asked for
+// (most queries select nodes, and encoding is the costliest part of an edge).
+type Edge[T any] struct {
+	Node     T
+	cursorOf func(T) Cursor
+}
+
+// Cursor is the edge's opaque cursor.
+func (e Edge[T]) Cursor() string { return e.cursorOf(e.Node).Encode() }
 
 // Connection is one page of a list. TotalCount runs only when a caller asks for it.
 type Connection[T any] struct {
@@ -154,7 +172,7 @@ func NewConnection[T any](rows []T, more bool, p Page, cursor func(T) Cursor, co
 	}
 	c := &Connection[T]{Edges: make([]Edge[T], len(rows)), Count: count}
 	for i, r := range rows {
-		c.Edges[i] = Edge[T]{Cursor: cursor(r).Encode(), Node: r}
+		c.Edges[i] = Edge[T]{Node: r, cursorOf: cursor}
 	}
 	if p.Backward {
 		c.PageInfo.HasPreviousPage = more
@@ -162,7 +180,7 @@ func NewConnection[T any](rows []T, more bool, p Page, cursor func(T) Cursor, co
 		c.PageInfo.HasNextPage = more
 	}
 	if n := len(c.Edges); n > 0 {
-		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &c.Edges[0].Cursor, &c.Edges[n-1].Cursor
+		c.PageInfo.first, c.PageInfo.last = c.Edges[0].Cursor, c.Edges[n-1].Cursor
 	}
 	return c
 }

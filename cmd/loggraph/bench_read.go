@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/model"
 )
@@ -25,12 +23,13 @@ import (
 const benchReadWorkspace = "bench-read"
 
 // cmdBenchRead measures GraphQL reads over HTTP beside the same SQL run raw through
-// pgx on the same pool: the statements a GraphQL request ran are captured (a bun
-// query hook) and replayed, so both sides do exactly the same database work.
+// pgx on the same pool: the statements a GraphQL request ran are captured (with
+// their arguments, db.Options.OnStatement) and replayed, so both sides do exactly
+// the same database work.
 func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	cap := &sqlCapture{}
-	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour, QueryHook: cap}, log)
+	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour, OnStatement: cap.add}, log)
 	if err != nil {
 		return err
 	}
@@ -124,11 +123,11 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 			return err
 		}
 		// The operation's statements; the token lookup (HTTP middleware) is timed apart.
-		var stmts, auth []string
+		var stmts, auth []statement
 		for _, q := range all {
 			switch {
-			case strings.HasPrefix(q, "UPDATE api_tokens"): // once a minute per token, not per request
-			case strings.Contains(q, "api_tokens"):
+			case strings.Contains(q.sql, "UPDATE api_tokens"): // once a minute per token, not per request
+			case strings.Contains(q.sql, "api_tokens"):
 				auth = append(auth, q)
 			default:
 				stmts = append(stmts, q)
@@ -144,13 +143,13 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 			start = time.Now()
 			for _, q := range stmts {
 				if err := drain(ctx, a.DB, q); err != nil {
-					return fmt.Errorf("raw %q: %w", q, err)
+					return fmt.Errorf("raw %q: %w", q.sql, err)
 				}
 			}
 			r := time.Since(start)
 			for _, q := range auth {
 				if err := drain(ctx, a.DB, q); err != nil {
-					return fmt.Errorf("raw %q: %w", q, err)
+					return fmt.Errorf("raw %q: %w", q.sql, err)
 				}
 			}
 			ra := time.Since(start)
@@ -173,8 +172,8 @@ func pct(xs []float64, p int) float64 {
 }
 
 // drain runs one statement raw through pgx and reads every row.
-func drain(ctx context.Context, d *db.DB, q string) error {
-	rows, err := d.Pool.Query(ctx, q)
+func drain(ctx context.Context, d *db.DB, q statement) error {
+	rows, err := d.Pool.Query(ctx, q.sql, q.args...)
 	if err != nil {
 		return err
 	}
@@ -188,14 +187,20 @@ func drain(ctx context.Context, d *db.DB, q string) error {
 	return rows.Err()
 }
 
-// sqlCapture records the statements bun runs while capturing.
+// statement is one captured statement: its text and pgx's arguments.
+type statement struct {
+	sql  string
+	args []any
+}
+
+// sqlCapture records the statements sent while capturing.
 type sqlCapture struct {
 	mu    sync.Mutex
 	on    bool
-	stmts []string
+	stmts []statement
 }
 
-func (c *sqlCapture) capture(fn func() error) ([]string, error) {
+func (c *sqlCapture) capture(fn func() error) ([]statement, error) {
 	c.mu.Lock()
 	c.on, c.stmts = true, nil
 	c.mu.Unlock()
@@ -206,14 +211,11 @@ func (c *sqlCapture) capture(fn func() error) ([]string, error) {
 	return c.stmts, err
 }
 
-// BeforeQuery implements bun.QueryHook.
-func (c *sqlCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-
-// AfterQuery implements bun.QueryHook: it keeps the formatted statement.
-func (c *sqlCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+// add is the db.Options.OnStatement hook.
+func (c *sqlCapture) add(sql string, args []any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.on && e.Err == nil {
-		c.stmts = append(c.stmts, e.Query)
+	if c.on {
+		c.stmts = append(c.stmts, statement{sql: sql, args: args})
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/app"
@@ -42,13 +40,14 @@ type serveConfig struct {
 	LogLevel         string
 	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
+	PprofAddr        string        // where net/http/pprof listens; empty = nowhere
 	GraphQL          graph.Config  // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
 	LimitsReload time.Duration
-	// QueryHook (benchmarks, not a flag) sees every statement of the read pool.
-	QueryHook bun.QueryHook
+	// OnStatement (benchmarks, not a flag) sees every statement (db.Options.OnStatement).
+	OnStatement func(sql string, args []any)
 }
 
 func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
@@ -110,6 +109,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"deadline of a GraphQL query or mutation; 0 = the statement timeout, -1ns = off (env LOGGRAPH_GRAPHQL_TIMEOUT)")
 	fs.IntVar(&cfg.GraphQL.MaxStatements, "max-query-statements", env.int("LOGGRAPH_MAX_QUERY_STATEMENTS", graph.DefaultMaxStatements),
 		"most SQL statements one GraphQL query may run; -1 = off (env LOGGRAPH_MAX_QUERY_STATEMENTS)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("LOGGRAPH_PPROF_ADDR", ""),
+		"serve Go's profiles (net/http/pprof, /debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it publicly; empty = off (env LOGGRAPH_PPROF_ADDR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -138,7 +139,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 // partitions. Closing a.DB closes every pool, after a.Stop.
 func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, error) {
 	d, err := openDB(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), IngestConns: int32(cfg.DBIngestConns),
-		SystemConns: int32(cfg.DBSystemConns), AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.StatementTimeout})
+		SystemConns: int32(cfg.DBSystemConns), AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.StatementTimeout,
+		OnStatement: cfg.OnStatement})
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +173,6 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		TokenRecheck:    cfg.TokenRecheck,
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
-		QueryHook:       cfg.QueryHook,
 	})
 	if err != nil {
 		d.Close()
@@ -223,6 +224,13 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(ctx, cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	go keepPartitions(ctx, a.DB, a.Parts, log)
 	if cfg.AnalyzeInterval > 0 {
 		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)

@@ -1549,7 +1549,7 @@ func (ec *executionContext) _ActionLogEdge_cursor(ctx context.Context, field gra
 			return ec.fieldContext_ActionLogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1560,7 +1560,7 @@ func (ec *executionContext) _ActionLogEdge_cursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ActionLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ActionLogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ActionLogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ActionLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.ActionLog]) (ret graphql.Marshaler) {
@@ -1813,7 +1813,7 @@ func (ec *executionContext) _ApiClientEdge_cursor(ctx context.Context, field gra
 			return ec.fieldContext_ApiClientEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1824,7 +1824,7 @@ func (ec *executionContext) _ApiClientEdge_cursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_ApiClientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiClientEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ApiClientEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ApiClientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.APIClient]) (ret graphql.Marshaler) {
@@ -2100,7 +2100,7 @@ func (ec *executionContext) _ApiCollectionEdge_cursor(ctx context.Context, field
 			return ec.fieldContext_ApiCollectionEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2111,7 +2111,7 @@ func (ec *executionContext) _ApiCollectionEdge_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ApiCollectionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiCollectionEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ApiCollectionEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ApiCollectionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.APICollection]) (ret graphql.Marshaler) {
@@ -2364,7 +2364,7 @@ func (ec *executionContext) _ApiReferenceEdge_cursor(ctx context.Context, field 
 			return ec.fieldContext_ApiReferenceEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2375,7 +2375,7 @@ func (ec *executionContext) _ApiReferenceEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ApiReferenceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiReferenceEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ApiReferenceEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ApiReferenceEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.APIReference]) (ret graphql.Marshaler) {
@@ -2919,7 +2919,7 @@ func (ec *executionContext) _ApiReferenceLogEdge_cursor(ctx context.Context, fie
 			return ec.fieldContext_ApiReferenceLogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2930,7 +2930,7 @@ func (ec *executionContext) _ApiReferenceLogEdge_cursor(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_ApiReferenceLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiReferenceLogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ApiReferenceLogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ApiReferenceLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.APIReferenceLog]) (ret graphql.Marshaler) {
@@ -3548,7 +3548,7 @@ func (ec *executionContext) _ApiRequestLogEdge_cursor(ctx context.Context, field
 			return ec.fieldContext_ApiRequestLogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3559,7 +3559,7 @@ func (ec *executionContext) _ApiRequestLogEdge_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_ApiRequestLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiRequestLogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ApiRequestLogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _ApiRequestLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.APIRequestLog]) (ret graphql.Marshaler) {
@@ -4462,7 +4462,7 @@ func (ec *executionContext) _AppLogEdge_cursor(ctx context.Context, field graphq
 			return ec.fieldContext_AppLogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4473,7 +4473,7 @@ func (ec *executionContext) _AppLogEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_AppLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AppLogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AppLogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _AppLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.AppLog]) (ret graphql.Marshaler) {
@@ -5234,7 +5234,7 @@ func (ec *executionContext) _IntegrationEdge_cursor(ctx context.Context, field g
 			return ec.fieldContext_IntegrationEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5245,7 +5245,7 @@ func (ec *executionContext) _IntegrationEdge_cursor(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_IntegrationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IntegrationEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IntegrationEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _IntegrationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.Integration]) (ret graphql.Marshaler) {
@@ -5530,7 +5530,7 @@ func (ec *executionContext) _IntegrationJobEdge_cursor(ctx context.Context, fiel
 			return ec.fieldContext_IntegrationJobEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5541,7 +5541,7 @@ func (ec *executionContext) _IntegrationJobEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_IntegrationJobEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IntegrationJobEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IntegrationJobEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _IntegrationJobEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.IntegrationJob]) (ret graphql.Marshaler) {
@@ -6044,7 +6044,7 @@ func (ec *executionContext) _IntegrationLogEdge_cursor(ctx context.Context, fiel
 			return ec.fieldContext_IntegrationLogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6055,7 +6055,7 @@ func (ec *executionContext) _IntegrationLogEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_IntegrationLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IntegrationLogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IntegrationLogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _IntegrationLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*model.IntegrationLog]) (ret graphql.Marshaler) {
@@ -6603,7 +6603,7 @@ func (ec *executionContext) _LogEdge_cursor(ctx context.Context, field graphql.C
 			return ec.fieldContext_LogEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6614,7 +6614,7 @@ func (ec *executionContext) _LogEdge_cursor(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_LogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LogEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LogEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _LogEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Log]) (ret graphql.Marshaler) {
@@ -7269,7 +7269,7 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 			return ec.fieldContext_PageInfo_startCursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.StartCursor, nil
+			return obj.StartCursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7280,7 +7280,7 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PageInfo", field, true, false, "String")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -7292,7 +7292,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 			return ec.fieldContext_PageInfo_endCursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.EndCursor, nil
+			return obj.EndCursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7303,7 +7303,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PageInfo", field, true, false, "String")
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/guard"
@@ -44,16 +42,13 @@ type Config struct {
 	// Configure, if not nil, may change the GraphQL endpoint's configuration last
 	// (tests: their limits, logger, caches, the resolver's hooks).
 	Configure func(*graph.Config)
-	// QueryHook, if not nil, sees every statement of the read pool's bun.DB (the
-	// stores' and the GraphQL endpoint's reads): benchmarks capture SQL with it.
-	QueryHook bun.QueryHook
 }
 
 // App is the wired server.
 type App struct {
 	// Handler is the whole HTTP surface.
 	Handler http.Handler
-	// DB is the read pool (with Config.QueryHook); closing it closes every pool.
+	// DB is the read pool; closing it closes every pool.
 	DB *db.DB
 	// Parts creates the ingest tables' partitions (on the ingest pool).
 	Parts *db.Partitions
@@ -74,13 +69,6 @@ type App struct {
 // New wires a server over d (open and migrated). The tail hub, the revocation
 // listener and the limiter's reloads run until ctx ends or Stop is called.
 func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, error) {
-	if cfg.QueryHook != nil {
-		// A view of d over the same pools whose bun.DB carries the hook, made before
-		// any store holds the bun.DB.
-		hooked := *d
-		hooked.Bun = d.Bun.WithQueryHook(cfg.QueryHook)
-		d = &hooked
-	}
 	a := &App{DB: d, ShuttingDown: new(atomic.Bool)}
 	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub
 	// on the system pool; everything else reads on d (the read pool).

@@ -1,0 +1,89 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+)
+
+// params binds a statement's values as PostgreSQL parameters ($1, $2, ...) instead
+// of the literals bun writes into the text. A statement whose every value is a
+// parameter has one text for every call of its shape, so PostgreSQL can keep it
+// prepared on each connection and, once its plan does not depend on the values,
+// skip planning: the nested pages (LATERAL over every partition of a log table,
+// which no time bound prunes) spent more time being planned than run.
+//
+// A nil *params binds nothing: value returns the value itself, for bun to write.
+type params struct{ args []any }
+
+// value returns the placeholder of v as the next parameter, for a `?` of a bun
+// query (or v itself when p is nil).
+func (p *params) value(v any) any {
+	if p == nil {
+		return v
+	}
+	p.args = append(p.args, v)
+	return bun.Safe("$" + strconv.Itoa(len(p.args)))
+}
+
+// scanPrepared runs q, built with p's placeholders, as a prepared statement (pgx's
+// statement cache, whatever the pool's default mode) and scans its rows into dest
+// as q.Scan would. prepared false runs it without caching it (described first, for
+// the parameters' types): for a text that also holds literals (a filter's values),
+// which would fill the cache with statements used once.
+func scanPrepared(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, p *params, prepared bool, dest ...any) error {
+	mode := pgx.QueryExecModeDescribeExec
+	if prepared {
+		mode = pgx.QueryExecModeCacheStatement
+	}
+	args := make([]any, 0, len(p.args)+1)
+	args = append(args, mode)
+	args = append(args, p.args...)
+	// database/sql's, not bun's QueryContext: bun would write the arguments into
+	// the text (and find no `?` for them).
+	var rows *sql.Rows
+	var err error
+	switch d := idb.(type) {
+	case *bun.DB:
+		rows, err = d.DB.QueryContext(ctx, q.String(), args...)
+	case bun.Tx:
+		rows, err = d.Tx.QueryContext(ctx, q.String(), args...)
+	case bun.Conn:
+		rows, err = d.Conn.QueryContext(ctx, q.String(), args...)
+	default:
+		return fmt.Errorf("prepared statement over %T", idb)
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := q.DB().ScanRows(ctx, rows, dest...); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// isZero reports a filter that filters nothing: nil, or a pointer to a zero struct.
+func isZero(filter any) bool {
+	if filter == nil {
+		return true
+	}
+	v := reflect.ValueOf(filter)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return true
+		}
+		v = v.Elem()
+	}
+	return v.IsZero()
+}
+
+// errParentType is childRows' error for parents of a type it cannot bind.
+func errParentType(parentCol string, parents any) error {
+	return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
+}
