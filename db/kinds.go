@@ -50,8 +50,10 @@ type kindInfo struct {
 	// entities sets the entities the export rows' logs refer to (nil: none).
 	entities func(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error
 
-	// Ingest: the columns COPY writes, record i's values of them, and what creates
-	// the entities a batch names before its rows are written (nil: none).
+	// Ingest: record i's log and what the client sent of it, the columns COPY
+	// writes, record i's values of them, and what creates the entities a batch
+	// names before its rows are written (nil: none).
+	record       func(b *model.Batch, i int) (model.Log, model.RecordMeta)
 	copyColumns  []string
 	copyRow      func(w *batchWriter, i int) ([]any, error)
 	syncEntities func(w *batchWriter, ctx context.Context, tx pgx.Tx) error
@@ -82,6 +84,10 @@ func init() {
 				lv := int16(x.Level)
 				k.level, k.service = &lv, &x.Service
 			},
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.App[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"},
 			copyRow:     appRow,
 		},
@@ -106,6 +112,10 @@ func init() {
 			},
 			countKey: func(model.Log, *countKey) {},
 			entities: requestEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.APIRequest[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
 				"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"},
 			copyRow:      requestRow,
@@ -136,6 +146,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.integrationID = &l.(*model.IntegrationLog).IntegrationID },
 			entities: integrationEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.Integration[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
 				"body", "status_code", "error_detail", "batch_id"},
 			copyRow:      integrationRow,
@@ -161,6 +175,10 @@ func init() {
 				lv := int16(l.(*model.ActionLog).Level)
 				k.level = &lv
 			},
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.Action[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"},
 			copyRow:     actionRow,
 		},
@@ -185,6 +203,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.referenceID = &l.(*model.APIReferenceLog).APIReferenceID },
 			entities: referenceEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.APIReference[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
 				"error_count", "alerts_count", "errors", "alerts", "batch_id"},
 			copyRow:      referenceRow,

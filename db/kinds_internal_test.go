@@ -16,7 +16,7 @@ func TestKindsDescribed(t *testing.T) {
 		}
 		if ki.kind != k || ki.idType == "" || ki.severity == "" || len(ki.search) == 0 || ki.source == "" ||
 			ki.gqlType == "" || ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil ||
-			len(ki.copyColumns) == 0 || ki.copyRow == nil {
+			ki.record == nil || len(ki.copyColumns) == 0 || ki.copyRow == nil {
 			t.Errorf("%s: incomplete description %+v", k, ki)
 		}
 		if got := ki.newLog().Kind(); got != k {
