@@ -152,7 +152,7 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 	}
 	dims := reflect.New(spec.typ) // the filter without its window
 	for i := range spec.typ.NumField() {
-		switch spec.fields[spec.typ.Field(i).Name] {
+		switch spec.fields[spec.typ.Field(i).Name].use {
 		case fieldRollup:
 			dims.Elem().Field(i).Set(f.Field(i))
 		case fieldWindow:

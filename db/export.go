@@ -61,7 +61,7 @@ func listAs[T model.Log](ctx context.Context, s *LogStore, ws uuid.UUID, filter 
 func asInputError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22" {
-		return &model.InputError{Msg: "invalid filter value: " + pgErr.Message}
+		return model.InputErrorf("invalid filter value: %s", pgErr.Message)
 	}
 	return err
 }

@@ -74,7 +74,7 @@ func fieldStrings(fs []model.LogFacetField) []string {
 func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
 	fields []model.LogFacetField, first int) ([]model.Facet, error) {
 	if first < 1 || first > MaxFacetValues {
-		return nil, &model.InputError{Msg: fmt.Sprintf("first: %d is not between 1 and %d", first, MaxFacetValues)}
+		return nil, model.InputErrorf("first: %d is not between 1 and %d", first, MaxFacetValues)
 	}
 	var asked []model.LogFacetField
 	for _, fl := range fields {

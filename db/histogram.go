@@ -86,7 +86,7 @@ func (h HistogramSpec) BucketCount() int64 {
 func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec) ([]model.HistogramBucket, error) {
 	h = h.normalized()
 	if h.Interval <= 0 {
-		return nil, &model.InputError{Msg: "interval: must be a positive duration"}
+		return nil, model.InputErrorf("interval: must be a positive duration")
 	}
 	if !h.From.Before(h.To) { // no bucket; and the filter would refuse the empty range
 		return []model.HistogramBucket{}, nil
@@ -149,7 +149,7 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 		Scan(ctx, &rows)
 	if err != nil {
 		if isBadTimeZone(err) {
-			return nil, &model.InputError{Msg: fmt.Sprintf("timeZone: %q is not a time zone PostgreSQL knows", h.Location.String())}
+			return nil, model.InputErrorf("timeZone: %q is not a time zone PostgreSQL knows", h.Location.String())
 		}
 		return nil, fmt.Errorf("log histogram: %w", err)
 	}

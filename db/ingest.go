@@ -206,24 +206,7 @@ type recordKey struct {
 
 // logAt is record i's log and what the client sent of it.
 func (w *batchWriter) logAt(i int) (model.Log, model.RecordMeta) {
-	switch w.kind {
-	case model.KindApp:
-		r := &w.b.App[i]
-		return &r.Log, r.RecordMeta
-	case model.KindAPIRequest:
-		r := &w.b.APIRequest[i]
-		return &r.Log, r.RecordMeta
-	case model.KindIntegration:
-		r := &w.b.Integration[i]
-		return &r.Log, r.RecordMeta
-	case model.KindAction:
-		r := &w.b.Action[i]
-		return &r.Log, r.RecordMeta
-	case model.KindAPIReference:
-		r := &w.b.APIReference[i]
-		return &r.Log, r.RecordMeta
-	}
-	panic(fmt.Sprintf("ingest: unknown kind %q", w.kind))
+	return kindOf(w.kind).record(w.b, i)
 }
 
 func (w *batchWriter) key(i int) (recordKey, bool) {

@@ -50,8 +50,10 @@ type kindInfo struct {
 	// entities sets the entities the export rows' logs refer to (nil: none).
 	entities func(ctx context.Context, es *EntityStore, ws uuid.UUID, rows []ExportRow) error
 
-	// Ingest: the columns COPY writes, record i's values of them, and what creates
-	// the entities a batch names before its rows are written (nil: none).
+	// Ingest: record i's log and what the client sent of it, the columns COPY
+	// writes, record i's values of them, and what creates the entities a batch
+	// names before its rows are written (nil: none).
+	record       func(b *model.Batch, i int) (model.Log, model.RecordMeta)
 	copyColumns  []string
 	copyRow      func(w *batchWriter, i int) ([]any, error)
 	syncEntities func(w *batchWriter, ctx context.Context, tx pgx.Tx) error
@@ -70,8 +72,10 @@ func init() {
 			message: bun.SafeQuery("t.message"),
 			rollup:  []string{"level", "service"},
 			filter: filterOf(func(q *bun.SelectQuery, _ uuid.UUID, f *model.AppLogFilter) error { return filterApp(q, f) },
-				map[string]fieldUse{"Time": fieldWindow, "Levels": fieldRollup, "MinLevel": fieldRollup, "Services": fieldRollup,
-					"Search": fieldRows, "Details": fieldRows}),
+				map[string]filterField{
+					"Time": {"time", fieldWindow}, "Levels": {"levels", fieldRollup}, "MinLevel": {"minLevel", fieldRollup},
+					"Services": {"services", fieldRollup}, "Search": {"search", fieldRows}, "Details": {"details", fieldRows},
+				}),
 			newLog: func() model.Log { return new(model.AppLog) },
 			list:   listAs[*model.AppLog],
 			contextOf: func(l model.Log) (string, any) {
@@ -81,6 +85,10 @@ func init() {
 				x := l.(*model.AppLog)
 				lv := int16(x.Level)
 				k.level, k.service = &lv, &x.Service
+			},
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.App[i]
+				return &r.Log, r.RecordMeta
 			},
 			copyColumns: []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"},
 			copyRow:     appRow,
@@ -96,9 +104,13 @@ func init() {
 				{col: "endpoint", fields: []model.LogFacetField{model.LogFacetFieldEndpoint}}},
 			message: bun.SafeQuery("t.code::text || ' ' || coalesce((?::text[])[t.code], '') || ' ' || t.endpoint", statusTexts),
 			filter: filterOf(filterAPIRequest,
-				map[string]fieldUse{"Time": fieldWindow, "Codes": fieldRows, "CodeClasses": fieldRows, "Outcome": fieldRows,
-					"GatewayCodes": fieldRows, "Clients": fieldRows, "Collections": fieldRows, "CollectionType": fieldRows,
-					"Endpoints": fieldRows, "IPs": fieldRows, "MinTimingMs": fieldRows, "MaxTimingMs": fieldRows, "Search": fieldRows}),
+				map[string]filterField{
+					"Time": {"time", fieldWindow}, "Codes": {"codes", fieldRows}, "CodeClasses": {"codeClasses", fieldRows},
+					"Outcome": {"outcome", fieldRows}, "GatewayCodes": {"gatewayCodes", fieldRows}, "Clients": {"clients", fieldRows},
+					"Collections": {"collections", fieldRows}, "CollectionType": {"collectionType", fieldRows}, "Endpoints": {"endpoints", fieldRows},
+					"IPs": {"ips", fieldRows}, "MinTimingMs": {"minTimingMs", fieldRows}, "MaxTimingMs": {"maxTimingMs", fieldRows},
+					"Search": {"search", fieldRows},
+				}),
 			newLog: func() model.Log { return new(model.APIRequestLog) },
 			list:   listAs[*model.APIRequestLog],
 			contextOf: func(l model.Log) (string, any) {
@@ -106,6 +118,10 @@ func init() {
 			},
 			countKey: func(model.Log, *countKey) {},
 			entities: requestEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.APIRequest[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
 				"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"},
 			copyRow:      requestRow,
@@ -122,8 +138,11 @@ func init() {
 			filter: filterOf(func(q *bun.SelectQuery, _ uuid.UUID, f *model.IntegrationLogFilter) error {
 				return filterIntegration(q, f)
 			},
-				map[string]fieldUse{"Time": fieldWindow, "IntegrationIDs": fieldRollup, "JobIDs": fieldRows, "Succeeded": fieldRows,
-					"StatusCodes": fieldRows, "MinAttempt": fieldRows, "Search": fieldRows}),
+				map[string]filterField{
+					"Time": {"time", fieldWindow}, "IntegrationIDs": {"integrationIds", fieldRollup}, "JobIDs": {"jobIds", fieldRows},
+					"Succeeded": {"succeeded", fieldRows}, "StatusCodes": {"statusCodes", fieldRows}, "MinAttempt": {"minAttempt", fieldRows},
+					"Search": {"search", fieldRows},
+				}),
 			newLog: func() model.Log { return new(model.IntegrationLog) },
 			list:   listAs[*model.IntegrationLog],
 			contextOf: func(l model.Log) (string, any) {
@@ -136,6 +155,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.integrationID = &l.(*model.IntegrationLog).IntegrationID },
 			entities: integrationEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.Integration[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "created_at", "integration_id", "job_id", "succeeded", "attempt",
 				"body", "status_code", "error_detail", "batch_id"},
 			copyRow:      integrationRow,
@@ -150,8 +173,10 @@ func init() {
 			message: bun.SafeQuery("t.message"),
 			rollup:  []string{"level"},
 			filter: filterOf(func(q *bun.SelectQuery, _ uuid.UUID, f *model.ActionLogFilter) error { return filterAction(q, f) },
-				map[string]fieldUse{"Time": fieldWindow, "MinLevel": fieldRollup, "MaxLevel": fieldRollup,
-					"AppNames": fieldRows, "LoggerNames": fieldRows, "Search": fieldRows}),
+				map[string]filterField{
+					"Time": {"time", fieldWindow}, "MinLevel": {"minLevel", fieldRollup}, "MaxLevel": {"maxLevel", fieldRollup},
+					"AppNames": {"appNames", fieldRows}, "LoggerNames": {"loggerNames", fieldRows}, "Search": {"search", fieldRows},
+				}),
 			newLog: func() model.Log { return new(model.ActionLog) },
 			list:   listAs[*model.ActionLog],
 			contextOf: func(l model.Log) (string, any) {
@@ -160,6 +185,10 @@ func init() {
 			countKey: func(l model.Log, k *countKey) {
 				lv := int16(l.(*model.ActionLog).Level)
 				k.level = &lv
+			},
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.Action[i]
+				return &r.Log, r.RecordMeta
 			},
 			copyColumns: []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace", "batch_id"},
 			copyRow:     actionRow,
@@ -176,8 +205,10 @@ func init() {
 			filter: filterOf(func(q *bun.SelectQuery, _ uuid.UUID, f *model.APIReferenceLogFilter) error {
 				return filterAPIReference(q, f)
 			},
-				map[string]fieldUse{"Time": fieldWindow, "APIReferenceIDs": fieldRollup, "UserIDs": fieldRows,
-					"HasErrors": fieldRows, "HasAlerts": fieldRows, "Search": fieldRows}),
+				map[string]filterField{
+					"Time": {"time", fieldWindow}, "APIReferenceIDs": {"apiReferenceIds", fieldRollup}, "UserIDs": {"userIds", fieldRows},
+					"HasErrors": {"hasErrors", fieldRows}, "HasAlerts": {"hasAlerts", fieldRows}, "Search": {"search", fieldRows},
+				}),
 			newLog: func() model.Log { return new(model.APIReferenceLog) },
 			list:   listAs[*model.APIReferenceLog],
 			contextOf: func(l model.Log) (string, any) {
@@ -185,6 +216,10 @@ func init() {
 			},
 			countKey: func(l model.Log, k *countKey) { k.referenceID = &l.(*model.APIReferenceLog).APIReferenceID },
 			entities: referenceEntities,
+			record: func(b *model.Batch, i int) (model.Log, model.RecordMeta) {
+				r := &b.APIReference[i]
+				return &r.Log, r.RecordMeta
+			},
 			copyColumns: []string{"workspace_id", "id", "modified_at", "api_reference_id", "user_id", "title",
 				"error_count", "alerts_count", "errors", "alerts", "batch_id"},
 			copyRow:      referenceRow,
@@ -233,6 +268,22 @@ func NewLog(k model.LogKind) model.Log {
 		return ki.newLog()
 	}
 	return nil
+}
+
+// NewFilter returns an empty filter of kind k (a pointer to the kind's filter
+// struct, the one GraphQL binds the kind's filter input to) and its settable
+// fields by their names in that input; nil for an unknown kind.
+func NewFilter(k model.LogKind) (filter any, fields map[string]reflect.Value) {
+	ki := kindOf(k)
+	if ki == nil {
+		return nil, nil
+	}
+	v := reflect.New(ki.filter.typ)
+	fields = make(map[string]reflect.Value, len(ki.filter.fields))
+	for name, f := range ki.filter.fields {
+		fields[f.input] = v.Elem().FieldByName(name)
+	}
+	return v.Interface(), fields
 }
 
 // sourceSQL is the SQL of the kind's source name on alias t, and the join it needs
@@ -296,10 +347,18 @@ const (
 type filterSpec struct {
 	typ    reflect.Type // the struct; filters are pointers to it
 	apply  func(q *bun.SelectQuery, ws uuid.UUID, filter any) error
-	fields map[string]fieldUse
+	fields map[string]filterField
 }
 
-func filterOf[F any](apply func(q *bun.SelectQuery, ws uuid.UUID, f *F) error, fields map[string]fieldUse) filterSpec {
+// filterField is one field of a filter struct: its name in the kind's GraphQL
+// filter input (exports' query parameters use the same names) and what the rollup
+// may do with it.
+type filterField struct {
+	input string
+	use   fieldUse
+}
+
+func filterOf[F any](apply func(q *bun.SelectQuery, ws uuid.UUID, f *F) error, fields map[string]filterField) filterSpec {
 	return filterSpec{
 		typ: reflect.TypeFor[F](),
 		apply: func(q *bun.SelectQuery, ws uuid.UUID, filter any) error {

@@ -1,8 +1,12 @@
 package db
 
 import (
+	"os"
 	"reflect"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -16,17 +20,11 @@ func TestKindsDescribed(t *testing.T) {
 		}
 		if ki.kind != k || ki.idType == "" || ki.severity == "" || len(ki.search) == 0 || ki.source == "" ||
 			ki.gqlType == "" || ki.message == nil || ki.newLog == nil || ki.list == nil || ki.contextOf == nil || ki.countKey == nil ||
-			len(ki.copyColumns) == 0 || ki.copyRow == nil {
+			ki.record == nil || len(ki.copyColumns) == 0 || ki.copyRow == nil {
 			t.Errorf("%s: incomplete description %+v", k, ki)
 		}
 		if got := ki.newLog().Kind(); got != k {
 			t.Errorf("%s: newLog makes a %s log", k, got)
-		}
-		// The tail matches sources with SQL of its own (tailSource) until it reads
-		// the description: both must name the same source.
-		expr, join := ki.sourceSQL()
-		if wantExpr, wantJoin := tailSource(k); expr != wantExpr || join != wantJoin {
-			t.Errorf("%s: source %q %q, the tail's %q %q", k, expr, join, wantExpr, wantJoin)
 		}
 	}
 	if len(kinds) != len(model.AllKinds) {
@@ -58,7 +56,7 @@ func TestFilterFieldsClassified(t *testing.T) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			names[f.Name] = true
-			switch spec.fields[f.Name] {
+			switch spec.fields[f.Name].use {
 			case fieldWindow:
 				windows++
 				if f.Type != reflect.TypeFor[*model.TimeRange]() {
@@ -73,12 +71,50 @@ func TestFilterFieldsClassified(t *testing.T) {
 				t.Errorf("%s: %s.%s is not classified for the rollup (fieldWindow, fieldRollup or fieldRows in db/kinds.go)", k, typ.Name(), f.Name)
 			}
 		}
-		if windows != 1 || spec.fields["Time"] != fieldWindow {
+		if windows != 1 || spec.fields["Time"].use != fieldWindow {
 			t.Errorf("%s: %s needs exactly one window, Time (has %d)", k, typ.Name(), windows)
 		}
 		for name := range spec.fields {
 			if !names[name] {
 				t.Errorf("%s: %s has no field %s", k, typ.Name(), name)
+			}
+		}
+	}
+}
+
+// TestFilterInputNames: each filter field's input name (which exports' query
+// parameters use too) is a field of the kind's GraphQL filter input, and every
+// field of that input is a filter field.
+func TestFilterInputNames(t *testing.T) {
+	src, err := os.ReadFile("../schema.graphqls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(src)})
+	if gqlErr != nil {
+		t.Fatal(gqlErr)
+	}
+	for _, k := range model.AllKinds {
+		ki := kindOf(k)
+		input := schema.Types[ki.gqlType+"Filter"]
+		if input == nil {
+			t.Errorf("%s: no input %sFilter in the schema", k, ki.gqlType)
+			continue
+		}
+		want := map[string]bool{}
+		for _, f := range input.Fields {
+			want[f.Name] = true
+		}
+		got := map[string]bool{}
+		for name, f := range ki.filter.fields {
+			got[f.input] = true
+			if !want[f.input] {
+				t.Errorf("%s: %s.%s is named %q, not a field of %s", k, ki.filter.typ.Name(), name, f.input, input.Name)
+			}
+		}
+		for name := range want {
+			if !got[name] {
+				t.Errorf("%s: %s.%s names no filter field", k, input.Name, name)
 			}
 		}
 	}

@@ -82,7 +82,7 @@ func checkCursorID(id, typ string) error {
 		_, err = strconv.ParseInt(id, 10, 64)
 	}
 	if err != nil {
-		return &model.InputError{Msg: "after/before: not a valid cursor"}
+		return model.InputErrorf("after/before: not a valid cursor")
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 	if f.Details != nil {
 		b, err := json.Marshal(f.Details)
 		if err != nil {
-			return &model.InputError{Msg: "details: not a JSON object"}
+			return model.InputErrorf("details: not a JSON object")
 		}
 		q.Where("details @> ?::jsonb", string(b))
 	}
@@ -216,7 +216,7 @@ func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error 
 	}
 	if f.MinAttempt != nil {
 		if *f.MinAttempt < 1 {
-			return &model.InputError{Msg: fmt.Sprintf("minAttempt: %d is below 1", *f.MinAttempt)}
+			return model.InputErrorf("minAttempt: %d is below 1", *f.MinAttempt)
 		}
 		q.Where("attempt >= ?", *f.MinAttempt)
 	}

@@ -78,7 +78,7 @@ func (s *LogStore) IntegrationStats(ctx context.Context, ws uuid.UUID, q Integra
 	for _, d := range q.GroupBy {
 		dim, ok := integrationDims[d]
 		if !ok {
-			return nil, &model.InputError{Msg: fmt.Sprintf("groupBy: %q is not a dimension", d)}
+			return nil, model.InputErrorf("groupBy: %q is not a dimension", d)
 		}
 		if !seen[d] {
 			seen[d] = true
@@ -111,8 +111,8 @@ func (s *LogStore) IntegrationStats(ctx context.Context, ws uuid.UUID, q Integra
 		return nil, fmt.Errorf("integration stats: %w", err)
 	}
 	if len(rows) > MaxStatsRows {
-		return nil, &model.InputError{Msg: fmt.Sprintf("integrationStats: more than %d rows (groups x buckets); use a wider interval, a shorter time range, "+
-			"or narrow the filter (integrationIds, jobIds, statusCodes)", MaxStatsRows)}
+		return nil, model.InputErrorf("integrationStats: more than %d rows (groups x buckets); use a wider interval, a shorter time range, "+
+			"or narrow the filter (integrationIds, jobIds, statusCodes)", MaxStatsRows)
 	}
 	type groupKey struct {
 		i, j uuid.UUID
@@ -133,8 +133,8 @@ func (s *LogStore) IntegrationStats(ctx context.Context, ws uuid.UUID, q Integra
 		groups[k] = true
 	}
 	if len(groups) > MaxStatsGroups {
-		return nil, &model.InputError{Msg: fmt.Sprintf("integrationStats: %d groups, more than %d; narrow the filter (integrationIds, jobIds, statusCodes, time) or group by fewer dimensions",
-			len(groups), MaxStatsGroups)}
+		return nil, model.InputErrorf("integrationStats: %d groups, more than %d; narrow the filter (integrationIds, jobIds, statusCodes, time) or group by fewer dimensions",
+			len(groups), MaxStatsGroups)
 	}
 	if w.IntervalUs == 0 {
 		for i := range rows {

@@ -53,7 +53,7 @@ func resolveWindow(r *model.TimeRange, interval *time.Duration) (statsWindow, er
 	// of the very bounds the WHERE clause sees.
 	w.From, w.To = w.From.Truncate(time.Microsecond), w.To.Truncate(time.Microsecond)
 	if interval != nil && *interval < MinStatsInterval {
-		return w, &model.InputError{Msg: fmt.Sprintf("interval: %s is below the narrowest bucket, %s", model.Duration(*interval), model.Duration(MinStatsInterval))}
+		return w, model.InputErrorf("interval: %s is below the narrowest bucket, %s", model.Duration(*interval), model.Duration(MinStatsInterval))
 	}
 	if !w.From.Before(w.To) {
 		// A start in the future with an open end: an empty window.
@@ -69,8 +69,8 @@ func resolveWindow(r *model.TimeRange, interval *time.Duration) (statsWindow, er
 	last := floorDiv(w.To.UnixMicro()-bucketOrigin.UnixMicro()-1, w.IntervalUs) // To is exclusive
 	w.Buckets = last - first + 1
 	if w.Buckets > MaxStatsBuckets {
-		return w, &model.InputError{Msg: fmt.Sprintf("interval: %s over %s..%s gives %d buckets, more than %d; use a wider interval or a shorter time range",
-			model.Duration(*interval), w.From.UTC().Format(time.RFC3339Nano), w.To.UTC().Format(time.RFC3339Nano), w.Buckets, MaxStatsBuckets)}
+		return w, model.InputErrorf("interval: %s over %s..%s gives %d buckets, more than %d; use a wider interval or a shorter time range",
+			model.Duration(*interval), w.From.UTC().Format(time.RFC3339Nano), w.To.UTC().Format(time.RFC3339Nano), w.Buckets, MaxStatsBuckets)
 	}
 	return w, nil
 }
@@ -171,18 +171,18 @@ type apiRequestStatsRow struct {
 // empty window gives no rows.
 func (s *LogStore) APIRequestStats(ctx context.Context, ws uuid.UUID, q APIRequestStatsQuery) ([]model.APIRequestStatsRow, error) {
 	if q.First < 1 || q.First > MaxStatsGroups {
-		return nil, &model.InputError{Msg: fmt.Sprintf("first: %d is not between 1 and %d; the groups past first are summed into the other row, "+
-			"and filters (clients, collections, endpoints, codes) narrow the groups", q.First, MaxStatsGroups)}
+		return nil, model.InputErrorf("first: %d is not between 1 and %d; the groups past first are summed into the other row, "+
+			"and filters (clients, collections, endpoints, codes) narrow the groups", q.First, MaxStatsGroups)
 	}
 	measure, ok := requestMeasures[q.OrderBy]
 	if !ok {
-		return nil, &model.InputError{Msg: fmt.Sprintf("orderBy.field: %q is not a statistic", q.OrderBy)}
+		return nil, model.InputErrorf("orderBy.field: %q is not a statistic", q.OrderBy)
 	}
 	var dims []model.APIRequestDimension
 	seen := map[model.APIRequestDimension]bool{}
 	for _, d := range q.GroupBy {
 		if _, ok := requestDims[d]; !ok {
-			return nil, &model.InputError{Msg: fmt.Sprintf("groupBy: %q is not a dimension", d)}
+			return nil, model.InputErrorf("groupBy: %q is not a dimension", d)
 		}
 		if !seen[d] {
 			seen[d] = true
@@ -202,8 +202,8 @@ func (s *LogStore) APIRequestStats(ctx context.Context, ws uuid.UUID, q APIReque
 		groups = 1
 	}
 	if groups*w.Buckets > MaxStatsRows {
-		return nil, &model.InputError{Msg: fmt.Sprintf("first: %d groups x %d buckets could give %d rows, more than %d; lower first, use a wider interval or a shorter time range",
-			groups, w.Buckets, groups*w.Buckets, MaxStatsRows)}
+		return nil, model.InputErrorf("first: %d groups x %d buckets could give %d rows, more than %d; lower first, use a wider interval or a shorter time range",
+			groups, w.Buckets, groups*w.Buckets, MaxStatsRows)
 	}
 	if w.Buckets == 0 {
 		return []model.APIRequestStatsRow{}, nil

@@ -540,23 +540,6 @@ type TailLog struct {
 	xid    uint64 // the inserting transaction (64-bit, with epoch); 0: unknown
 }
 
-// tailSource is the SQL for a kind's source name and the join it needs.
-func tailSource(k model.LogKind) (expr, join string) {
-	switch k {
-	case model.KindApp:
-		return "t.service", ""
-	case model.KindAPIRequest:
-		return "e.name", "LEFT JOIN api_collections e ON e.workspace_id = t.workspace_id AND e.id = t.collection_id"
-	case model.KindIntegration:
-		return "e.name", "LEFT JOIN integrations e ON e.workspace_id = t.workspace_id AND e.id = t.integration_id"
-	case model.KindAction:
-		return "t.logger_name", ""
-	case model.KindAPIReference:
-		return "e.name", "LEFT JOIN api_references e ON e.workspace_id = t.workspace_id AND e.id = t.api_reference_id"
-	}
-	return "NULL", ""
-}
-
 // fetch reads the rows of a group's batches with one statement: each batch by its
 // id, within its time range (so through the list index of the partitions the range
 // touches), and stores each notice's logs, in time order, at its index in read.
@@ -619,7 +602,7 @@ const tailReadSettings = "SET LOCAL enable_seqscan = off"
 // source is joined inside the fence too, so nothing after it can reorder rows:
 // each batch's rows come out contiguous, in (time, id) order, as fetch keeps them.
 func tailReadSQL(kind model.LogKind) string {
-	src, join := tailSource(kind)
+	src, join := kindOf(kind).sourceSQL()
 	return fmt.Sprintf(`
 		SELECT b.i, x.doc, x.source
 		FROM unnest($2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS b(i, batch, lo, hi)

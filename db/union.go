@@ -68,7 +68,7 @@ func unionKeyset(q *bun.SelectQuery, k model.LogKind, c *model.Cursor, op string
 	col := bun.Ident(k.TimeColumn())
 	rank, crank := kindRank(k), kindRank(c.Kind)
 	if crank < 0 {
-		return &model.InputError{Msg: "after/before: not a valid cursor"}
+		return model.InputErrorf("after/before: not a valid cursor")
 	}
 	switch {
 	case rank == crank:

@@ -170,6 +170,7 @@ func BenchmarkWorstAcceptedDocument(b *testing.B) {
 // large (the refusal names the limit), and its largest accepted document still
 // passes the limits; GraphiQL's introspection query passes.
 func TestDocumentLimitsShapes(t *testing.T) {
+	t.Parallel()
 	d := defaultLimits()
 	if err := limitsRefusal(d, introspectionQuery); err != nil {
 		t.Fatalf("the introspection query is refused: %v", err)

@@ -114,7 +114,7 @@ func (d *Duration) UnmarshalGQL(v any) error {
 	}
 	parsed, err := ParseDuration(s)
 	if err != nil {
-		return &InputError{Msg: err.Error()}
+		return InputErrorf("%s", err)
 	}
 	*d = parsed
 	return nil

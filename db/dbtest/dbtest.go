@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,7 +122,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 }
 
 // NewURL creates a fresh migrated database for t and returns its URL; the database
-// is dropped when the test ends.
+// is dropped when the test ends (under Main, after it ended).
 func NewURL(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -142,23 +143,75 @@ func NewURL(t testing.TB) string {
 		t.Fatalf("clone template: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Errorf("drop test database: %v", err)
+		if drops.on.Load() {
+			drops.drop(name)
 			return
 		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database: %v", err)
+		if err := drop(name); err != nil {
+			t.Error(err)
 		}
 	})
 	return WithDatabase(AdminURL(), name)
 }
 
+// drop drops a test database.
+func drop(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return fmt.Errorf("drop test database: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop test database: %w", err)
+	}
+	return nil
+}
+
+// dropper drops test databases after their tests ended (under Main). PostgreSQL
+// takes a checkpoint for every DROP DATABASE before it returns, flushing every
+// database's dirty pages: a test that waited for it would hold its parallel slot
+// meanwhile, whereas drops running together share checkpoints.
+type dropper struct {
+	on    atomic.Bool   // Main is running the tests
+	slots chan struct{} // bounds the admin connections drops hold at once
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	errs  []error
+}
+
+var drops = dropper{slots: make(chan struct{}, 4)}
+
+func (d *dropper) drop(name string) {
+	d.wg.Go(func() {
+		d.slots <- struct{}{}
+		defer func() { <-d.slots }()
+		if err := drop(name); err != nil {
+			d.mu.Lock()
+			d.errs = append(d.errs, err)
+			d.mu.Unlock()
+		}
+	})
+}
+
+// Main runs a package's tests (call it from TestMain) and returns their exit code:
+// under it, a test's database is dropped after the test has ended, and Main waits
+// for every drop (a failed drop fails the run). Without it, each test waits for its
+// own drop.
+func Main(m *testing.M) int {
+	drops.on.Store(true)
+	code := m.Run()
+	drops.wg.Wait()
+	for _, err := range drops.errs {
+		fmt.Fprintln(os.Stderr, err)
+		code = max(code, 1)
+	}
+	return code
+}
+
 // New opens a fresh migrated database for t; it is closed and dropped when the
-// test ends.
+// test ends (see NewURL).
 func New(t testing.TB) *db.DB {
 	t.Helper()
 	return Open(t, NewURL(t), db.Options{})
