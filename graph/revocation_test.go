@@ -53,6 +53,21 @@ func newReadToken(t *testing.T, e *testserver.Env, name string) (string, string)
 	return tok.ID.String(), text
 }
 
+// revokeThroughGraphQL revokes token id with e's revokeApiToken.
+func revokeThroughGraphQL(t *testing.T, e *testserver.Env, id string) {
+	t.Helper()
+	var r struct {
+		Data struct {
+			RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
+		}
+		Errors []gqlError
+	}
+	e.GraphQL(e.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, map[string]any{"id": id}, &r)
+	if r.Errors != nil || r.Data.RevokeAPIToken.RevokedAt == nil {
+		t.Fatalf("revoke: %+v", r)
+	}
+}
+
 // TestRevokedSocketsCloseOnEveryServer: two servers over one database. Revoking a
 // token through one server's revokeApiToken closes, with 4401, every websocket that
 // token opened, on both servers and both subprotocols, whether it authenticated in
@@ -85,16 +100,7 @@ func TestRevokedSocketsCloseOnEveryServer(t *testing.T) {
 		t.Fatalf("server b tracks %d sockets, want 4", n)
 	}
 
-	var r struct {
-		Data struct {
-			RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
-		}
-		Errors []gqlError
-	}
-	a.GraphQL(a.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, map[string]any{"id": id}, &r)
-	if r.Errors != nil || r.Data.RevokeAPIToken.RevokedAt == nil {
-		t.Fatalf("revoke: %+v", r)
-	}
+	revokeThroughGraphQL(t, a, id)
 	for _, tc := range doomed {
 		tc.expectRevokedClose(t)
 	}
@@ -135,16 +141,7 @@ func TestRevokedTokenRefusedOnEveryServer(t *testing.T) {
 		}
 	}
 	tc := openTail(t, b, text, "graphql-transport-ws", nil) // authenticated from b's cache
-	var r struct {
-		Data struct {
-			RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
-		}
-		Errors []gqlError
-	}
-	a.GraphQL(a.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, map[string]any{"id": id}, &r)
-	if r.Errors != nil || r.Data.RevokeAPIToken.RevokedAt == nil {
-		t.Fatalf("revoke: %+v", r)
-	}
+	revokeThroughGraphQL(t, a, id)
 	resp, body := viewer(a)
 	refusal(t, resp, body, http.StatusUnauthorized, ctJSON, "UNAUTHENTICATED", "API token has been revoked")
 	tc.expectRevokedClose(t) // b has heard the notice
