@@ -17,8 +17,8 @@ const (
 	// a revocation the servers do not hear about (a token revoked or deleted by hand
 	// in SQL, without the NOTIFY) stops the token within this time.
 	DefaultTokenCacheTTL = 30 * time.Second
-	// DefaultTokenCacheSize is how many principals a server keeps (about 200 bytes
-	// each): every token in use on a large fleet of clients.
+	// DefaultTokenCacheSize is how many principals a server keeps (well under 1 KiB
+	// each, entry and indexes): every token in use on a large fleet of clients.
 	DefaultTokenCacheSize = 10_000
 )
 
