@@ -118,7 +118,8 @@ func (s *TokenStore) List(ctx context.Context, ws uuid.UUID) ([]model.APIToken, 
 	return out, nil
 }
 
-// Revoke marks a token revoked; it stops working on the next request. Revoking an
+// Revoke marks a token revoked; it stops working on the next request to this
+// store, and on other servers' stores once they hear the notice. Revoking an
 // already revoked token keeps its first revocation time. In the same transaction it
 // notifies TokenNotifyChannel with the token's id, so that every server forgets the
 // token's cached principal and ends the websockets the token opened (see
