@@ -30,3 +30,7 @@ func ExplainTailRead(t testing.TB, d *DB, k model.LogKind, args ...any) []map[st
 	}
 	return plan
 }
+
+// TurnTokenCacheOn turns s's principal cache on as its revocation listener does
+// when its LISTEN takes effect, without a listener (tests of the store alone).
+func TurnTokenCacheOn(s *TokenStore) { s.cache.setListening(true) }

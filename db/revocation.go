@@ -54,6 +54,11 @@ func (s *TokenStore) NotValid(ctx context.Context, refs []TokenRef) ([]uuid.UUID
 type RevocationListener struct {
 	// DB is the database whose revocations are heard.
 	DB *DB
+	// Tokens, if not nil, is the store whose principal cache this listener keeps
+	// safe: the cache answers only while LISTEN is in effect, is flushed each time
+	// it takes effect (notices sent while the listener was down are lost), and
+	// forgets each revoked token before OnRevoked is called. One listener per store.
+	Tokens *TokenStore
 	// Log receives connection losses; nil: slog.Default().
 	Log *slog.Logger
 	// OnRevoked is called, on the listening goroutine, with each revoked token's id.
@@ -111,6 +116,10 @@ func (l *RevocationListener) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{TokenNotifyChannel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if l.Tokens != nil {
+		l.Tokens.cache.setListening(true)
+		defer l.Tokens.cache.setListening(false)
+	}
 	if l.OnListening != nil {
 		l.OnListening()
 	}
@@ -122,6 +131,9 @@ func (l *RevocationListener) listen(ctx context.Context) error {
 		id, err := uuid.Parse(n.Payload)
 		if err != nil {
 			continue // not ours
+		}
+		if l.Tokens != nil {
+			l.Tokens.cache.forget(id)
 		}
 		if l.OnRevoked != nil {
 			l.OnRevoked(id)

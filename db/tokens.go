@@ -34,10 +34,26 @@ const lastUsedGranularity = time.Minute
 var wsEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // TokenStore creates, lists, revokes and checks API tokens.
-type TokenStore struct{ db bun.IDB }
+type TokenStore struct {
+	db    bun.IDB
+	cache *principalCache // nil: every Authenticate looks the token up
+}
 
-// NewTokenStore returns a token store over db.
+// NewTokenStore returns a token store over db whose every Authenticate runs its
+// lookup (the CLI, tools).
 func NewTokenStore(db bun.IDB) *TokenStore { return &TokenStore{db: db} }
+
+// NewCachedTokenStore returns a token store over db that reuses the principals of
+// successful lookups for opts.TTL (a server's store). The cache answers only while a
+// RevocationListener with this store in its Tokens listens: until its first LISTEN,
+// and from a lost connection until it listens again, every Authenticate looks the
+// token up.
+func NewCachedTokenStore(db bun.IDB, opts TokenCacheOptions) *TokenStore {
+	return &TokenStore{db: db, cache: newPrincipalCache(opts)}
+}
+
+// CacheStats counts the principal cache's answers (all zero without a cache).
+func (s *TokenStore) CacheStats() TokenCacheStats { return s.cache.stats() }
 
 // newTokenText makes `lg_<workspace id, base32>_<32 random bytes, base64url>`. The
 // workspace part lets the lookup use the workspace-first index.
@@ -102,12 +118,14 @@ func (s *TokenStore) List(ctx context.Context, ws uuid.UUID) ([]model.APIToken, 
 	return out, nil
 }
 
-// Revoke marks a token revoked; it stops working on the next request. Revoking an
+// Revoke marks a token revoked; it stops working on the next request to this
+// store, and on other servers' stores once they hear the notice. Revoking an
 // already revoked token keeps its first revocation time. In the same transaction it
-// notifies TokenNotifyChannel with the token's id, so that every server ends the
-// websockets the token opened (see RevocationListener): the notice goes out only if
-// the revocation commits, and again on a repeated revocation (a server that missed
-// the first one hears it then).
+// notifies TokenNotifyChannel with the token's id, so that every server forgets the
+// token's cached principal and ends the websockets the token opened (see
+// RevocationListener): the notice goes out only if the revocation commits, and again
+// on a repeated revocation (a server that missed the first one hears it then). This
+// store's cache forgets the token as soon as the revocation commits.
 func (s *TokenStore) Revoke(ctx context.Context, ws, id uuid.UUID) (*model.APIToken, error) {
 	t := new(model.APIToken)
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -124,16 +142,38 @@ func (s *TokenStore) Revoke(ctx context.Context, ws, id uuid.UUID) (*model.APITo
 	if err != nil {
 		return nil, fmt.Errorf("revoke token: %w", err)
 	}
+	s.cache.forget(id)
 	return t, nil
 }
 
-// Authenticate resolves a token's text to its principal. It writes last_used_at only
-// when the stored value is older than lastUsedGranularity.
+// Authenticate resolves a token's text to its principal: from the cache (no
+// statement) or by a lookup, whose success alone is cached. A lookup writes
+// last_used_at only when the stored value is older than lastUsedGranularity, so
+// with the cache last_used_at trails the token's last use by less than
+// lastUsedGranularity plus the cache's TTL.
 func (s *TokenStore) Authenticate(ctx context.Context, text string) (*model.Principal, error) {
 	ws, ok := parseTokenText(text)
 	if !ok {
 		return nil, ErrInvalidToken
 	}
+	hash := sha256.Sum256([]byte(text))
+	p, ticket, fill := s.cache.get(hash)
+	if p != nil {
+		return p, nil
+	}
+	p, err := s.lookup(ctx, ws, hash[:])
+	if err != nil {
+		return nil, err
+	}
+	if fill {
+		s.cache.put(hash, ticket, p)
+	}
+	return p, nil
+}
+
+// lookup reads the principal of the token whose hash is hash, and touches
+// last_used_at.
+func (s *TokenStore) lookup(ctx context.Context, ws uuid.UUID, hash []byte) (*model.Principal, error) {
 	var row struct {
 		TokenID    uuid.UUID  `bun:"token_id"`
 		Role       model.Role `bun:"role"`
@@ -146,7 +186,7 @@ func (s *TokenStore) Authenticate(ctx context.Context, text string) (*model.Prin
 	err := s.db.NewRaw(`
 		SELECT t.id AS token_id, t.role, t.revoked_at, t.last_used_at, w.slug, w.name, w.created_at
 		FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
-		WHERE t.workspace_id = ? AND t.token_hash = ?`, ws, hashToken(text)).Scan(ctx, &row)
+		WHERE t.workspace_id = ? AND t.token_hash = ?`, ws, hash).Scan(ctx, &row)
 	if err != nil {
 		if errors.Is(noRows(err), ErrNotFound) {
 			return nil, ErrInvalidToken

@@ -68,11 +68,14 @@ func NewRevocations(tokens *db.TokenStore, log *slog.Logger, opts RevocationOpti
 }
 
 // Start listens for revocations on d and re-checks periodically, until stop is
-// called (it waits for both goroutines) or ctx ends.
+// called (it waits for both goroutines) or ctx ends. Without Start the principal
+// cache of the registry's token store stays off.
 func (r *Revocations) Start(ctx context.Context, d *db.DB) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	l := &db.RevocationListener{DB: d, Log: r.log, OnRevoked: r.Revoked, OnListening: r.checkSoon}
+	// The listener also keeps the store's principal cache (if any) safe: on only
+	// while it listens, told of every revocation.
+	l := &db.RevocationListener{DB: d, Tokens: r.tokens, Log: r.log, OnRevoked: r.Revoked, OnListening: r.checkSoon}
 	wg.Add(2)
 	go func() { defer wg.Done(); l.Run(ctx) }()
 	go func() { defer wg.Done(); r.recheckLoop(ctx) }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,21 @@ func newReadToken(t *testing.T, e *testserver.Env, name string) (string, string)
 	return tok.ID.String(), text
 }
 
+// revokeThroughGraphQL revokes token id with e's revokeApiToken.
+func revokeThroughGraphQL(t *testing.T, e *testserver.Env, id string) {
+	t.Helper()
+	var r struct {
+		Data struct {
+			RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
+		}
+		Errors []gqlError
+	}
+	e.GraphQL(e.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, map[string]any{"id": id}, &r)
+	if r.Errors != nil || r.Data.RevokeAPIToken.RevokedAt == nil {
+		t.Fatalf("revoke: %+v", r)
+	}
+}
+
 // TestRevokedSocketsCloseOnEveryServer: two servers over one database. Revoking a
 // token through one server's revokeApiToken closes, with 4401, every websocket that
 // token opened, on both servers and both subprotocols, whether it authenticated in
@@ -84,16 +100,7 @@ func TestRevokedSocketsCloseOnEveryServer(t *testing.T) {
 		t.Fatalf("server b tracks %d sockets, want 4", n)
 	}
 
-	var r struct {
-		Data struct {
-			RevokeAPIToken struct{ RevokedAt *string } `json:"revokeApiToken"`
-		}
-		Errors []gqlError
-	}
-	a.GraphQL(a.Tokens[model.RoleAdmin], `mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }`, map[string]any{"id": id}, &r)
-	if r.Errors != nil || r.Data.RevokeAPIToken.RevokedAt == nil {
-		t.Fatalf("revoke: %+v", r)
-	}
+	revokeThroughGraphQL(t, a, id)
 	for _, tc := range doomed {
 		tc.expectRevokedClose(t)
 	}
@@ -103,6 +110,46 @@ func TestRevokedSocketsCloseOnEveryServer(t *testing.T) {
 	ingestHTTP(t, b, b.Tokens[model.RoleIngest], "app", appBatch("INFO", "still here"))
 	if logs, _ := survivor.take(t, 1); msgs(logs)[0] != "still here" {
 		t.Fatalf("the other token's socket: %v", msgs(logs))
+	}
+}
+
+// TestRevokedTokenRefusedOnEveryServer: with the principal cache on (a token's
+// requests run no lookup), a token revoked through server a is refused at once on
+// a, and on server b as soon as b hears the notice (the notice that closes the
+// token's websocket on b), on GraphQL and /v1 alike.
+func TestRevokedTokenRefusedOnEveryServer(t *testing.T) {
+	t.Parallel()
+	a := testserver.New(t, rest.Limits{})
+	b := a.Peer(t, testserver.Options{})
+	id, text := newReadToken(t, a, "doomed")
+	waitFor(t, "both servers' token caches to turn on", func() bool {
+		return a.Store.CacheStats().On && b.Store.CacheStats().On
+	})
+	viewer := func(e *testserver.Env) (*http.Response, string) {
+		return post(e, gqlBody(`{ viewer { role } }`), "Authorization", "Bearer "+text)
+	}
+	for _, e := range []*testserver.Env{a, b} {
+		before := e.Store.CacheStats()
+		for range 2 {
+			resp, body := viewer(e)
+			if w := expect(t, resp, body, http.StatusOK, ctJSON); string(w.Data) != `{"viewer":{"role":"READ"}}` {
+				t.Fatalf("viewer: %s", body)
+			}
+		}
+		if after := e.Store.CacheStats(); after.Hits-before.Hits != 1 || after.Misses-before.Misses != 1 {
+			t.Fatalf("cache before %+v, after %+v", before, after)
+		}
+	}
+	tc := openTail(t, b, text, "graphql-transport-ws", nil) // authenticated from b's cache
+	revokeThroughGraphQL(t, a, id)
+	resp, body := viewer(a)
+	refusal(t, resp, body, http.StatusUnauthorized, ctJSON, "UNAUTHENTICATED", "API token has been revoked")
+	tc.expectRevokedClose(t) // b has heard the notice
+	resp, body = viewer(b)
+	refusal(t, resp, body, http.StatusUnauthorized, ctJSON, "UNAUTHENTICATED", "API token has been revoked")
+	if resp, body := b.Ingest("app", text, appBatch("INFO", "x")); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(body, "API token has been revoked") {
+		t.Fatalf("/v1 on b: %d %s", resp.StatusCode, body)
 	}
 }
 

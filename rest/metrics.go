@@ -101,6 +101,38 @@ func (m *Metrics) WatchTail(h *db.TailHub) {
 	)
 }
 
+// WatchTokens exports the principal cache's counters, read at scrape time: hits ran
+// no statement; misses and bypasses each ran the token lookup.
+func (m *Metrics) WatchTokens(s *db.TokenStore) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_token_cache_hits_total",
+			Help: "Token authentications answered from the principal cache, without a statement.",
+		}, func() float64 { return float64(s.CacheStats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_token_cache_misses_total",
+			Help: "Token authentications that looked the token up while the principal cache was on (not cached, expired, or unknown).",
+		}, func() float64 { return float64(s.CacheStats().Misses) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_token_cache_bypasses_total",
+			Help: "Token authentications that looked the token up because the principal cache was off: the revocation listener was not listening.",
+		}, func() float64 { return float64(s.CacheStats().Bypasses) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_token_cache_entries",
+			Help: "Principals in the token cache.",
+		}, func() float64 { return float64(s.CacheStats().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_token_cache_on",
+			Help: "1 while the principal cache answers (its revocation listener listens), else 0.",
+		}, func() float64 {
+			if s.CacheStats().On {
+				return 1
+			}
+			return 0
+		}),
+	)
+}
+
 // poolCollector exports pgxpool statistics at scrape time.
 type poolCollector struct{ pool *pgxpool.Pool }
 

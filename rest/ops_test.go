@@ -99,6 +99,31 @@ func TestEntityNamesFollowTheLatestRecord(t *testing.T) {
 	}
 }
 
+// TestTokenCacheMetrics: /metrics counts the principal cache's hits, misses and
+// entries once the revocation listener has turned it on.
+func TestTokenCacheMetrics(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	testwait.Until(t, "the token cache to turn on", func() bool { return metric(t, e, "loggraph_token_cache_on") == "1" })
+	for range 2 {
+		if resp, body := e.Ingest("action", e.Tokens[model.RoleIngest], goodAction); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	for series, want := range map[string]string{
+		"loggraph_token_cache_hits_total":     "1",
+		"loggraph_token_cache_misses_total":   "1",
+		"loggraph_token_cache_bypasses_total": "0",
+		"loggraph_token_cache_entries":        "1",
+	} {
+		t.Run(series, func(t *testing.T) {
+			if got := metric(t, e, series); got != want {
+				t.Fatalf("%q, want %s", got, want)
+			}
+		})
+	}
+}
+
 func TestHealthReadinessMetrics(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})

@@ -39,6 +39,8 @@ type serveConfig struct {
 	BodyReadTimeout  time.Duration
 	LogLevel         string
 	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
+	TokenCacheTTL    time.Duration // how long a token's principal is reused without a lookup; 0 = no cache
+	TokenCacheSize   int           // most principals cached
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
 	PprofAddr        string        // where net/http/pprof listens; empty = nowhere
 	GraphQL          graph.Config  // limits only; the resolver is wired in internal/app
@@ -86,6 +88,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"largest GraphQL request body (env LOGGRAPH_MAX_GRAPHQL_BYTES)")
 	fs.DurationVar(&cfg.TokenRecheck, "token-recheck-interval", env.duration("LOGGRAPH_TOKEN_RECHECK_INTERVAL", graph.DefaultTokenRecheckInterval),
 		"how often the tokens of open websockets are checked for revocation, besides the revocation notices (env LOGGRAPH_TOKEN_RECHECK_INTERVAL)")
+	fs.DurationVar(&cfg.TokenCacheTTL, "token-cache-ttl", env.duration("LOGGRAPH_TOKEN_CACHE_TTL", db.DefaultTokenCacheTTL),
+		"how long a token's principal is reused without a lookup; a revocation reaches every server's cache by its NOTIFY, and this bounds one made without it (a token deleted in SQL); 0 = no cache (env LOGGRAPH_TOKEN_CACHE_TTL)")
+	fs.IntVar(&cfg.TokenCacheSize, "token-cache-size", env.int("LOGGRAPH_TOKEN_CACHE_SIZE", db.DefaultTokenCacheSize),
+		"most token principals cached, least recently used evicted first (env LOGGRAPH_TOKEN_CACHE_SIZE)")
 	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
@@ -122,6 +128,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	cfg.DatabaseURL = *dbURL
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
+	if cfg.TokenCacheTTL < 0 || cfg.TokenCacheSize < 1 {
+		return usagef("--token-cache-ttl must be 0 (no cache) or a positive duration, e.g. 30s, and --token-cache-size at least 1")
 	}
 	if cfg.GraphQL.OperationTimeout == 0 && cfg.StatementTimeout > 0 {
 		// One slow statement, not a chain of them, is the most an operation may take.
@@ -171,6 +180,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		ConcurrentReads: cfg.ConcurrentReads,
 		ReadSlotWait:    cfg.DBAcquireTimeout,
 		TokenRecheck:    cfg.TokenRecheck,
+		TokenCache:      db.TokenCacheOptions{TTL: cfg.TokenCacheTTL, Size: cfg.TokenCacheSize},
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
 	})

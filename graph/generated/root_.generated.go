@@ -2538,7 +2538,7 @@ type ApiToken {
   hint: String!
   "When the token was created."
   createdAt: Time!
-  "When the token was last used (updated at most once a minute)."
+  "When the token was last used, to within a minute plus the token cache TTL (1m30s by default)."
   lastUsedAt: Time
   "When the token was revoked; a revoked token is refused."
   revokedAt: Time

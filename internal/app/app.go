@@ -33,6 +33,9 @@ type Config struct {
 	// TokenRecheck is how often the tokens of open websockets are checked again
 	// (0: graph's default).
 	TokenRecheck time.Duration
+	// TokenCache is the principal cache of the token store (a zero TTL: none). It
+	// answers only while the revocation listener (Revocations) listens.
+	TokenCache db.TokenCacheOptions
 	// RateLimits, if not nil, turns the per-workspace rate limits and quotas on;
 	// its Refused hook, if any, is called besides the metrics'. Nil: no limiter.
 	RateLimits *limits.Config
@@ -73,13 +76,14 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub
 	// on the system pool; everything else reads on d (the read pool).
 	a.Parts = db.NewPartitions(d.IngestDB())
-	a.Tokens = db.NewTokenStore(d.SystemDB().Bun)
+	a.Tokens = db.NewCachedTokenStore(d.SystemDB().Bun, cfg.TokenCache)
 	ingest := db.NewIngestStore(d.IngestDB(), a.Parts)
 	metrics := rest.NewMetrics(d.Pool)
 	slots := guard.NewReadSlots(cfg.ConcurrentReads, cfg.ReadSlotWait)
 	a.Tail = db.NewTailHub(d.SystemDB(), log, db.TailOptions{})
 	a.stops = append(a.stops, a.Tail.Start(ctx))
 	metrics.WatchTail(a.Tail)
+	metrics.WatchTokens(a.Tokens)
 	if cfg.RateLimits != nil {
 		lc := *cfg.RateLimits
 		refused := lc.Refused
@@ -106,7 +110,8 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	gcfg := cfg.GraphQL
 	gcfg.Resolver, gcfg.Log, gcfg.ReadSlots = resolver, log, slots
 	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
-	// periodic re-check).
+	// periodic re-check) and drops its cached principal; the registry's listener
+	// turns the principal cache on while it listens.
 	gcfg.Revocations = graph.NewRevocations(a.Tokens, log, graph.RevocationOptions{RecheckInterval: cfg.TokenRecheck})
 	if cfg.Configure != nil {
 		cfg.Configure(&gcfg)

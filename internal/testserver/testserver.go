@@ -78,6 +78,8 @@ type Options struct {
 	// overrides read from the test database; its Refused hook is called besides the
 	// server's metrics.
 	RateLimits *limits.Config
+	// TokenCache is the principal cache (a zero TTL: serve's default; negative: none).
+	TokenCache db.TokenCacheOptions
 }
 
 // NewEnv starts a server over a fresh database as configured.
@@ -119,9 +121,12 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	if wait <= 0 {
 		wait = time.Minute
 	}
+	if o.TokenCache.TTL == 0 {
+		o.TokenCache.TTL = db.DefaultTokenCacheTTL
+	}
 	// Stopped (tail hub, revocation listener) before the database closes.
 	a, err := app.New(context.Background(), d, log, app.Config{REST: o.Limits, ConcurrentReads: o.ConcurrentReads,
-		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure})
+		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure, TokenCache: o.TokenCache})
 	if err != nil {
 		t.Fatal(err)
 	}
