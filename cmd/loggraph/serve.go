@@ -33,6 +33,9 @@ type serveConfig struct {
 	MaxIngestBytes   int64
 	IngestMaxAge     time.Duration // oldest accepted log time, before now
 	IngestMaxFuture  time.Duration // latest accepted log time, after now
+	// Partitions is the partitions' granularity (--daily-partition-days; zero: the
+	// defaults, as in the benchmarks).
+	Partitions       db.PartitionOptions
 	DBMaxConns       int
 	DBIngestConns    int
 	DBSystemConns    int
@@ -112,10 +115,15 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most SQL statements one GraphQL query may run; -1 = off (env LOGGRAPH_MAX_QUERY_STATEMENTS)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
+	partitionOptions := addPartitionFlags(fs, env)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := checkLimits(); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Partitions, err = partitionOptions(); err != nil {
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
@@ -172,6 +180,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
 		QueryHook:       cfg.QueryHook,
+		Partitions:      cfg.Partitions,
 	})
 	if err != nil {
 		d.Close()
@@ -183,7 +192,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		return nil, err
 	}
 	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
-		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
+		"max_partitions_per_table", db.MaxPartitions(cfg.Partitions, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
 	return a, nil
 }
 
