@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,19 +13,6 @@ import (
 
 	"github.com/loggraph/loggraph/db/dbtest"
 )
-
-// cliEnv runs the program with DATABASE_URL and env set, and returns stdout.
-func cliEnv(dbURL string, env map[string]string, args ...string) (string, error) {
-	var out bytes.Buffer
-	getenv := func(k string) string {
-		if k == "DATABASE_URL" {
-			return dbURL
-		}
-		return env[k]
-	}
-	err := run(context.Background(), append([]string{"loggraph"}, args...), getenv, &out, io.Discard)
-	return out.String(), err
-}
 
 // logPartitions counts the partitions of every log table: daily ones and coarser
 // (monthly or yearly) ones.
