@@ -103,4 +103,3 @@ func TestNestedPagesStayPrepared(t *testing.T) {
 		t.Errorf("prepared statements: %d jobs, %d child logs, %d by id; want one each (all: %+v)", jobs, childLogs, byID, got)
 	}
 }
-

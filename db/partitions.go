@@ -28,7 +28,20 @@ const (
 	// DefaultMonthlyPartitionMonths is how many whole months before the daily range
 	// get monthly partitions; older rows get yearly ones.
 	DefaultMonthlyPartitionMonths = 12
+	// MaxDailyPartitionDays is the longest daily range (ten years): each daily
+	// partition is a table with its indexes, and a query no time range prunes plans
+	// (and locks) every one of them.
+	MaxDailyPartitionDays = 3650
 )
+
+// CheckDailyPartitionDays refuses a daily range (PartitionOptions.DailyDays)
+// outside 1..MaxDailyPartitionDays.
+func CheckDailyPartitionDays(days int) error {
+	if days < 1 || days > MaxDailyPartitionDays {
+		return fmt.Errorf("daily partitions must cover 1 to %d days, not %d", MaxDailyPartitionDays, days)
+	}
+	return nil
+}
 
 // PartitionOptions sets the granularity of the partitions created on demand.
 type PartitionOptions struct {
@@ -53,14 +66,19 @@ func (o PartitionOptions) withDefaults() PartitionOptions {
 // MaxPartitions is the most partitions one table can have over the accepted ingest
 // window [now-maxAge, now+maxFuture] when the server pre-creates `ahead` days, counted
 // for a table that holds only what ingest and pre-creation made at one moment: daily
-// ones from DailyDays ago to max(ahead, maxFuture) days ahead, MonthlyMonths+1 monthly
-// ones (the partial month before the daily range included), and one per calendar year
-// touched by the rest of the window. As days pass, the daily partitions made earlier
-// stay (until retention drops them) and coarser ones are cut around them.
+// ones from DailyDays ago (or the window's first day, if later) to max(ahead,
+// maxFuture) days ahead, MonthlyMonths+1 monthly ones (the partial month before the
+// daily range included) when the window reaches before the daily range, and one per
+// calendar year touched by the rest of the window. As days pass, the daily partitions
+// made earlier stay (until retention drops them) and coarser ones are cut around them.
 func MaxPartitions(o PartitionOptions, maxAge, maxFuture time.Duration, ahead int) int {
 	o = o.withDefaults()
 	futureDays := int((maxFuture + day - 1) / day)
-	daily := o.DailyDays + 1 + max(ahead, futureDays)
+	pastDays := int((maxAge + day - 1) / day) // the window's first day is at most this many days back
+	daily := min(o.DailyDays, pastDays) + 1 + max(ahead, futureDays)
+	if o.DailyDays >= pastDays {
+		return daily // the daily range covers the window
+	}
 	monthly := o.MonthlyMonths + 1
 	// The yearly range is at most maxAge minus the daily days and the monthly months
 	// long (twelve consecutive months are at least 365 days, any month at least 28);

@@ -109,60 +109,74 @@ func TestPartitionGranularity(t *testing.T) {
 
 // TestPartitionBoundOverWindow ingests a batch spread over the whole accepted window
 // (two rows a day) and checks that the table gets at most the documented number of
-// partitions, and that the bound for the defaults is the README's figure.
+// partitions, and that the bound for the defaults is the README's figure; also with
+// 90 daily partitions (--daily-partition-days 90, the data set of issue 10).
 func TestPartitionBoundOverWindow(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	d := dbtest.New(t)
-	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ahead = 7 // as serve pre-creates
-	bound := db.MaxPartitions(db.PartitionOptions{}, model.DefaultMaxAge, model.DefaultMaxFuture, ahead)
-	if bound != 33 {
-		t.Fatalf("bound for the defaults is %d; the README says 33", bound)
+	for _, c := range []struct {
+		name      string
+		dailyDays int // 0: the default
+		bound     int
+	}{
+		{"default", 0, 33}, // the README's figure
+		{"90 daily days", 90, 91 + ahead + 13 + 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d := dbtest.New(t)
+			ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := db.PartitionOptions{DailyDays: c.dailyDays}
+			bound := db.MaxPartitions(opts, model.DefaultMaxAge, model.DefaultMaxFuture, ahead)
+			if bound != c.bound {
+				t.Fatalf("bound %d, want %d", bound, c.bound)
+			}
+			parts := db.NewPartitionsWith(d, opts)
+			now := time.Now()
+			if err := parts.EnsureAhead(ctx, now, 1, ahead); err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			n := 0
+			for ts := now.Add(-model.DefaultMaxAge + time.Minute); ts.Before(now.Add(model.DefaultMaxFuture - time.Minute)); ts = ts.Add(12 * time.Hour) {
+				fmt.Fprintf(&b, `{"timestamp":%q,"level":"INFO","service":"s","message":"m"}`+"\n", ts.UTC().Format(time.RFC3339Nano))
+				n++
+			}
+			batch, err := model.DecodeBatch(model.KindApp, strings.NewReader(b.String()), now, model.IngestLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := db.NewIngestStore(d, parts).Ingest(ctx, ws.ID, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Accepted != n {
+				t.Fatalf("accepted %d of %d", res.Accepted, n)
+			}
+			got := partitionsOf(t, d, "app_logs")
+			if len(got) > bound {
+				t.Fatalf("%d partitions, bound %d:\n%s", len(got), bound, strings.Join(got, "\n"))
+			}
+			// Planning a query no time range prunes locks each partition and its indexes.
+			tx, err := d.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, "EXPLAIN SELECT * FROM app_logs WHERE workspace_id = $1 ORDER BY timestamp DESC LIMIT 10", ws.ID); err != nil {
+				t.Fatal(err)
+			}
+			var locks int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'").Scan(&locks); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d rows over the window: %d partitions (bound %d); an unbounded query plans with %d relation locks", n, len(got), bound, locks)
+		})
 	}
-	parts := db.NewPartitions(d)
-	now := time.Now()
-	if err := parts.EnsureAhead(ctx, now, 1, ahead); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	n := 0
-	for ts := now.Add(-model.DefaultMaxAge + time.Minute); ts.Before(now.Add(model.DefaultMaxFuture - time.Minute)); ts = ts.Add(12 * time.Hour) {
-		fmt.Fprintf(&b, `{"timestamp":%q,"level":"INFO","service":"s","message":"m"}`+"\n", ts.UTC().Format(time.RFC3339Nano))
-		n++
-	}
-	batch, err := model.DecodeBatch(model.KindApp, strings.NewReader(b.String()), now, model.IngestLimits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := db.NewIngestStore(d, parts).Ingest(ctx, ws.ID, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Accepted != n {
-		t.Fatalf("accepted %d of %d", res.Accepted, n)
-	}
-	got := partitionsOf(t, d, "app_logs")
-	if len(got) > bound {
-		t.Fatalf("%d partitions, bound %d:\n%s", len(got), bound, strings.Join(got, "\n"))
-	}
-	// Planning a query no time range prunes locks each partition and its indexes.
-	tx, err := d.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "EXPLAIN SELECT * FROM app_logs WHERE workspace_id = $1 ORDER BY timestamp DESC LIMIT 10", ws.ID); err != nil {
-		t.Fatal(err)
-	}
-	var locks int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'").Scan(&locks); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d rows over the window: %d partitions (bound %d); an unbounded query plans with %d relation locks", n, len(got), bound, locks)
 }
 
 // TestIngestAfterDroppedPartition checks that a partition dropped behind the cache's
@@ -186,5 +200,26 @@ func TestIngestAfterDroppedPartition(t *testing.T) {
 	var n int
 	if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM app_logs").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d rows (%v), want the second ingest's 1", n, err)
+	}
+}
+
+// TestMaxPartitionsDailyRange: a daily range longer than the accepted window leaves
+// no monthly or yearly partitions, only a daily one per day of the window.
+func TestMaxPartitionsDailyRange(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		dailyDays, want int
+	}{
+		{7, 33},
+		{90, 116},
+		{1826, 1826 + 1 + 7}, // the default window's 43824h reach 1826 days back
+		{db.MaxDailyPartitionDays, 1826 + 1 + 7},
+	} {
+		t.Run(fmt.Sprint(c.dailyDays), func(t *testing.T) {
+			got := db.MaxPartitions(db.PartitionOptions{DailyDays: c.dailyDays}, model.DefaultMaxAge, model.DefaultMaxFuture, 7)
+			if got != c.want {
+				t.Errorf("MaxPartitions with %d daily days: %d, want %d", c.dailyDays, got, c.want)
+			}
+		})
 	}
 }

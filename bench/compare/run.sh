@@ -5,7 +5,7 @@
 # rounds, prints the Markdown table, then stops both servers and revokes the token.
 #
 #   bash bench/compare/run.sh
-#   ROWS=1000000 DAYS=90 bash bench/compare/run.sh          # the issue's second data set
+#   DAYS=90 PARTITION_DAYS=90 bash bench/compare/run.sh      # the issue's second data set: 90 daily partitions
 #   ROUNDS=2 ROUND_SECONDS=2 CONCURRENCY=1,8 ROWS=20000 bash bench/compare/run.sh   # a smoke run
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +14,11 @@ export PATH="$PATH:/usr/local/go/bin"
 
 ROWS=${ROWS:-1000000}
 DAYS=${DAYS:-7}
+# Days before today whose rows get daily partitions (loggraph seed and serve --daily-partition-days).
+PARTITION_DAYS=${PARTITION_DAYS:-7}
+case "$PARTITION_DAYS" in
+  '' | *[!0-9]*) echo "compare: PARTITION_DAYS must be a whole number of days (1 to 3650), not '$PARTITION_DAYS'" >&2; exit 1 ;;
+esac
 ROUNDS=${ROUNDS:-5}
 ROUND_SECONDS=${ROUND_SECONDS:-20}
 WARMUP_SECONDS=${WARMUP_SECONDS:-2}
@@ -25,12 +30,15 @@ PG_POOL_MAX=${PG_POOL_MAX:-10}
 NICE=${NICE:-}
 ADMIN_URL=${LOGGRAPH_BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 WORKSPACE=perf
-# One database per data set, so that a run never mixes two of them.
+# One database per data set, so that a run never mixes two of them (the names of the data sets seeded with the
+# default 7 daily partition days are those from before PARTITION_DAYS, so that they are reused).
 if [ "$ROWS" = 1000000 ] && [ "$DAYS" = 7 ]; then default_db=loggraph_compare; else default_db=loggraph_compare_${ROWS}_${DAYS}; fi
+if [ "$PARTITION_DAYS" != 7 ]; then default_db=loggraph_compare_${ROWS}_${DAYS}_daily${PARTITION_DAYS}; fi
 DB_NAME=${DB_NAME:-$default_db}
 DB_URL=$(printf '%s' "$ADMIN_URL" | sed -E "s|/[^/?]*(\?\|$)|/${DB_NAME}\1|")
 OUT=${OUT:-$here/out/compare-$(date -u +%Y%m%dT%H%M%SZ).md}
 marker="loggraph bench compare: rows=$ROWS days=$DAYS workspace=$WORKSPACE"
+if [ "$PARTITION_DAYS" != 7 ]; then marker="$marker daily_partition_days=$PARTITION_DAYS"; fi
 
 for cmd in node npm psql curl; do
   command -v "$cmd" >/dev/null || { echo "compare: $cmd is required" >&2; exit 1; }
@@ -76,8 +84,9 @@ if [ "$comment" != "$marker" ]; then
     echo "compare: drop it (psql '$ADMIN_URL' -c 'DROP DATABASE $DB_NAME') or set DB_NAME" >&2
     exit 1
   fi
-  echo "compare: seeding $ROWS rows over $DAYS days into $DB_NAME, workspace $WORKSPACE"
-  $NICE "$work/loggraph" seed --database-url "$DB_URL" --workspace "$WORKSPACE" --rows "$ROWS" --days "$DAYS"
+  echo "compare: seeding $ROWS rows over $DAYS days (daily partitions for $PARTITION_DAYS days) into $DB_NAME, workspace $WORKSPACE"
+  $NICE "$work/loggraph" seed --database-url "$DB_URL" --workspace "$WORKSPACE" --rows "$ROWS" --days "$DAYS" \
+    --daily-partition-days "$PARTITION_DAYS"
   psql -q "$ADMIN_URL" -c "COMMENT ON DATABASE $DB_NAME IS '$marker'"
 fi
 
@@ -88,7 +97,7 @@ read -r from to < <(psql -Atq -F' ' "$DB_URL" -c "
   SELECT to_char((t - interval '24 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
          to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM w")
 
-# How many partitions a log table has (loggraph's policy decides: daily for the last week, monthly before).
+# How many partitions a log table has (loggraph's policy decides: daily for the last PARTITION_DAYS days, monthly before).
 partitions=$(psql -Atq "$DB_URL" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'app_logs'::regclass")
 
 "$work/loggraph" token create --database-url "$DB_URL" --workspace "$WORKSPACE" --role read --name bench-compare >"$work/token"
@@ -97,7 +106,7 @@ token_id=$(sed -n 's/^created read token \([0-9a-f-]*\) .*/\1/p' "$work/token")
 
 # loggraph with its limits opened for a benchmark: no per-workspace request rate, read slots for every
 # client, and warnings only (each request is otherwise logged at info). Everything else is the default.
-$NICE "$work/loggraph" serve --database-url "$DB_URL" --addr 127.0.0.1:0 \
+$NICE "$work/loggraph" serve --database-url "$DB_URL" --addr 127.0.0.1:0 --daily-partition-days "$PARTITION_DAYS" \
   --requests-per-second 0 --max-concurrent-reads 1024 --log-level warn >"$work/lg.out" 2>"$work/lg.err" &
 lg_pid=$!
 (cd "$here" && DATABASE_URL="$DB_URL" PORT=0 PG_POOL_MAX="$PG_POOL_MAX" \
@@ -131,5 +140,5 @@ mkdir -p "$(dirname "$OUT")"
 (cd "$here" && LOGGRAPH_URL="$lg_url" POSTGRAPHILE_URL="$pg_url" TOKEN="$token" WORKSPACE_ID="$workspace_id" \
   FROM="$from" TO="$to" ROUNDS="$ROUNDS" ROUND_SECONDS="$ROUND_SECONDS" WARMUP_SECONDS="$WARMUP_SECONDS" \
   CONCURRENCY="$CONCURRENCY" QUERIES="$QUERIES" OUT="$OUT" \
-  DATA_SET="$ROWS rows over $DAYS days, $partitions partitions per log table" $NICE node bench.mjs)
+  DATA_SET="$ROWS rows over $DAYS days, $partitions partitions per log table (daily for the last $PARTITION_DAYS days)" $NICE node bench.mjs)
 echo "compare: table written to $OUT"

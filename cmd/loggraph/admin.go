@@ -191,7 +191,12 @@ func cmdSeed(ctx context.Context, args []string, env envReader, stdout, stderr i
 	slug := fs.String("workspace", "", "workspace slug (created if missing)")
 	rows := fs.Int("rows", 100000, "log rows across the five kinds")
 	days := fs.Int("days", 7, "spread the rows over the last D days")
+	partitionOptions := addPartitionFlags(fs, env)
 	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	popts, err := partitionOptions()
+	if err != nil {
 		return err
 	}
 	if *slug == "" {
@@ -213,7 +218,7 @@ func cmdSeed(ctx context.Context, args []string, env envReader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	res, err := db.Seed(ctx, d, db.NewPartitions(d), ws.ID, db.SeedOptions{Rows: *rows, Days: *days})
+	res, err := db.Seed(ctx, d, db.NewPartitionsWith(d, popts), ws.ID, db.SeedOptions{Rows: *rows, Days: *days})
 	if err != nil {
 		return err
 	}

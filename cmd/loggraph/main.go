@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +53,7 @@ Usage:
                                                     prints the token alone on the last line
   loggraph token list --workspace SLUG              the workspace's tokens
   loggraph token revoke --workspace SLUG TOKEN_ID   refuse the token from the next request on
-  loggraph seed --workspace SLUG --rows N [--days D]
+  loggraph seed --workspace SLUG --rows N [--days D] [--daily-partition-days N]
                                                     synthetic logs of all five kinds (COPY)
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
   loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw
@@ -136,6 +137,39 @@ func newFlags(name string, env envReader, stderr io.Writer) (*flag.FlagSet, *str
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", env.str("DATABASE_URL", db.DefaultURL), "PostgreSQL URL (env DATABASE_URL)")
 	return fs, dbURL
+}
+
+// envDailyPartitionDays names the environment variable of --daily-partition-days.
+const envDailyPartitionDays = "LOGGRAPH_DAILY_PARTITION_DAYS"
+
+// addPartitionFlags registers --daily-partition-days (seed and serve take it, so that
+// a seeded database and its server partition alike); the returned check validates it
+// after parsing and gives the partition options.
+func addPartitionFlags(fs *flag.FlagSet, env envReader) func() (db.PartitionOptions, error) {
+	days := db.DefaultDailyPartitionDays
+	raw := env(envDailyPartitionDays)
+	var envErr error
+	if raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			envErr = usagef("%s: %q is not a whole number of days", envDailyPartitionDays, raw)
+		}
+		days = n
+	}
+	fs.IntVar(&days, "daily-partition-days", days, fmt.Sprintf(
+		"days before today whose logs get daily partitions (older ones: monthly for 12 months, then yearly), 1 to %d (env %s)",
+		db.MaxDailyPartitionDays, envDailyPartitionDays))
+	return func() (db.PartitionOptions, error) {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "daily-partition-days" })
+		if envErr != nil && !given {
+			return db.PartitionOptions{}, envErr
+		}
+		if err := db.CheckDailyPartitionDays(days); err != nil {
+			return db.PartitionOptions{}, usagef("--daily-partition-days (env %s): %v", envDailyPartitionDays, err)
+		}
+		return db.PartitionOptions{DailyDays: days}, nil
+	}
 }
 
 // parseArgs parses flags placed before, between or after positional arguments and

@@ -22,14 +22,19 @@ import (
 // cli runs the program with DATABASE_URL set and returns stdout.
 func cli(t *testing.T, dbURL string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	env := func(k string) string {
+	return cliEnv(dbURL, nil, args...)
+}
+
+// cliEnv runs the program with DATABASE_URL and env set, and returns stdout.
+func cliEnv(dbURL string, env map[string]string, args ...string) (string, error) {
+	var out bytes.Buffer
+	getenv := func(k string) string {
 		if k == "DATABASE_URL" {
 			return dbURL
 		}
-		return ""
+		return env[k]
 	}
-	err := run(context.Background(), append([]string{"loggraph"}, args...), env, &out, &errOut)
+	err := run(context.Background(), append([]string{"loggraph"}, args...), getenv, &out, io.Discard)
 	return out.String(), err
 }
 

@@ -31,6 +31,9 @@ type serveConfig struct {
 	MaxIngestBytes   int64
 	IngestMaxAge     time.Duration // oldest accepted log time, before now
 	IngestMaxFuture  time.Duration // latest accepted log time, after now
+	// Partitions is the partitions' granularity (--daily-partition-days; zero: the
+	// defaults, as in the benchmarks).
+	Partitions       db.PartitionOptions
 	DBMaxConns       int
 	DBIngestConns    int
 	DBSystemConns    int
@@ -119,10 +122,15 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"serve Go's profiles (net/http/pprof, /debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it publicly; empty = off (env LOGGRAPH_PPROF_ADDR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
+	partitionOptions := addPartitionFlags(fs, env)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := checkLimits(); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Partitions, err = partitionOptions(); err != nil {
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
@@ -183,6 +191,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		TokenCache:      db.TokenCacheOptions{TTL: cfg.TokenCacheTTL, Size: cfg.TokenCacheSize},
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
+		Partitions:      cfg.Partitions,
 	})
 	if err != nil {
 		d.Close()
@@ -194,7 +203,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		return nil, err
 	}
 	log.InfoContext(ctx, "ingest time window", "max_age", cfg.IngestMaxAge.String(), "max_future", cfg.IngestMaxFuture.String(),
-		"max_partitions_per_table", db.MaxPartitions(db.PartitionOptions{}, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
+		"max_partitions_per_table", db.MaxPartitions(cfg.Partitions, cfg.IngestMaxAge, cfg.IngestMaxFuture, partitionsAhead))
 	return a, nil
 }
 

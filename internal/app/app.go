@@ -45,6 +45,9 @@ type Config struct {
 	// Configure, if not nil, may change the GraphQL endpoint's configuration last
 	// (tests: their limits, logger, caches, the resolver's hooks).
 	Configure func(*graph.Config)
+	// Partitions is the granularity of the partitions ingest and upkeep create
+	// (zero fields: db's defaults).
+	Partitions db.PartitionOptions
 }
 
 // App is the wired server.
@@ -75,7 +78,7 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	a := &App{DB: d, ShuttingDown: new(atomic.Bool)}
 	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub
 	// on the system pool; everything else reads on d (the read pool).
-	a.Parts = db.NewPartitions(d.IngestDB())
+	a.Parts = db.NewPartitionsWith(d.IngestDB(), cfg.Partitions)
 	a.Tokens = db.NewCachedTokenStore(d.SystemDB().Bun, cfg.TokenCache)
 	ingest := db.NewIngestStore(d.IngestDB(), a.Parts)
 	metrics := rest.NewMetrics(d.Pool)
