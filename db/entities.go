@@ -69,7 +69,7 @@ func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any
 	// One prepared statement per entity (see params).
 	ps := &params{}
 	q := s.db.NewSelect().Model(dest).Where("workspace_id = ? AND id = ANY(?::"+typ+"[])", ps.value(ws), ps.value(ids))
-	if err := scanPrepared(ctx, s.db, q, ps, true, dest); err != nil {
+	if err := scanPrepared(ctx, s.db, q, ps, dest); err != nil {
 		return fmt.Errorf("load entities: %w", err)
 	}
 	return nil
@@ -198,7 +198,7 @@ func (s *EntityStore) JobsOfIntegrations(ctx context.Context, ws uuid.UUID, inte
 	q := s.db.NewSelect().Model(&out).
 		ModelTableExpr("unnest(?::uuid[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", ps.value(integrations), inner).
 		ColumnExpr("l.*").OrderExpr("parent.n")
-	if err := scanPrepared(ctx, s.db, q, ps, p.After == nil && p.Before == nil, &out); err != nil {
+	if err := scanPrepared(ctx, s.db, q, ps, &out); err != nil {
 		return nil, fmt.Errorf("jobs of integrations: %w", err)
 	}
 	return groupPages(out, p, func(j *model.IntegrationJob) uuid.UUID { return j.IntegrationID }), nil

@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"reflect"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 )
 
@@ -18,7 +16,8 @@ import (
 // skip planning: the nested pages (LATERAL over every partition of a log table,
 // which no time bound prunes) spent more time being planned than run.
 //
-// A nil *params binds nothing: value returns the value itself, for bun to write.
+// A nil *params binds nothing: value returns the value itself, for bun to write. A
+// filter's values are still written by bun (a filtered page has a text per filter).
 type params struct{ args []any }
 
 // value returns the placeholder of v as the next parameter, for a `?` of a bun
@@ -31,30 +30,21 @@ func (p *params) value(v any) any {
 	return bun.Safe("$" + strconv.Itoa(len(p.args)))
 }
 
-// scanPrepared runs q, built with p's placeholders, as a prepared statement (pgx's
-// statement cache, whatever the pool's default mode) and scans its rows into dest
-// as q.Scan would. prepared false runs it without caching it (described first, for
-// the parameters' types): for a text that also holds literals (a filter's values),
-// which would fill the cache with statements used once.
-func scanPrepared(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, p *params, prepared bool, dest ...any) error {
-	mode := pgx.QueryExecModeDescribeExec
-	if prepared {
-		mode = pgx.QueryExecModeCacheStatement
-	}
-	args := make([]any, 0, len(p.args)+1)
-	args = append(args, mode)
-	args = append(args, p.args...)
+// scanPrepared runs q, built with p's placeholders, with p's arguments (prepared
+// and cached by pgx, as every statement of the pools) and scans its rows into dest
+// as q.Scan would.
+func scanPrepared(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, p *params, dest ...any) error {
 	// database/sql's, not bun's QueryContext: bun would write the arguments into
 	// the text (and find no `?` for them).
 	var rows *sql.Rows
 	var err error
 	switch d := idb.(type) {
 	case *bun.DB:
-		rows, err = d.DB.QueryContext(ctx, q.String(), args...)
+		rows, err = d.DB.QueryContext(ctx, q.String(), p.args...)
 	case bun.Tx:
-		rows, err = d.Tx.QueryContext(ctx, q.String(), args...)
+		rows, err = d.Tx.QueryContext(ctx, q.String(), p.args...)
 	case bun.Conn:
-		rows, err = d.Conn.QueryContext(ctx, q.String(), args...)
+		rows, err = d.Conn.QueryContext(ctx, q.String(), p.args...)
 	default:
 		return fmt.Errorf("prepared statement over %T", idb)
 	}
@@ -66,21 +56,6 @@ func scanPrepared(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, p *param
 		return err
 	}
 	return rows.Err()
-}
-
-// isZero reports a filter that filters nothing: nil, or a pointer to a zero struct.
-func isZero(filter any) bool {
-	if filter == nil {
-		return true
-	}
-	v := reflect.ValueOf(filter)
-	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return true
-		}
-		v = v.Elem()
-	}
-	return v.IsZero()
 }
 
 // errParentType is childRows' error for parents of a type it cannot bind.

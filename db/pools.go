@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"runtime"
 	"sync"
@@ -68,7 +66,7 @@ type handle struct {
 	bun  *bun.DB
 }
 
-func newHandle(ctx context.Context, cfg *pgxpool.Config, size int32, unnamed bool) (handle, error) {
+func newHandle(ctx context.Context, cfg *pgxpool.Config, size int32) (handle, error) {
 	cfg = cfg.Copy()
 	cfg.MaxConns = size
 	cfg.MinConns = 0
@@ -76,55 +74,7 @@ func newHandle(ctx context.Context, cfg *pgxpool.Config, size int32, unnamed boo
 	if err != nil {
 		return handle{}, fmt.Errorf("open pool: %w", err)
 	}
-	var connector driver.Connector = stdlib.GetPoolConnector(pool)
-	if unnamed {
-		connector = unnamedConnector{connector}
-	}
-	sqlDB := sql.OpenDB(connector)
-	sqlDB.SetMaxIdleConns(0) // as stdlib.OpenDBFromPool: pgxpool keeps the idle connections
-	return handle{pool: pool, bun: bun.NewDB(sqlDB, pgdialect.New(), bun.WithDiscardUnknownColumns())}, nil
-}
-
-// unnamedConnector gives database/sql (bun) connections that run a statement
-// without arguments as an unnamed statement, in one round trip
-// (pgx.QueryExecModeExec). bun writes every argument into the text, so nearly each
-// of its statements is new to the server: preparing it (pgx's default mode, which
-// statements with arguments keep) costs a round trip and a cached statement that
-// is never used again.
-type unnamedConnector struct{ driver.Connector }
-
-// Connect wraps the pool connector's connection.
-func (c unnamedConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if sc, ok := conn.(*stdlib.Conn); ok {
-		return unnamedConn{sc}, nil
-	}
-	return conn, nil
-}
-
-// unnamedConn is a stdlib connection whose argument-less statements run unnamed.
-type unnamedConn struct{ *stdlib.Conn }
-
-// unnamedMode is the argument that selects pgx's mode for one statement.
-var unnamedMode = []driver.NamedValue{{Ordinal: 1, Value: pgx.QueryExecModeExec}}
-
-// QueryContext runs an argument-less query unnamed.
-func (c unnamedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) == 0 {
-		args = unnamedMode
-	}
-	return c.Conn.QueryContext(ctx, query, args)
-}
-
-// ExecContext runs an argument-less statement unnamed.
-func (c unnamedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if len(args) == 0 {
-		args = unnamedMode
-	}
-	return c.Conn.ExecContext(ctx, query, args)
+	return handle{pool: pool, bun: bun.NewDB(stdlib.OpenDBFromPool(pool), pgdialect.New(), bun.WithDiscardUnknownColumns())}, nil
 }
 
 // pools are a DB's three pools (see above).
@@ -137,15 +87,11 @@ type pools struct {
 func openPools(ctx context.Context, cfg *pgxpool.Config, opts Options) (*pools, error) {
 	ps := &pools{opts: opts}
 	var err error
-	// The read pool's bun statements (a new text for nearly every request) run
-	// unnamed (unnamedConnector); the other pools' bun statements repeat (a token's
-	// lookup) or are few, and stay prepared.
 	for _, p := range []struct {
-		h       *handle
-		size    int32
-		unnamed bool
-	}{{&ps.read, opts.MaxConns, true}, {&ps.ingest, opts.IngestConns, false}, {&ps.system, opts.SystemConns, false}} {
-		if *p.h, err = newHandle(ctx, cfg, p.size, p.unnamed); err != nil {
+		h    *handle
+		size int32
+	}{{&ps.read, opts.MaxConns}, {&ps.ingest, opts.IngestConns}, {&ps.system, opts.SystemConns}} {
+		if *p.h, err = newHandle(ctx, cfg, p.size); err != nil {
 			ps.close()
 			return nil, err
 		}

@@ -237,7 +237,7 @@ func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKi
 	}
 	// Workspace and parents are parameters: without a filter or a cursor, whose
 	// values bun writes as literals, the text is the same for every call of a page
-	// size, and the statement stays prepared (see params).
+	// size, so one prepared statement and its plan serve them all (see params).
 	ps := &params{}
 	inner, err := s.boundKindQuery(ps, ws, kind, filter, nil)
 	if err != nil {
@@ -252,7 +252,7 @@ func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKi
 		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", ps.value(parents), inner).
 		ColumnExpr("l.*").
 		OrderExpr("parent.n")
-	if err := scanPrepared(ctx, s.db, q, ps, isZero(filter) && p.After == nil && p.Before == nil, dest); err != nil {
+	if err := scanPrepared(ctx, s.db, q, ps, dest); err != nil {
 		return fmt.Errorf("child logs of %s: %w", parentCol, err)
 	}
 	return nil
