@@ -62,7 +62,7 @@ func Distinct[T any, K comparable](items []T, key func(T) (K, bool)) []K {
 // ByIDs loads the workspace's rows of an entity model by id, in one statement; dest
 // is a pointer to a slice of the entity's model pointers. Missing ids are absent.
 func (s *EntityStore) ByIDs(ctx context.Context, ws uuid.UUID, ids any, dest any) error {
-	typ, ok := parentTypes[reflect.TypeOf(ids)]
+	typ, ok := idArrayTypes[reflect.TypeOf(ids)]
 	if !ok {
 		return fmt.Errorf("load entities: ids of type %T", ids)
 	}

@@ -57,8 +57,3 @@ func scanPrepared(ctx context.Context, idb bun.IDB, q *bun.SelectQuery, p *param
 	}
 	return rows.Err()
 }
-
-// errParentType is childRows' error for parents of a type it cannot bind.
-func errParentType(parentCol string, parents any) error {
-	return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
-}

@@ -205,8 +205,9 @@ func (s *LogStore) LogByID(ctx context.Context, ws uuid.UUID, kind model.LogKind
 	return l, nil
 }
 
-// parentTypes are the SQL types of the parent ids ChildPages and ChildCounts take.
-var parentTypes = map[reflect.Type]string{
+// idArrayTypes are the SQL types of the ids ChildPages, ChildCounts and
+// EntityStore.ByIDs take, by the Go type of their slice.
+var idArrayTypes = map[reflect.Type]string{
 	reflect.TypeFor[[]uuid.UUID](): "uuid",
 	reflect.TypeFor[[]int64]():     "bigint",
 	reflect.TypeFor[[]string]():    "text",
@@ -231,9 +232,9 @@ func ChildPages[T model.Log, K comparable](ctx context.Context, s *LogStore, ws 
 // parent than the page (see keyset).
 func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKind, parentCol string, parents any,
 	filter any, p model.Page, dest any) error {
-	parentType, ok := parentTypes[reflect.TypeOf(parents)]
+	parentType, ok := idArrayTypes[reflect.TypeOf(parents)]
 	if !ok {
-		return errParentType(parentCol, parents)
+		return fmt.Errorf("child logs of %s: parents of type %T", parentCol, parents)
 	}
 	// Workspace and parents are parameters: without a filter or a cursor, whose
 	// values bun writes as literals, the text is the same for every call of a page
