@@ -25,8 +25,7 @@ func TestServeIngestWindowFlags(t *testing.T) {
 			t.Fatalf("%v: %v is not a usage error", bad, err)
 		}
 	}
-	mustCLI(t, u, "workspace", "create", "acme")
-	tok := lastLine(mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest"))
+	tok := acmeIngestToken(t, u)
 	base, _, _ := server(t, u, "--ingest-max-age", "240h", "--ingest-max-future", "1h")
 	old := time.Now().UTC().AddDate(0, 0, -20).Format(time.RFC3339)
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/ingest/app",

@@ -47,6 +47,13 @@ func mustCLI(t *testing.T, dbURL string, args ...string) string {
 	return out
 }
 
+// acmeIngestToken creates workspace acme through the CLI and returns an ingest token of it.
+func acmeIngestToken(t *testing.T, dbURL string) string {
+	t.Helper()
+	mustCLI(t, dbURL, "workspace", "create", "acme")
+	return lastLine(mustCLI(t, dbURL, "token", "create", "--workspace", "acme", "--role", "ingest"))
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
@@ -233,8 +240,7 @@ func TestServeDemoIsCreatedOnce(t *testing.T) {
 func TestShutdownDrainsIngests(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "workspace", "create", "acme")
-	tok := lastLine(mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest"))
+	tok := acmeIngestToken(t, u)
 	// The shutdown timeout is only a safety net: the drain is sure to end, however
 	// slow the machine.
 	base, _, stop := server(t, u, "--shutdown-timeout", "10m")

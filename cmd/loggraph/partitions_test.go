@@ -132,8 +132,7 @@ func TestDailyPartitionDaysRefused(t *testing.T) {
 func TestServeDailyPartitionDays(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "workspace", "create", "acme")
-	tok := lastLine(mustCLI(t, u, "token", "create", "--workspace", "acme", "--role", "ingest"))
+	tok := acmeIngestToken(t, u)
 	base, _, stop := server(t, u, "--daily-partition-days", "30")
 	ts := time.Now().UTC().AddDate(0, 0, -20)
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/ingest/app", strings.NewReader(
