@@ -15,7 +15,7 @@ test:
 build:
 	CGO_ENABLED=0 go build -trimpath -o bin/loggraph ./cmd/loggraph
 
-## generate: regenerate gqlgen code from schema.graphqls
+## generate: regenerate gqlgen code from schema.graphqls and graph/schema/*.graphqls
 generate:
 	go generate ./...
 

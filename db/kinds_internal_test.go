@@ -2,6 +2,7 @@ package db
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -86,11 +87,19 @@ func TestFilterFieldsClassified(t *testing.T) {
 // parameters use too) is a field of the kind's GraphQL filter input, and every
 // field of that input is a filter field.
 func TestFilterInputNames(t *testing.T) {
-	src, err := os.ReadFile("../schema.graphqls")
+	areas, err := filepath.Glob("../graph/schema/*.graphqls")
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(src)})
+	var sources []*ast.Source
+	for _, path := range append([]string{"../schema.graphqls"}, areas...) {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, &ast.Source{Name: path, Input: string(src)})
+	}
+	schema, gqlErr := gqlparser.LoadSchema(sources...)
 	if gqlErr != nil {
 		t.Fatal(gqlErr)
 	}

@@ -2431,7 +2431,21 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../schema.graphqls", Input: `"""
+	{Name: "../../schema.graphqls", Input: `# The GraphQL schema of loggraph: this file holds the scalars, the enums every area shares and the root types;
+# each area adds its types and its root fields (with ` + "`" + `extend type` + "`" + `) in graph/schema/, one file per area, in the
+# order gqlgen.yml lists them (which is the order of the root fields in introspection):
+#   workspace      workspaces, the caller and API tokens
+#   logs           the Log interface, the cross-kind filter and paging
+#   applogs        application logs (seed 002)
+#   apirequests    API gateway request logs (seed 003), collections and clients
+#   integrations   integration/webhook delivery logs (seed 001), integrations and jobs
+#   actions        action logs (seed 004)
+#   apireferences  API-reference import logs (seed 000) and API references
+#   analytics      histograms, facets, request and delivery stats, patterns, context
+#   tail           the live tail (subscription)
+# gqlgen's follow-schema layout generates one resolver file per schema file (graph/<area>.resolvers.go).
+
+"""
 A point in time, RFC 3339 (e.g. ` + "`" + `2024-06-13T14:30:00Z` + "`" + `). Output is UTC.
 """
 scalar Time
@@ -2479,6 +2493,37 @@ enum Severity {
 }
 
 """
+Read operations. Every field but ` + "`" + `__typename` + "`" + ` and introspection needs a token.
+"""
+type Query
+
+"""
+Write operations.
+"""
+type Mutation
+
+"""
+Real-time operations.
+"""
+type Subscription
+`, BuiltIn: false},
+	{Name: "../schema/workspace.graphqls", Input: `# Workspaces, the caller and API tokens.
+
+extend type Query {
+  "The caller: the token's workspace and role."
+  viewer: Viewer!
+  "The workspace's API tokens, newest first (admin only)."
+  apiTokens: [ApiToken!]!
+}
+
+extend type Mutation {
+  "Create a token in the caller's workspace (admin only). The secret is returned once."
+  createApiToken("The token's name and role." input: CreateApiTokenInput!): CreatedApiToken!
+  "Revoke a token of the caller's workspace (admin only); it is refused from the next request on."
+  revokeApiToken("The token's id (see apiTokens)." id: ID!): ApiToken!
+}
+
+"""
 What an API token may do.
 """
 enum Role {
@@ -2488,16 +2533,6 @@ enum Role {
   INGEST
   "Read, ingest, and manage tokens."
   ADMIN
-}
-
-"""
-The type of an API collection.
-"""
-enum CollectionType {
-  "A collection of recipe-backed endpoints."
-  RECIPE
-  "A collection that proxies to another API."
-  PROXY
 }
 
 """
@@ -2555,6 +2590,36 @@ type CreatedApiToken {
 }
 
 """
+Input of createApiToken.
+"""
+input CreateApiTokenInput {
+  "A label for humans."
+  name: String!
+  "What the token may do."
+  role: Role!
+}
+`, BuiltIn: false},
+	{Name: "../schema/logs.graphqls", Input: `# What every kind of log shares: the Log interface, the cross-kind filter and paging.
+
+extend type Query {
+  "Logs of every kind (or of ` + "`" + `filter.kinds` + "`" + `), newest first, merged in one query."
+  logs(
+    "Which logs."
+    filter: LogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): LogConnection!
+  "One log by kind and id, or null if the workspace has none."
+  log("The log's kind." kind: LogKind!, "The log's id." id: ID!): Log
+}
+
+"""
 What an ingest did.
 """
 type IngestResult {
@@ -2562,6 +2627,115 @@ type IngestResult {
   accepted: Int!
   "Logs skipped because the same id and time was already stored (idempotent retries)."
   duplicates: Int!
+}
+
+"""
+What every log has, whatever its kind.
+"""
+interface Log {
+  "The log's id (opaque; unique within its kind and workspace)."
+  id: ID!
+  "The log's kind."
+  kind: LogKind!
+  "When it happened (the kind's time field)."
+  timestamp: Time!
+  "The common severity (see the product's mapping per kind)."
+  severity: Severity!
+  "A one-line description."
+  message: String!
+  "Where it came from: service, collection, integration, logger or API reference name."
+  source: String
+}
+
+"""
+A time window. ` + "`" + `from` + "`" + ` is inclusive, ` + "`" + `to` + "`" + ` exclusive; ` + "`" + `last` + "`" + ` means the last duration up to now and excludes from/to.
+"""
+input TimeRange {
+  "The earliest time (inclusive)."
+  from: Time
+  "The latest time (exclusive)."
+  to: Time
+  "The last duration up to now, e.g. 24h or 7d."
+  last: Duration
+}
+
+"""
+Which logs, across kinds. Lists mean "any of".
+"""
+input LogFilter {
+  "Only these kinds (default all)."
+  kinds: [LogKind!]
+  "Only logs in this window."
+  time: TimeRange
+  "Only these severities."
+  severities: [Severity!]
+  "Only this severity and above."
+  minSeverity: Severity
+  "Only these sources (service, collection, integration, logger or API reference names)."
+  sources: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+}
+
+"""
+Where a page sits in its list (Relay cursor connections).
+"""
+type PageInfo {
+  "Whether more items follow (exact when paging with first)."
+  hasNextPage: Boolean!
+  "Whether items precede (exact when paging with last)."
+  hasPreviousPage: Boolean!
+  "The first edge's cursor."
+  startCursor: String
+  "The last edge's cursor."
+  endCursor: String
+}
+
+"""
+A page of logs of any kind.
+"""
+type LogConnection {
+  "The items with their cursors."
+  edges: [LogEdge!]!
+  "The items."
+  nodes: [Log!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a LogConnection with its cursor.
+"""
+type LogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: Log!
+}
+`, BuiltIn: false},
+	{Name: "../schema/applogs.graphqls", Input: `# Application logs (seed 002).
+
+extend type Query {
+  "Application logs, newest first."
+  appLogs(
+    "Which logs."
+    filter: AppLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): AppLogConnection!
+}
+
+extend type Mutation {
+  "Store application logs (at most 1000; all or nothing). Needs an ingest or admin token."
+  ingestAppLogs("The application logs, at most 1000." logs: [AppLogInput!]!): IngestResult!
 }
 
 """
@@ -2580,6 +2754,117 @@ input AppLogInput {
   message: String!
   "Structured data (a JSON object, nested at most 32 levels)."
   details: JSON
+}
+
+"""
+An application/service log (seed 002).
+"""
+type AppLog implements Log {
+  "The log's id (a UUID)."
+  id: ID!
+  "Always APP."
+  kind: LogKind!
+  "When the event happened."
+  timestamp: Time!
+  "The log level."
+  severity: Severity!
+  "The message."
+  message: String!
+  "The service."
+  source: String
+  "The log level (same as severity)."
+  level: Severity!
+  "The service that logged it."
+  service: String!
+  "Structured data, if any."
+  details: JSON
+}
+
+"""
+Which application logs.
+"""
+input AppLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only these levels."
+  levels: [Severity!]
+  "Only this level and above."
+  minLevel: Severity
+  "Only these services."
+  services: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+  "Only logs whose details contain this JSON object (jsonb containment, e.g. {user_id: 12345})."
+  details: JSON
+}
+
+"""
+A page of application logs.
+"""
+type AppLogConnection {
+  "The items with their cursors."
+  edges: [AppLogEdge!]!
+  "The items."
+  nodes: [AppLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a AppLogConnection with its cursor.
+"""
+type AppLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: AppLog!
+}
+`, BuiltIn: false},
+	{Name: "../schema/apirequests.graphqls", Input: `# API gateway request logs (seed 003), their collections and clients.
+
+extend type Query {
+  "API gateway request logs, newest first."
+  apiRequestLogs(
+    "Which logs."
+    filter: ApiRequestLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+  "The workspace's API collections, by name."
+  apiCollections(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return collections after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return collections before it."
+    before: String
+  ): ApiCollectionConnection!
+  "The workspace's API clients, by name."
+  apiClients(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return clients after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return clients before it."
+    before: String
+  ): ApiClientConnection!
+}
+
+extend type Mutation {
+  "Store API gateway request logs (at most 1000; all or nothing)."
+  ingestApiRequestLogs("The API request logs, at most 1000." logs: [ApiRequestLogInput!]!): IngestResult!
 }
 
 """
@@ -2612,358 +2897,6 @@ input ApiRequestLogInput {
   client: String
   "A link to the job the request triggered."
   jobUrl: String
-}
-
-"""
-An integration/webhook delivery log to ingest (seed 001).
-"""
-input IntegrationLogInput {
-  "A UUID; send it to make retries idempotent."
-  id: ID
-  "The integration's UUID (created on first sight)."
-  integrationId: ID!
-  "The integration's name; a new name updates the stored one."
-  integrationName: String
-  "The integration job's UUID (created on first sight)."
-  jobId: ID
-  "Whether the delivery succeeded."
-  succeeded: Boolean!
-  "The attempt number, from 1."
-  attempt: Int!
-  "The response body returned by the target."
-  body: String
-  "The status code returned by the target (0 when there was no response)."
-  statusCode: Int!
-  "Why the delivery failed."
-  errorDetail: String
-  "When the attempt was made; defaults to the batch's receive time."
-  createdAt: Time
-}
-
-"""
-An action log to ingest (seed 004).
-"""
-input ActionLogInput {
-  "An integer id; send it to make retries idempotent. The server assigns one if absent."
-  id: ID
-  "The Python logging level (0..50)."
-  level: Int!
-  "The logger's name."
-  loggerName: String!
-  "The message."
-  message: String!
-  "The app the log belongs to."
-  appName: String!
-  "The traceback."
-  trace: String
-  "When the log was created; defaults to the batch's receive time."
-  createdAt: Time
-}
-
-"""
-One error or alert of an API-reference import.
-"""
-input ImportIssueInput {
-  "What is wrong."
-  message: String!
-  "Where in the imported document (a JSON pointer)."
-  pointer: String
-}
-
-"""
-An API-reference import log to ingest (seed 000).
-"""
-input ApiReferenceLogInput {
-  "The log's id (any string); send it to make retries idempotent."
-  logsId: ID
-  "The API reference's id (created on first sight)."
-  apiReferenceId: ID!
-  "The API reference's name; a new name updates the stored one."
-  apiReferenceName: String
-  "The team account that ran the import."
-  userId: ID!
-  "The team account's name."
-  userName: String!
-  "The import's status, e.g. ` + "`" + `Import successful` + "`" + `."
-  title: String!
-  "When the import log was last modified; defaults to the batch's receive time."
-  modifiedAt: Time
-  "Total errors."
-  errorCount: Int!
-  "Total alerts."
-  alertsCount: Int!
-  "The errors, if listed."
-  errors: [ImportIssueInput!]
-  "The alerts, if listed."
-  alerts: [ImportIssueInput!]
-}
-
-"""
-Input of createApiToken.
-"""
-input CreateApiTokenInput {
-  "A label for humans."
-  name: String!
-  "What the token may do."
-  role: Role!
-}
-
-"""
-Read operations. Every field but ` + "`" + `__typename` + "`" + ` and introspection needs a token.
-"""
-type Query {
-  "The caller: the token's workspace and role."
-  viewer: Viewer!
-  "The workspace's API tokens, newest first (admin only)."
-  apiTokens: [ApiToken!]!
-  "Logs of every kind (or of ` + "`" + `filter.kinds` + "`" + `), newest first, merged in one query."
-  logs(
-    "Which logs."
-    filter: LogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): LogConnection!
-  "Application logs, newest first."
-  appLogs(
-    "Which logs."
-    filter: AppLogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): AppLogConnection!
-  "API gateway request logs, newest first."
-  apiRequestLogs(
-    "Which logs."
-    filter: ApiRequestLogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ApiRequestLogConnection!
-  "Integration delivery logs, newest first."
-  integrationLogs(
-    "Which logs."
-    filter: IntegrationLogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): IntegrationLogConnection!
-  "Action logs, newest first."
-  actionLogs(
-    "Which logs."
-    filter: ActionLogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ActionLogConnection!
-  "API-reference import logs, newest first."
-  apiReferenceLogs(
-    "Which logs."
-    filter: ApiReferenceLogFilter
-    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ApiReferenceLogConnection!
-  "One log by kind and id, or null if the workspace has none."
-  log("The log's kind." kind: LogKind!, "The log's id." id: ID!): Log
-  "The workspace's integrations, by name."
-  integrations(
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return integrations after it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return integrations before it."
-    before: String
-  ): IntegrationConnection!
-  "One integration, or null."
-  integration("The integration's id." id: ID!): Integration
-  "The workspace's API references, by id."
-  apiReferences(
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return references after it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return references before it."
-    before: String
-  ): ApiReferenceConnection!
-  "One API reference, or null."
-  apiReference("The API reference's id." id: ID!): ApiReference
-  "The workspace's API collections, by name."
-  apiCollections(
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return collections after it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return collections before it."
-    before: String
-  ): ApiCollectionConnection!
-  "Log counts over time: buckets aligned to interval (gap-filled with zeros), each with counts per severity. The window defaults to the last 24 hours."
-  logHistogram(
-    "Which logs (kinds, time, severities, sources, search)."
-    filter: LogFilter
-    "The bucket width (default: chosen from the window, about 60 buckets); at most 10,000 buckets."
-    interval: Duration
-    "An IANA time zone (e.g. Europe/Berlin): buckets of a day or more start at its midnight. Default UTC."
-    timeZone: String
-  ): LogHistogram!
-  "The most frequent values of each asked field, with the count of all other values. The window defaults to the last 24 hours."
-  logFacets(
-    "Which logs."
-    filter: LogFilter
-    "The fields to break down."
-    fields: [LogFacetField!]!
-    "How many values per field (default 10, at most 1000)."
-    first: Int
-  ): [Facet!]!
-  "API request statistics per group and optional time bucket: counts, error rate, timing and delay percentiles (continuous, in milliseconds). The window defaults to the last 24 hours."
-  apiRequestStats(
-    "Which requests."
-    filter: ApiRequestLogFilter
-    "The dimensions to group by (none: one row for everything)."
-    groupBy: [ApiRequestDimension!]
-    "A time bucket width, to add a bucket to each group."
-    interval: Duration
-    "How to order the groups (default: count, descending)."
-    orderBy: ApiRequestStatsOrder
-    "How many groups (default 50, at most 1000); the rest are summed into one row with other: true."
-    first: Int
-  ): ApiRequestStats!
-  "Integration delivery statistics per integration, job or status code and optional time bucket. The window defaults to the last 24 hours."
-  integrationStats(
-    "Which deliveries."
-    filter: IntegrationLogFilter
-    "The dimensions to group by (none: one row for everything)."
-    groupBy: [IntegrationDimension!]
-    "A time bucket width, to add a bucket to each group."
-    interval: Duration
-  ): IntegrationStats!
-  "Messages grouped by template, most frequent first, then by template. Masked in this order: ISO 8601 dates and date-times <time>, emails <email>, UUIDs <uuid>, IPv4/IPv6 addresses with optional port <ip>, '...' and \"...\" values <quoted>, 0x numbers and runs of 8 or more hex digits holding a digit and a letter <hex>, digit runs and decimals <num> (letters kept: 12ms is <num>ms); <ip>, <quoted> and <hex> only between non-alphanumeric characters. The window defaults to the 24 hours before its end (now)."
-  logPatterns(
-    "Which logs."
-    filter: LogFilter
-    "How many patterns (default 20, at most 1000)."
-    first: Int
-  ): [LogPattern!]!
-  "The logs around one log from the same source (service, integration job, logger, collection or API reference), in time order."
-  logContext(
-    "The log's kind."
-    kind: LogKind!
-    "The log's id."
-    id: ID!
-    "How many earlier logs (default 10, at most 1000)."
-    before: Int
-    "How many later logs (default 10, at most 1000)."
-    after: Int
-  ): LogContext
-  "The workspace's API clients, by name."
-  apiClients(
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return clients after it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return clients before it."
-    before: String
-  ): ApiClientConnection!
-}
-
-"""
-Write operations.
-"""
-type Mutation {
-  "Store application logs (at most 1000; all or nothing). Needs an ingest or admin token."
-  ingestAppLogs("The application logs, at most 1000." logs: [AppLogInput!]!): IngestResult!
-  "Store API gateway request logs (at most 1000; all or nothing)."
-  ingestApiRequestLogs("The API request logs, at most 1000." logs: [ApiRequestLogInput!]!): IngestResult!
-  "Store integration delivery logs (at most 1000; all or nothing)."
-  ingestIntegrationLogs("The integration delivery logs, at most 1000." logs: [IntegrationLogInput!]!): IngestResult!
-  "Store action logs (at most 1000; all or nothing)."
-  ingestActionLogs("The action logs, at most 1000." logs: [ActionLogInput!]!): IngestResult!
-  "Store API-reference import logs (at most 1000; all or nothing)."
-  ingestApiReferenceLogs("The API-reference import logs, at most 1000." logs: [ApiReferenceLogInput!]!): IngestResult!
-  "Create a token in the caller's workspace (admin only). The secret is returned once."
-  createApiToken("The token's name and role." input: CreateApiTokenInput!): CreatedApiToken!
-  "Revoke a token of the caller's workspace (admin only); it is refused from the next request on."
-  revokeApiToken("The token's id (see apiTokens)." id: ID!): ApiToken!
-}
-
-"""
-What every log has, whatever its kind.
-"""
-interface Log {
-  "The log's id (opaque; unique within its kind and workspace)."
-  id: ID!
-  "The log's kind."
-  kind: LogKind!
-  "When it happened (the kind's time field)."
-  timestamp: Time!
-  "The common severity (see the product's mapping per kind)."
-  severity: Severity!
-  "A one-line description."
-  message: String!
-  "Where it came from: service, collection, integration, logger or API reference name."
-  source: String
-}
-
-"""
-An application/service log (seed 002).
-"""
-type AppLog implements Log {
-  "The log's id (a UUID)."
-  id: ID!
-  "Always APP."
-  kind: LogKind!
-  "When the event happened."
-  timestamp: Time!
-  "The log level."
-  severity: Severity!
-  "The message."
-  message: String!
-  "The service."
-  source: String
-  "The log level (same as severity)."
-  level: Severity!
-  "The service that logged it."
-  service: String!
-  "Structured data, if any."
-  details: JSON
 }
 
 """
@@ -3011,6 +2944,230 @@ type ApiRequestLog implements Log {
 }
 
 """
+A collection of API endpoints.
+"""
+type ApiCollection {
+  "The collection's id."
+  id: ID!
+  "The collection's name."
+  name: String!
+  "Recipe or proxy."
+  type: CollectionType!
+  "Requests to the collection's endpoints, newest first."
+  requestLogs(
+    "Which logs (collections is implied)."
+    filter: ApiRequestLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+}
+
+"""
+A named caller of the API gateway.
+"""
+type ApiClient {
+  "The client's id."
+  id: ID!
+  "The client's name."
+  name: String!
+  "The client's requests, newest first."
+  requestLogs(
+    "Which logs (clients is implied)."
+    filter: ApiRequestLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiRequestLogConnection!
+}
+
+"""
+Whether a request succeeded (code < 400) or failed.
+"""
+enum RequestOutcome {
+  "Codes below 400."
+  SUCCESS
+  "Codes 400 and above."
+  ERROR
+}
+
+"""
+Which API request logs.
+"""
+input ApiRequestLogFilter {
+  "Only requests in this window."
+  time: TimeRange
+  "Only these status codes."
+  codes: [Int!]
+  "Only these classes: 1xx, 2xx, 3xx, 4xx, 5xx."
+  codeClasses: [String!]
+  "Only successes (< 400) or errors."
+  outcome: RequestOutcome
+  "Only these gateway codes."
+  gatewayCodes: [Int!]
+  "Only these clients (names)."
+  clients: [String!]
+  "Only these collections (names)."
+  collections: [String!]
+  "Only collections of this type."
+  collectionType: CollectionType
+  "Only these endpoints."
+  endpoints: [String!]
+  "Only these client IPs (or CIDR ranges, e.g. 10.0.0.0/8)."
+  ips: [String!]
+  "Only requests that took at least this long."
+  minTimingMs: Int
+  "Only requests that took at most this long."
+  maxTimingMs: Int
+  "A case-insensitive substring of the endpoint or the status details."
+  search: String
+}
+
+"""
+A page of API request logs.
+"""
+type ApiRequestLogConnection {
+  "The items with their cursors."
+  edges: [ApiRequestLogEdge!]!
+  "The items."
+  nodes: [ApiRequestLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiRequestLogConnection with its cursor.
+"""
+type ApiRequestLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiRequestLog!
+}
+
+"""
+A page of API collections.
+"""
+type ApiCollectionConnection {
+  "The items with their cursors."
+  edges: [ApiCollectionEdge!]!
+  "The items."
+  nodes: [ApiCollection!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiCollectionConnection with its cursor.
+"""
+type ApiCollectionEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiCollection!
+}
+
+"""
+A page of API clients.
+"""
+type ApiClientConnection {
+  "The items with their cursors."
+  edges: [ApiClientEdge!]!
+  "The items."
+  nodes: [ApiClient!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiClientConnection with its cursor.
+"""
+type ApiClientEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiClient!
+}
+`, BuiltIn: false},
+	{Name: "../schema/integrations.graphqls", Input: `# Integration/webhook delivery logs (seed 001), their integrations and jobs.
+
+extend type Query {
+  "Integration delivery logs, newest first."
+  integrationLogs(
+    "Which logs."
+    filter: IntegrationLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): IntegrationLogConnection!
+  "The workspace's integrations, by name."
+  integrations(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return integrations after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return integrations before it."
+    before: String
+  ): IntegrationConnection!
+  "One integration, or null."
+  integration("The integration's id." id: ID!): Integration
+}
+
+extend type Mutation {
+  "Store integration delivery logs (at most 1000; all or nothing)."
+  ingestIntegrationLogs("The integration delivery logs, at most 1000." logs: [IntegrationLogInput!]!): IngestResult!
+}
+
+"""
+An integration/webhook delivery log to ingest (seed 001).
+"""
+input IntegrationLogInput {
+  "A UUID; send it to make retries idempotent."
+  id: ID
+  "The integration's UUID (created on first sight)."
+  integrationId: ID!
+  "The integration's name; a new name updates the stored one."
+  integrationName: String
+  "The integration job's UUID (created on first sight)."
+  jobId: ID
+  "Whether the delivery succeeded."
+  succeeded: Boolean!
+  "The attempt number, from 1."
+  attempt: Int!
+  "The response body returned by the target."
+  body: String
+  "The status code returned by the target (0 when there was no response)."
+  statusCode: Int!
+  "Why the delivery failed."
+  errorDetail: String
+  "When the attempt was made; defaults to the batch's receive time."
+  createdAt: Time
+}
+
+"""
 An integration/webhook delivery attempt (seed 001).
 """
 type IntegrationLog implements Log {
@@ -3042,80 +3199,6 @@ type IntegrationLog implements Log {
   integration: Integration!
   "The integration job, if any."
   job: IntegrationJob
-}
-
-"""
-An action log (seed 004).
-"""
-type ActionLog implements Log {
-  "The log's id (an integer)."
-  id: ID!
-  "Always ACTION."
-  kind: LogKind!
-  "When the log was created."
-  timestamp: Time!
-  "Mapped from the Python level: <20 DEBUG, <30 INFO, <40 WARN, <50 ERROR, else FATAL."
-  severity: Severity!
-  "The message."
-  message: String!
-  "The logger's name."
-  source: String
-  "When the log was created."
-  createdAt: Time!
-  "The Python logging level (0..50)."
-  level: Int!
-  "The logger's name."
-  loggerName: String!
-  "The app the log belongs to."
-  appName: String!
-  "The traceback."
-  trace: String
-}
-
-"""
-One error or alert of an API-reference import.
-"""
-type ImportIssue {
-  "What is wrong."
-  message: String!
-  "Where in the imported document (a JSON pointer)."
-  pointer: String!
-}
-
-"""
-An API-reference import log (seed 000).
-"""
-type ApiReferenceLog implements Log {
-  "The log's id (the seed's logs_id)."
-  id: ID!
-  "Always API_REFERENCE."
-  kind: LogKind!
-  "When the import log was last modified."
-  timestamp: Time!
-  "ERROR if it has errors, WARN if it has alerts, else INFO."
-  severity: Severity!
-  "The title."
-  message: String!
-  "The API reference's name."
-  source: String
-  "The seed's logs_id."
-  logsId: ID!
-  "When the import log was last modified."
-  modifiedAt: Time!
-  "The import's status, e.g. Import successful."
-  title: String!
-  "Total errors."
-  errorCount: Int!
-  "Total alerts."
-  alertsCount: Int!
-  "The errors, as ingested."
-  errors: [ImportIssue!]!
-  "The alerts, as ingested."
-  alerts: [ImportIssue!]!
-  "The API reference."
-  apiReference: ApiReference!
-  "The team account that ran the import."
-  user: TeamAccount!
 }
 
 """
@@ -3180,177 +3263,6 @@ type IntegrationJob {
 }
 
 """
-A collection of API endpoints.
-"""
-type ApiCollection {
-  "The collection's id."
-  id: ID!
-  "The collection's name."
-  name: String!
-  "Recipe or proxy."
-  type: CollectionType!
-  "Requests to the collection's endpoints, newest first."
-  requestLogs(
-    "Which logs (collections is implied)."
-    filter: ApiRequestLogFilter
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ApiRequestLogConnection!
-}
-
-"""
-A named caller of the API gateway.
-"""
-type ApiClient {
-  "The client's id."
-  id: ID!
-  "The client's name."
-  name: String!
-  "The client's requests, newest first."
-  requestLogs(
-    "Which logs (clients is implied)."
-    filter: ApiRequestLogFilter
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ApiRequestLogConnection!
-}
-
-"""
-An imported API definition.
-"""
-type ApiReference {
-  "The API reference's id."
-  id: ID!
-  "The API reference's name, if one was ingested."
-  name: String
-  "The reference's import logs, newest first."
-  logs(
-    "Which logs (apiReferenceIds is implied)."
-    filter: ApiReferenceLogFilter
-    "Return the first n (default 50, at most 1000)."
-    first: Int
-    "A cursor: return logs older than it."
-    after: String
-    "Return the last n (at most 1000)."
-    last: Int
-    "A cursor: return logs newer than it."
-    before: String
-  ): ApiReferenceLogConnection!
-}
-
-"""
-A user who runs API-reference imports.
-"""
-type TeamAccount {
-  "The account's id."
-  id: ID!
-  "The account's name."
-  name: String!
-}
-
-"""
-Whether a request succeeded (code < 400) or failed.
-"""
-enum RequestOutcome {
-  "Codes below 400."
-  SUCCESS
-  "Codes 400 and above."
-  ERROR
-}
-
-"""
-A time window. ` + "`" + `from` + "`" + ` is inclusive, ` + "`" + `to` + "`" + ` exclusive; ` + "`" + `last` + "`" + ` means the last duration up to now and excludes from/to.
-"""
-input TimeRange {
-  "The earliest time (inclusive)."
-  from: Time
-  "The latest time (exclusive)."
-  to: Time
-  "The last duration up to now, e.g. 24h or 7d."
-  last: Duration
-}
-
-"""
-Which logs, across kinds. Lists mean "any of".
-"""
-input LogFilter {
-  "Only these kinds (default all)."
-  kinds: [LogKind!]
-  "Only logs in this window."
-  time: TimeRange
-  "Only these severities."
-  severities: [Severity!]
-  "Only this severity and above."
-  minSeverity: Severity
-  "Only these sources (service, collection, integration, logger or API reference names)."
-  sources: [String!]
-  "A case-insensitive substring of the message."
-  search: String
-}
-
-"""
-Which application logs.
-"""
-input AppLogFilter {
-  "Only logs in this window."
-  time: TimeRange
-  "Only these levels."
-  levels: [Severity!]
-  "Only this level and above."
-  minLevel: Severity
-  "Only these services."
-  services: [String!]
-  "A case-insensitive substring of the message."
-  search: String
-  "Only logs whose details contain this JSON object (jsonb containment, e.g. {user_id: 12345})."
-  details: JSON
-}
-
-"""
-Which API request logs.
-"""
-input ApiRequestLogFilter {
-  "Only requests in this window."
-  time: TimeRange
-  "Only these status codes."
-  codes: [Int!]
-  "Only these classes: 1xx, 2xx, 3xx, 4xx, 5xx."
-  codeClasses: [String!]
-  "Only successes (< 400) or errors."
-  outcome: RequestOutcome
-  "Only these gateway codes."
-  gatewayCodes: [Int!]
-  "Only these clients (names)."
-  clients: [String!]
-  "Only these collections (names)."
-  collections: [String!]
-  "Only collections of this type."
-  collectionType: CollectionType
-  "Only these endpoints."
-  endpoints: [String!]
-  "Only these client IPs (or CIDR ranges, e.g. 10.0.0.0/8)."
-  ips: [String!]
-  "Only requests that took at least this long."
-  minTimingMs: Int
-  "Only requests that took at most this long."
-  maxTimingMs: Int
-  "A case-insensitive substring of the endpoint or the status details."
-  search: String
-}
-
-"""
 Which integration delivery logs.
 """
 input IntegrationLogFilter {
@@ -3368,128 +3280,6 @@ input IntegrationLogFilter {
   minAttempt: Int
   "A case-insensitive substring of the error detail or the body."
   search: String
-}
-
-"""
-Which action logs.
-"""
-input ActionLogFilter {
-  "Only logs in this window."
-  time: TimeRange
-  "Only this Python level and above."
-  minLevel: Int
-  "Only this Python level and below."
-  maxLevel: Int
-  "Only these apps."
-  appNames: [String!]
-  "Only these loggers."
-  loggerNames: [String!]
-  "A case-insensitive substring of the message."
-  search: String
-}
-
-"""
-Which API-reference import logs.
-"""
-input ApiReferenceLogFilter {
-  "Only logs in this window."
-  time: TimeRange
-  "Only these API references."
-  apiReferenceIds: [ID!]
-  "Only imports by these team accounts."
-  userIds: [ID!]
-  "Only imports with (true) or without (false) errors."
-  hasErrors: Boolean
-  "Only imports with (true) or without (false) alerts."
-  hasAlerts: Boolean
-  "A case-insensitive substring of the title."
-  search: String
-}
-
-"""
-Where a page sits in its list (Relay cursor connections).
-"""
-type PageInfo {
-  "Whether more items follow (exact when paging with first)."
-  hasNextPage: Boolean!
-  "Whether items precede (exact when paging with last)."
-  hasPreviousPage: Boolean!
-  "The first edge's cursor."
-  startCursor: String
-  "The last edge's cursor."
-  endCursor: String
-}
-
-"""
-A page of logs of any kind.
-"""
-type LogConnection {
-  "The items with their cursors."
-  edges: [LogEdge!]!
-  "The items."
-  nodes: [Log!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a LogConnection with its cursor.
-"""
-type LogEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: Log!
-}
-
-"""
-A page of application logs.
-"""
-type AppLogConnection {
-  "The items with their cursors."
-  edges: [AppLogEdge!]!
-  "The items."
-  nodes: [AppLog!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a AppLogConnection with its cursor.
-"""
-type AppLogEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: AppLog!
-}
-
-"""
-A page of API request logs.
-"""
-type ApiRequestLogConnection {
-  "The items with their cursors."
-  edges: [ApiRequestLogEdge!]!
-  "The items."
-  nodes: [ApiRequestLog!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a ApiRequestLogConnection with its cursor.
-"""
-type ApiRequestLogEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: ApiRequestLog!
 }
 
 """
@@ -3514,54 +3304,6 @@ type IntegrationLogEdge {
   cursor: String!
   "The item."
   node: IntegrationLog!
-}
-
-"""
-A page of action logs.
-"""
-type ActionLogConnection {
-  "The items with their cursors."
-  edges: [ActionLogEdge!]!
-  "The items."
-  nodes: [ActionLog!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a ActionLogConnection with its cursor.
-"""
-type ActionLogEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: ActionLog!
-}
-
-"""
-A page of API-reference import logs.
-"""
-type ApiReferenceLogConnection {
-  "The items with their cursors."
-  edges: [ApiReferenceLogEdge!]!
-  "The items."
-  nodes: [ApiReferenceLog!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a ApiReferenceLogConnection with its cursor.
-"""
-type ApiReferenceLogEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: ApiReferenceLog!
 }
 
 """
@@ -3611,6 +3353,324 @@ type IntegrationJobEdge {
   "The item."
   node: IntegrationJob!
 }
+`, BuiltIn: false},
+	{Name: "../schema/actions.graphqls", Input: `# Action logs (seed 004).
+
+extend type Query {
+  "Action logs, newest first."
+  actionLogs(
+    "Which logs."
+    filter: ActionLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ActionLogConnection!
+}
+
+extend type Mutation {
+  "Store action logs (at most 1000; all or nothing)."
+  ingestActionLogs("The action logs, at most 1000." logs: [ActionLogInput!]!): IngestResult!
+}
+
+"""
+An action log to ingest (seed 004).
+"""
+input ActionLogInput {
+  "An integer id; send it to make retries idempotent. The server assigns one if absent."
+  id: ID
+  "The Python logging level (0..50)."
+  level: Int!
+  "The logger's name."
+  loggerName: String!
+  "The message."
+  message: String!
+  "The app the log belongs to."
+  appName: String!
+  "The traceback."
+  trace: String
+  "When the log was created; defaults to the batch's receive time."
+  createdAt: Time
+}
+
+"""
+An action log (seed 004).
+"""
+type ActionLog implements Log {
+  "The log's id (an integer)."
+  id: ID!
+  "Always ACTION."
+  kind: LogKind!
+  "When the log was created."
+  timestamp: Time!
+  "Mapped from the Python level: <20 DEBUG, <30 INFO, <40 WARN, <50 ERROR, else FATAL."
+  severity: Severity!
+  "The message."
+  message: String!
+  "The logger's name."
+  source: String
+  "When the log was created."
+  createdAt: Time!
+  "The Python logging level (0..50)."
+  level: Int!
+  "The logger's name."
+  loggerName: String!
+  "The app the log belongs to."
+  appName: String!
+  "The traceback."
+  trace: String
+}
+
+"""
+A user who runs API-reference imports.
+"""
+type TeamAccount {
+  "The account's id."
+  id: ID!
+  "The account's name."
+  name: String!
+}
+
+"""
+Which action logs.
+"""
+input ActionLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only this Python level and above."
+  minLevel: Int
+  "Only this Python level and below."
+  maxLevel: Int
+  "Only these apps."
+  appNames: [String!]
+  "Only these loggers."
+  loggerNames: [String!]
+  "A case-insensitive substring of the message."
+  search: String
+}
+
+"""
+A page of action logs.
+"""
+type ActionLogConnection {
+  "The items with their cursors."
+  edges: [ActionLogEdge!]!
+  "The items."
+  nodes: [ActionLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ActionLogConnection with its cursor.
+"""
+type ActionLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ActionLog!
+}
+`, BuiltIn: false},
+	{Name: "../schema/apireferences.graphqls", Input: `# API-reference import logs (seed 000) and the API references they import.
+
+extend type Query {
+  "API-reference import logs, newest first."
+  apiReferenceLogs(
+    "Which logs."
+    filter: ApiReferenceLogFilter
+    "Return the first n logs after ` + "`" + `after` + "`" + ` (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n logs before ` + "`" + `before` + "`" + ` (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiReferenceLogConnection!
+  "The workspace's API references, by id."
+  apiReferences(
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return references after it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return references before it."
+    before: String
+  ): ApiReferenceConnection!
+  "One API reference, or null."
+  apiReference("The API reference's id." id: ID!): ApiReference
+}
+
+extend type Mutation {
+  "Store API-reference import logs (at most 1000; all or nothing)."
+  ingestApiReferenceLogs("The API-reference import logs, at most 1000." logs: [ApiReferenceLogInput!]!): IngestResult!
+}
+
+"""
+The type of an API collection.
+"""
+enum CollectionType {
+  "A collection of recipe-backed endpoints."
+  RECIPE
+  "A collection that proxies to another API."
+  PROXY
+}
+
+"""
+One error or alert of an API-reference import.
+"""
+input ImportIssueInput {
+  "What is wrong."
+  message: String!
+  "Where in the imported document (a JSON pointer)."
+  pointer: String
+}
+
+"""
+An API-reference import log to ingest (seed 000).
+"""
+input ApiReferenceLogInput {
+  "The log's id (any string); send it to make retries idempotent."
+  logsId: ID
+  "The API reference's id (created on first sight)."
+  apiReferenceId: ID!
+  "The API reference's name; a new name updates the stored one."
+  apiReferenceName: String
+  "The team account that ran the import."
+  userId: ID!
+  "The team account's name."
+  userName: String!
+  "The import's status, e.g. ` + "`" + `Import successful` + "`" + `."
+  title: String!
+  "When the import log was last modified; defaults to the batch's receive time."
+  modifiedAt: Time
+  "Total errors."
+  errorCount: Int!
+  "Total alerts."
+  alertsCount: Int!
+  "The errors, if listed."
+  errors: [ImportIssueInput!]
+  "The alerts, if listed."
+  alerts: [ImportIssueInput!]
+}
+
+"""
+One error or alert of an API-reference import.
+"""
+type ImportIssue {
+  "What is wrong."
+  message: String!
+  "Where in the imported document (a JSON pointer)."
+  pointer: String!
+}
+
+"""
+An API-reference import log (seed 000).
+"""
+type ApiReferenceLog implements Log {
+  "The log's id (the seed's logs_id)."
+  id: ID!
+  "Always API_REFERENCE."
+  kind: LogKind!
+  "When the import log was last modified."
+  timestamp: Time!
+  "ERROR if it has errors, WARN if it has alerts, else INFO."
+  severity: Severity!
+  "The title."
+  message: String!
+  "The API reference's name."
+  source: String
+  "The seed's logs_id."
+  logsId: ID!
+  "When the import log was last modified."
+  modifiedAt: Time!
+  "The import's status, e.g. Import successful."
+  title: String!
+  "Total errors."
+  errorCount: Int!
+  "Total alerts."
+  alertsCount: Int!
+  "The errors, as ingested."
+  errors: [ImportIssue!]!
+  "The alerts, as ingested."
+  alerts: [ImportIssue!]!
+  "The API reference."
+  apiReference: ApiReference!
+  "The team account that ran the import."
+  user: TeamAccount!
+}
+
+"""
+An imported API definition.
+"""
+type ApiReference {
+  "The API reference's id."
+  id: ID!
+  "The API reference's name, if one was ingested."
+  name: String
+  "The reference's import logs, newest first."
+  logs(
+    "Which logs (apiReferenceIds is implied)."
+    filter: ApiReferenceLogFilter
+    "Return the first n (default 50, at most 1000)."
+    first: Int
+    "A cursor: return logs older than it."
+    after: String
+    "Return the last n (at most 1000)."
+    last: Int
+    "A cursor: return logs newer than it."
+    before: String
+  ): ApiReferenceLogConnection!
+}
+
+"""
+Which API-reference import logs.
+"""
+input ApiReferenceLogFilter {
+  "Only logs in this window."
+  time: TimeRange
+  "Only these API references."
+  apiReferenceIds: [ID!]
+  "Only imports by these team accounts."
+  userIds: [ID!]
+  "Only imports with (true) or without (false) errors."
+  hasErrors: Boolean
+  "Only imports with (true) or without (false) alerts."
+  hasAlerts: Boolean
+  "A case-insensitive substring of the title."
+  search: String
+}
+
+"""
+A page of API-reference import logs.
+"""
+type ApiReferenceLogConnection {
+  "The items with their cursors."
+  edges: [ApiReferenceLogEdge!]!
+  "The items."
+  nodes: [ApiReferenceLog!]!
+  "Where this page sits."
+  pageInfo: PageInfo!
+  "How many items match in all (computed only when asked for)."
+  totalCount: Int!
+}
+
+"""
+An item of a ApiReferenceLogConnection with its cursor.
+"""
+type ApiReferenceLogEdge {
+  "Pass to after/before to page from this item."
+  cursor: String!
+  "The item."
+  node: ApiReferenceLog!
+}
 
 """
 A page of API references.
@@ -3635,71 +3695,68 @@ type ApiReferenceEdge {
   "The item."
   node: ApiReference!
 }
+`, BuiltIn: false},
+	{Name: "../schema/analytics.graphqls", Input: `# Analytics over the logs: histograms, facets, request and delivery stats, patterns, context.
 
-"""
-A page of API collections.
-"""
-type ApiCollectionConnection {
-  "The items with their cursors."
-  edges: [ApiCollectionEdge!]!
-  "The items."
-  nodes: [ApiCollection!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a ApiCollectionConnection with its cursor.
-"""
-type ApiCollectionEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: ApiCollection!
-}
-
-"""
-A page of API clients.
-"""
-type ApiClientConnection {
-  "The items with their cursors."
-  edges: [ApiClientEdge!]!
-  "The items."
-  nodes: [ApiClient!]!
-  "Where this page sits."
-  pageInfo: PageInfo!
-  "How many items match in all (computed only when asked for)."
-  totalCount: Int!
-}
-
-"""
-An item of a ApiClientConnection with its cursor.
-"""
-type ApiClientEdge {
-  "Pass to after/before to page from this item."
-  cursor: String!
-  "The item."
-  node: ApiClient!
-}
-
-"""
-Real-time operations.
-"""
-type Subscription {
-  "Every log matching the filter that is committed after the subscription starts, once, in commit order, in batches. A client that falls behind gets dropped counts instead of unbounded buffering."
-  logTail("Which logs (the time range is ignored)." filter: LogFilter): LogTailEvent!
-}
-
-"""
-A batch of new logs.
-"""
-type LogTailEvent {
-  "The new matching logs, oldest first."
-  logs: [Log!]!
-  "Logs that matched but were dropped because this subscriber fell behind, since the previous event."
-  dropped: Int!
+extend type Query {
+  "Log counts over time: buckets aligned to interval (gap-filled with zeros), each with counts per severity. The window defaults to the last 24 hours."
+  logHistogram(
+    "Which logs (kinds, time, severities, sources, search)."
+    filter: LogFilter
+    "The bucket width (default: chosen from the window, about 60 buckets); at most 10,000 buckets."
+    interval: Duration
+    "An IANA time zone (e.g. Europe/Berlin): buckets of a day or more start at its midnight. Default UTC."
+    timeZone: String
+  ): LogHistogram!
+  "The most frequent values of each asked field, with the count of all other values. The window defaults to the last 24 hours."
+  logFacets(
+    "Which logs."
+    filter: LogFilter
+    "The fields to break down."
+    fields: [LogFacetField!]!
+    "How many values per field (default 10, at most 1000)."
+    first: Int
+  ): [Facet!]!
+  "API request statistics per group and optional time bucket: counts, error rate, timing and delay percentiles (continuous, in milliseconds). The window defaults to the last 24 hours."
+  apiRequestStats(
+    "Which requests."
+    filter: ApiRequestLogFilter
+    "The dimensions to group by (none: one row for everything)."
+    groupBy: [ApiRequestDimension!]
+    "A time bucket width, to add a bucket to each group."
+    interval: Duration
+    "How to order the groups (default: count, descending)."
+    orderBy: ApiRequestStatsOrder
+    "How many groups (default 50, at most 1000); the rest are summed into one row with other: true."
+    first: Int
+  ): ApiRequestStats!
+  "Integration delivery statistics per integration, job or status code and optional time bucket. The window defaults to the last 24 hours."
+  integrationStats(
+    "Which deliveries."
+    filter: IntegrationLogFilter
+    "The dimensions to group by (none: one row for everything)."
+    groupBy: [IntegrationDimension!]
+    "A time bucket width, to add a bucket to each group."
+    interval: Duration
+  ): IntegrationStats!
+  "Messages grouped by template, most frequent first, then by template. Masked in this order: ISO 8601 dates and date-times <time>, emails <email>, UUIDs <uuid>, IPv4/IPv6 addresses with optional port <ip>, '...' and \"...\" values <quoted>, 0x numbers and runs of 8 or more hex digits holding a digit and a letter <hex>, digit runs and decimals <num> (letters kept: 12ms is <num>ms); <ip>, <quoted> and <hex> only between non-alphanumeric characters. The window defaults to the 24 hours before its end (now)."
+  logPatterns(
+    "Which logs."
+    filter: LogFilter
+    "How many patterns (default 20, at most 1000)."
+    first: Int
+  ): [LogPattern!]!
+  "The logs around one log from the same source (service, integration job, logger, collection or API reference), in time order."
+  logContext(
+    "The log's kind."
+    kind: LogKind!
+    "The log's id."
+    id: ID!
+    "How many earlier logs (default 10, at most 1000)."
+    before: Int
+    "How many later logs (default 10, at most 1000)."
+    after: Int
+  ): LogContext
 }
 
 """
@@ -4008,6 +4065,23 @@ type LogContext {
   before: [Log!]!
   "Later logs from the same source, oldest first."
   after: [Log!]!
+}
+`, BuiltIn: false},
+	{Name: "../schema/tail.graphqls", Input: `# The live tail.
+
+extend type Subscription {
+  "Every log matching the filter that is committed after the subscription starts, once, in commit order, in batches. A client that falls behind gets dropped counts instead of unbounded buffering."
+  logTail("Which logs (the time range is ignored)." filter: LogFilter): LogTailEvent!
+}
+
+"""
+A batch of new logs.
+"""
+type LogTailEvent {
+  "The new matching logs, oldest first."
+  logs: [Log!]!
+  "Logs that matched but were dropped because this subscriber fell behind, since the previous event."
+  dropped: Int!
 }
 `, BuiltIn: false},
 }
