@@ -398,7 +398,23 @@ func appRow(w *batchWriter, i int) ([]any, error) {
 	if l.Details != nil {
 		details = []byte(l.Details)
 	}
-	return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, w.batch}, nil
+	return []any{w.ws, l.ID, l.Timestamp, int16(l.Level), l.Service, l.Message, details, traceArg(l.TraceID), spanArg(l.SpanID), w.batch}, nil
+}
+
+// traceArg and spanArg are COPY's values of the optional trace and span ids.
+func traceArg(t *model.TraceID) any {
+	if t == nil {
+		return nil
+	}
+	return [16]byte(*t)
+}
+
+func spanArg(s *model.SpanID) any {
+	if s == nil {
+		return nil
+	}
+	v, _ := s.Value()
+	return v
 }
 
 func requestRow(w *batchWriter, i int) ([]any, error) {
@@ -410,7 +426,7 @@ func requestRow(w *batchWriter, i int) ([]any, error) {
 		client = &id
 	}
 	return []any{w.ws, l.ID, l.ReceivedAt, int16(l.Code), l.GatewayCode, l.StatusDetails, l.IP,
-		l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, w.batch}, nil
+		l.TimingMs, l.DelayMs, w.collectionIDs[r.Collection], client, l.Endpoint, l.JobURL, traceArg(l.TraceID), spanArg(l.SpanID), w.batch}, nil
 }
 
 func integrationRow(w *batchWriter, i int) ([]any, error) {

@@ -24,6 +24,8 @@ type kindInfo struct {
 	severity string
 	// search are the text columns a search ILIKEs (any of them matches).
 	search []string
+	// traced: the kind's logs carry W3C trace and span ids (trace_id, span_id).
+	traced bool
 	// source is the column naming the common Log source and, when the source is an
 	// entity, the entity table whose name it is (sourceSQL gives the name's SQL).
 	source, sourceEntity string
@@ -67,7 +69,7 @@ func init() {
 	kinds = map[model.LogKind]*kindInfo{
 		model.KindApp: {
 			gqlType: "AppLog",
-			idType:  "uuid", severity: "level", search: []string{"message"}, source: "service",
+			idType:  "uuid", severity: "level", search: []string{"message"}, source: "service", traced: true,
 			facets:  []facetDim{{col: "service", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldService}}},
 			message: bun.SafeQuery("t.message"),
 			rollup:  []string{"level", "service"},
@@ -75,6 +77,7 @@ func init() {
 				map[string]filterField{
 					"Time": {"time", fieldWindow}, "Levels": {"levels", fieldRollup}, "MinLevel": {"minLevel", fieldRollup},
 					"Services": {"services", fieldRollup}, "Search": {"search", fieldRows}, "Details": {"details", fieldRows},
+					"TraceIDs": {"traceIds", fieldRows},
 				}),
 			newLog: func() model.Log { return new(model.AppLog) },
 			list:   listAs[*model.AppLog],
@@ -90,12 +93,12 @@ func init() {
 				r := &b.App[i]
 				return &r.Log, r.RecordMeta
 			},
-			copyColumns: []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "batch_id"},
+			copyColumns: []string{"workspace_id", "id", "timestamp", "level", "service", "message", "details", "trace_id", "span_id", "batch_id"},
 			copyRow:     appRow,
 		},
 		model.KindAPIRequest: {
 			gqlType: "ApiRequestLog", sourceField: "collection",
-			idType: "uuid", severity: "severity", search: []string{"endpoint", "status_details"},
+			idType: "uuid", severity: "severity", search: []string{"endpoint", "status_details"}, traced: true,
 			source: "collection_id", sourceEntity: "api_collections",
 			facets: []facetDim{
 				{col: "collection_id", name: "api_collections", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldCollection}},
@@ -109,7 +112,7 @@ func init() {
 					"Outcome": {"outcome", fieldRows}, "GatewayCodes": {"gatewayCodes", fieldRows}, "Clients": {"clients", fieldRows},
 					"Collections": {"collections", fieldRows}, "CollectionType": {"collectionType", fieldRows}, "Endpoints": {"endpoints", fieldRows},
 					"IPs": {"ips", fieldRows}, "MinTimingMs": {"minTimingMs", fieldRows}, "MaxTimingMs": {"maxTimingMs", fieldRows},
-					"Search": {"search", fieldRows},
+					"Search": {"search", fieldRows}, "TraceIDs": {"traceIds", fieldRows},
 				}),
 			newLog: func() model.Log { return new(model.APIRequestLog) },
 			list:   listAs[*model.APIRequestLog],
@@ -123,7 +126,7 @@ func init() {
 				return &r.Log, r.RecordMeta
 			},
 			copyColumns: []string{"workspace_id", "id", "received_at", "code", "gateway_code", "status_details", "ip",
-				"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "batch_id"},
+				"timing_ms", "delay_ms", "collection_id", "client_id", "endpoint", "job_url", "trace_id", "span_id", "batch_id"},
 			copyRow:      requestRow,
 			syncEntities: (*batchWriter).syncCollectionsAndClients,
 		},
@@ -326,6 +329,28 @@ func (ki *kindInfo) whereSearch(q *bun.SelectQuery, text *string) {
 		args[i] = p
 	}
 	q.Where("("+expr+")", args...)
+}
+
+// whereTrace restricts q to the logs of the traces ids (none: no restriction); a
+// kind without trace ids has no log of any trace.
+func (ki *kindInfo) whereTrace(q *bun.SelectQuery, field string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	traces, err := model.ParseTraceIDs(field, ids)
+	if err != nil {
+		return err
+	}
+	if !ki.traced {
+		q.Where("FALSE")
+		return nil
+	}
+	hexes := make([]string, len(traces))
+	for i, t := range traces {
+		hexes[i] = t.String() // PostgreSQL reads 32 hex digits as a uuid
+	}
+	q.Where("trace_id IN (?)", bun.List(hexes))
+	return nil
 }
 
 // fieldUse classifies a filter field for the rollup.

@@ -117,7 +117,7 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 		}
 		q.Where("details @> ?::jsonb", string(b))
 	}
-	return nil
+	return kindOf(model.KindApp).whereTrace(q, "traceIds", f.TraceIDs)
 }
 
 func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFilter) error {
@@ -184,7 +184,7 @@ func filterAPIRequest(q *bun.SelectQuery, ws uuid.UUID, f *model.APIRequestLogFi
 		q.Where("timing_ms <= ?", *f.MaxTimingMs)
 	}
 	kindOf(model.KindAPIRequest).whereSearch(q, f.Search)
-	return nil
+	return kindOf(model.KindAPIRequest).whereTrace(q, "traceIds", f.TraceIDs)
 }
 
 func filterIntegration(q *bun.SelectQuery, f *model.IntegrationLogFilter) error {

@@ -760,13 +760,14 @@ func (s *snapshot) visible(xid uint64) bool {
 }
 
 // LogMatcher returns the Go twin of filterCommon (without the time range, which a
-// tail ignores): kinds, severities, minimum severity, sources, and search as a
+// tail ignores): kinds, severities, minimum severity, sources, trace ids, and search as a
 // case-insensitive substring of the same columns per kind. Keep the two in step.
 func LogMatcher(f *model.LogFilter) func(TailLog) bool {
 	if f == nil {
 		return func(TailLog) bool { return true }
 	}
 	kinds := logKinds(f)
+	traces, _ := model.ParseTraceIDs("traceIds", f.TraceIDs) // validated with the filter
 	search := ""
 	if f.Search != nil {
 		search = strings.ToLower(*f.Search)
@@ -785,6 +786,12 @@ func LogMatcher(f *model.LogFilter) func(TailLog) bool {
 		}
 		if len(f.Sources) > 0 && (t.Source == nil || !slices.Contains(f.Sources, *t.Source)) {
 			return false
+		}
+		if len(f.TraceIDs) > 0 {
+			tl, ok := l.(model.Traced)
+			if !ok || tl.Trace() == nil || !slices.Contains(traces, *tl.Trace()) {
+				return false
+			}
 		}
 		if search != "" && !slices.ContainsFunc(searchText(l), func(s string) bool {
 			return strings.Contains(strings.ToLower(s), search)

@@ -491,3 +491,23 @@ func TestTailReadPlanIgnoresStaleStatistics(t *testing.T) {
 		})
 	}
 }
+
+// TestTailFiltersByTrace: a tail with traceIds gets the logs of those traces only,
+// read back with their trace and span ids, whatever case the producer wrote them in.
+func TestTailFiltersByTrace(t *testing.T) {
+	t.Parallel()
+	e := newTailEnv(t, db.TailOptions{})
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	s := e.subscribe(t, &model.LogFilter{TraceIDs: []string{strings.ToUpper(trace)}})
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	e.ingest(t, model.KindApp, fmt.Sprintf(`{"timestamp":%q,"level":"INFO","service":"s","message":"in trace","trace_id":%q,"span_id":"00f067aa0ba902b7"}
+{"timestamp":%q,"level":"INFO","service":"s","message":"other trace","trace_id":"0af7651916cd43dd8448eb211c80319c"}
+{"timestamp":%q,"level":"INFO","service":"s","message":"no trace"}
+`, ts, trace, ts, ts))
+	e.ingest(t, model.KindAction, fmt.Sprintf(`{"level":10,"logger_name":"l","message":"action","app_name":"a","created_at":%q}`+"\n", ts))
+	logs, _ := collect(t, s, 1)
+	l, ok := logs[0].(*model.AppLog)
+	if !ok || l.Message != "in trace" || l.TraceID == nil || l.TraceID.String() != trace || l.SpanID == nil || l.SpanID.String() != "00f067aa0ba902b7" {
+		t.Fatalf("got %+v", logs[0])
+	}
+}

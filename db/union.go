@@ -44,7 +44,7 @@ func filterCommon(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Lo
 		ki.whereSource(q, ws, f.Sources)
 	}
 	ki.whereSearch(q, f.Search)
-	return nil
+	return ki.whereTrace(q, "traceIds", f.TraceIDs)
 }
 
 func logKinds(f *model.LogFilter) []model.LogKind {

@@ -100,7 +100,7 @@ func jsonRaw(m map[string]any) json.RawMessage {
 func appLine(in model.AppLogInput) model.AppLogLine {
 	level := in.Level.String()
 	return model.AppLogLine{ID: in.ID, Timestamp: timeText(in.Timestamp), Level: &level,
-		Service: &in.Service, Message: &in.Message, Details: jsonRaw(in.Details)}
+		Service: &in.Service, Message: &in.Message, Details: jsonRaw(in.Details), TraceID: in.TraceID, SpanID: in.SpanID}
 }
 
 func apiRequestLine(in model.APIRequestLogInput) model.APIRequestLogLine {
@@ -108,7 +108,7 @@ func apiRequestLine(in model.APIRequestLogInput) model.APIRequestLogLine {
 	return model.APIRequestLogLine{ID: in.ID, ReceivedAt: timeText(in.ReceivedAt), Code: intVal(in.Code),
 		GatewayCode: int64Ptr(in.GatewayCode), StatusDetails: in.StatusDetails, IP: &in.IP,
 		TimingMs: intVal(in.TimingMs), DelayMs: intVal(in.DelayMs), Collection: &in.Collection,
-		CollectionType: &ct, Endpoint: &in.Endpoint, Client: in.Client, JobURL: in.JobURL}
+		CollectionType: &ct, Endpoint: &in.Endpoint, Client: in.Client, JobURL: in.JobURL, TraceID: in.TraceID, SpanID: in.SpanID}
 }
 
 func integrationLine(in model.IntegrationLogInput) model.IntegrationLogLine {

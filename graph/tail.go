@@ -24,6 +24,9 @@ func (r *Resolver) logTail(ctx context.Context, filter *model.LogFilter) (<-chan
 	if err != nil {
 		return nil, err
 	}
+	if err := filter.Validate(); err != nil {
+		return nil, err
+	}
 	if r.Tail == nil {
 		return nil, errors.New("logTail: no TailHub wired into the Resolver")
 	}

@@ -89,6 +89,8 @@ type LogFilter struct {
 	MinSeverity *Severity
 	Sources     []string
 	Search      *string
+	// TraceIDs keeps the logs of these traces (kinds without trace ids have none).
+	TraceIDs []string
 }
 
 // AppLogFilter selects application logs.
@@ -99,7 +101,8 @@ type AppLogFilter struct {
 	Services []string
 	Search   *string
 	// Details is matched by jsonb containment (@>).
-	Details map[string]any
+	Details  map[string]any
+	TraceIDs []string
 }
 
 // APIRequestLogFilter selects API gateway request logs.
@@ -117,6 +120,7 @@ type APIRequestLogFilter struct {
 	MinTimingMs    *int
 	MaxTimingMs    *int
 	Search         *string
+	TraceIDs       []string
 }
 
 // IntegrationLogFilter selects integration delivery logs.
@@ -166,6 +170,25 @@ func ParseUUIDs(field string, ids []string) ([]uuid.UUID, error) {
 		id, err := uuid.Parse(s)
 		if err != nil || len(s) != 36 {
 			return nil, InputErrorf("%s[%d]: %q is not a valid id", field, i, s)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// MaxTraceIDs bounds a filter's trace ids.
+const MaxTraceIDs = 100
+
+// ParseTraceIDs reads a filter's trace ids (32 hex digits each).
+func ParseTraceIDs(field string, ids []string) ([]TraceID, error) {
+	if len(ids) > MaxTraceIDs {
+		return nil, InputErrorf("%s: at most %d trace ids, got %d", field, MaxTraceIDs, len(ids))
+	}
+	out := make([]TraceID, 0, len(ids))
+	for i, s := range ids {
+		id, err := ParseTraceID(s)
+		if err != nil {
+			return nil, InputErrorf("%s[%d]: %v", field, i, err)
 		}
 		out = append(out, id)
 	}

@@ -487,6 +487,30 @@ func (c *fieldCheck) intRange(field string, v *int64, required bool, lo, hi int6
 	return int(*v)
 }
 
+// traceValues reads the optional trace_id and span_id of a record (a span belongs
+// to a trace: a span id without a trace id is refused).
+func (c *fieldCheck) traceValues(trace, span *string) (*TraceID, *SpanID) {
+	var t *TraceID
+	var s *SpanID
+	if trace != nil {
+		if id, err := ParseTraceID(*trace); err != nil {
+			c.addf("trace_id", "%v", err)
+		} else {
+			t = &id
+		}
+	}
+	if span != nil {
+		if id, err := ParseSpanID(*span); err != nil {
+			c.addf("span_id", "%v", err)
+		} else if trace == nil {
+			c.addf("span_id", "a span id needs a trace_id")
+		} else {
+			s = &id
+		}
+	}
+	return t, s
+}
+
 func (c *fieldCheck) uuidValue(field string, v *string, required bool) (uuid.UUID, bool) {
 	if v == nil {
 		if required {
@@ -581,6 +605,8 @@ type AppLogLine struct {
 	Service   *string         `json:"service"`
 	Message   *string         `json:"message"`
 	Details   json.RawMessage `json:"details"`
+	TraceID   *string         `json:"trace_id"`
+	SpanID    *string         `json:"span_id"`
 }
 
 // AddApp validates one application log.
@@ -612,6 +638,7 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 			rec.Log.Details = json.RawMessage(d)
 		}
 	}
+	rec.Log.TraceID, rec.Log.SpanID = c.traceValues(l.TraceID, l.SpanID)
 	if !c.ok() {
 		p.Reject(n, c.message())
 		return
@@ -746,6 +773,8 @@ type APIRequestLogLine struct {
 	Endpoint       *string `json:"endpoint"`
 	Client         *string `json:"client"`
 	JobURL         *string `json:"job_url"`
+	TraceID        *string `json:"trace_id"`
+	SpanID         *string `json:"span_id"`
 }
 
 const maxInt32 = 1<<31 - 1
@@ -789,6 +818,7 @@ func (p *BatchParser) AddAPIRequest(n int, l APIRequestLogLine) {
 		rec.Client = nil // an empty client name means "no client"
 	}
 	rec.Log.JobURL = c.optText("job_url", l.JobURL, 0)
+	rec.Log.TraceID, rec.Log.SpanID = c.traceValues(l.TraceID, l.SpanID)
 	if !c.ok() {
 		p.Reject(n, c.message())
 		return

@@ -27,6 +27,17 @@ func (l *AppLog) Severity() Severity { return l.Level }
 // Source is the service.
 func (l *AppLog) Source() *string { return &l.Service }
 
+// Traced is a log that may carry a W3C trace id.
+type Traced interface {
+	Trace() *TraceID
+}
+
+// Trace is the log's trace id (nil: none).
+func (l *AppLog) Trace() *TraceID { return l.TraceID }
+
+// Trace is the request's trace id (nil: none).
+func (l *APIRequestLog) Trace() *TraceID { return l.TraceID }
+
 // Kind implements Log.
 func (l *APIRequestLog) Kind() LogKind { return KindAPIRequest }
 

@@ -82,6 +82,10 @@ type APIRequestLogInput struct {
 	Client *string `json:"client,omitempty"`
 	// A link to the job the request triggered.
 	JobURL *string `json:"jobUrl,omitempty"`
+	// The W3C trace id (32 hex digits) of the operation the request belongs to, if any.
+	TraceID *string `json:"traceId,omitempty"`
+	// The W3C span id (16 hex digits) within the trace, if any (needs traceId).
+	SpanID *string `json:"spanId,omitempty"`
 }
 
 // API request statistics.
@@ -144,6 +148,10 @@ type AppLogInput struct {
 	Message string `json:"message"`
 	// Structured data (a JSON object, nested at most 32 levels).
 	Details map[string]any `json:"details,omitempty"`
+	// The W3C trace id (32 hex digits) of the operation the log belongs to, if any.
+	TraceID *string `json:"traceId,omitempty"`
+	// The W3C span id (16 hex digits) within the trace, if any (needs traceId).
+	SpanID *string `json:"spanId,omitempty"`
 }
 
 // Attempt number statistics.

@@ -105,6 +105,8 @@ type AppLog struct {
 	Service     string          `bun:"service" json:"service"`
 	Message     string          `bun:"message" json:"message"`
 	Details     json.RawMessage `bun:"details,type:jsonb" json:"details"`
+	TraceID     *TraceID        `bun:"trace_id,type:uuid" json:"trace_id"`
+	SpanID      *SpanID         `bun:"span_id" json:"span_id"`
 }
 
 // APIRequestLog is an API gateway request log (seed 003). Collection and client are
@@ -126,6 +128,8 @@ type APIRequestLog struct {
 	ClientID      *int64     `bun:"client_id" json:"client_id"`
 	Endpoint      string     `bun:"endpoint" json:"endpoint"`
 	JobURL        *string    `bun:"job_url" json:"job_url"`
+	TraceID       *TraceID   `bun:"trace_id,type:uuid" json:"trace_id"`
+	SpanID        *SpanID    `bun:"span_id" json:"span_id"`
 }
 
 // IntegrationLog is one webhook/integration delivery attempt (seed 001).

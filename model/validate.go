@@ -90,7 +90,8 @@ func (f *LogFilter) Validate() error {
 	if f == nil {
 		return nil
 	}
-	return firstError(checkTexts("sources", f.Sources), checkTextPtr("search", f.Search))
+	_, traceErr := ParseTraceIDs("traceIds", f.TraceIDs)
+	return firstError(checkTexts("sources", f.Sources), checkTextPtr("search", f.Search), traceErr)
 }
 
 // Validate checks every string of the filter (see CheckText), details included.

@@ -557,6 +557,8 @@ type appRecord struct {
 	Service   string          `json:"service"`
 	Message   string          `json:"message"`
 	Details   json.RawMessage `json:"details"`
+	TraceID   *string         `json:"trace_id"`
+	SpanID    *string         `json:"span_id"`
 }
 
 type apiRequestRecord struct {
@@ -573,6 +575,8 @@ type apiRequestRecord struct {
 	Endpoint       string  `json:"endpoint"`
 	Client         *string `json:"client"`
 	JobURL         *string `json:"job_url"`
+	TraceID        *string `json:"trace_id"`
+	SpanID         *string `json:"span_id"`
 }
 
 type integrationRecord struct {
@@ -612,18 +616,29 @@ type apiReferenceRecord struct {
 	Alerts           []model.ImportIssue `json:"alerts"`
 }
 
+// hexText is an optional trace or span id as the ingest record writes it.
+func hexText[T interface{ String() string }](id *T) *string {
+	if id == nil {
+		return nil
+	}
+	s := (*id).String()
+	return &s
+}
+
 // exportRecord is a row's ingest record.
 func exportRecord(kind model.LogKind, row db.ExportRow) any {
 	switch l := row.Log.(type) {
 	case *model.AppLog:
-		rec := &appRecord{ID: l.ID.String(), Timestamp: exportTime(l.Timestamp), Service: l.Service, Message: l.Message, Details: l.Details}
+		rec := &appRecord{ID: l.ID.String(), Timestamp: exportTime(l.Timestamp), Service: l.Service, Message: l.Message, Details: l.Details,
+			TraceID: hexText(l.TraceID), SpanID: hexText(l.SpanID)}
 		if l.Level.IsValid() {
 			rec.Level = l.Level.String()
 		}
 		return rec
 	case *model.APIRequestLog:
 		rec := &apiRequestRecord{ID: l.ID.String(), ReceivedAt: exportTime(l.ReceivedAt), Code: l.Code, GatewayCode: l.GatewayCode,
-			StatusDetails: l.StatusDetails, IP: ipText(l), TimingMs: l.TimingMs, DelayMs: l.DelayMs, Endpoint: l.Endpoint, JobURL: l.JobURL}
+			StatusDetails: l.StatusDetails, IP: ipText(l), TimingMs: l.TimingMs, DelayMs: l.DelayMs, Endpoint: l.Endpoint, JobURL: l.JobURL,
+			TraceID: hexText(l.TraceID), SpanID: hexText(l.SpanID)}
 		if row.Collection != nil {
 			rec.Collection, rec.CollectionType = row.Collection.Name, string(row.Collection.Type)
 		}

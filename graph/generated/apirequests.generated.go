@@ -1136,6 +1136,52 @@ func (ec *executionContext) fieldContext_ApiRequestLog_client(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _ApiRequestLog_traceId(ctx context.Context, field graphql.CollectedField, obj *model.APIRequestLog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiRequestLog_traceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TraceID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐTraceID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiRequestLog_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiRequestLog", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApiRequestLog_spanId(ctx context.Context, field graphql.CollectedField, obj *model.APIRequestLog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiRequestLog_spanId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpanID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SpanID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSpanID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiRequestLog_spanId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiRequestLog", field, false, false, "String")
+}
+
 func (ec *executionContext) _ApiRequestLogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*model.APIRequestLog]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1325,7 +1371,7 @@ func (ec *executionContext) unmarshalInputApiRequestLogFilter(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"time", "codes", "codeClasses", "outcome", "gatewayCodes", "clients", "collections", "collectionType", "endpoints", "ips", "minTimingMs", "maxTimingMs", "search"}
+	fieldsInOrder := [...]string{"time", "codes", "codeClasses", "outcome", "gatewayCodes", "clients", "collections", "collectionType", "endpoints", "ips", "minTimingMs", "maxTimingMs", "search", "traceIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1423,6 +1469,13 @@ func (ec *executionContext) unmarshalInputApiRequestLogFilter(ctx context.Contex
 				return it, err
 			}
 			it.Search = data
+		case "traceIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("traceIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TraceIDs = data
 		}
 	}
 	return it, nil
@@ -1451,7 +1504,7 @@ func (ec *executionContext) unmarshalInputApiRequestLogInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "receivedAt", "code", "gatewayCode", "statusDetails", "ip", "timingMs", "delayMs", "collection", "collectionType", "endpoint", "client", "jobUrl"}
+	fieldsInOrder := [...]string{"id", "receivedAt", "code", "gatewayCode", "statusDetails", "ip", "timingMs", "delayMs", "collection", "collectionType", "endpoint", "client", "jobUrl", "traceId", "spanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1549,6 +1602,20 @@ func (ec *executionContext) unmarshalInputApiRequestLogInput(ctx context.Context
 				return it, err
 			}
 			it.JobURL = data
+		case "traceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("traceId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TraceID = data
+		case "spanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("spanId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SpanID = data
 		}
 	}
 	return it, nil
@@ -1950,6 +2017,16 @@ func (ec *executionContext) _ApiRequestLog(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ApiRequestLog_client(ctx, field, obj)
 				})
+		case "traceId":
+			out.Values[i] = ec._ApiRequestLog_traceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "spanId":
+			out.Values[i] = ec._ApiRequestLog_spanId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

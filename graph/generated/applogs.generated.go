@@ -233,6 +233,52 @@ func (ec *executionContext) fieldContext_AppLog_details(_ context.Context, field
 	return graphql.NewScalarFieldContext("AppLog", field, false, false, "JSON")
 }
 
+func (ec *executionContext) _AppLog_traceId(ctx context.Context, field graphql.CollectedField, obj *model.AppLog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppLog_traceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TraceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TraceID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐTraceID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppLog_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppLog", field, false, false, "String")
+}
+
+func (ec *executionContext) _AppLog_spanId(ctx context.Context, field graphql.CollectedField, obj *model.AppLog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppLog_spanId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SpanID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SpanID) graphql.Marshaler {
+			return ec.marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSpanID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppLog_spanId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppLog", field, false, false, "String")
+}
+
 func (ec *executionContext) _AppLogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[*model.AppLog]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -422,7 +468,7 @@ func (ec *executionContext) unmarshalInputAppLogFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"time", "levels", "minLevel", "services", "search", "details"}
+	fieldsInOrder := [...]string{"time", "levels", "minLevel", "services", "search", "details", "traceIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -471,6 +517,13 @@ func (ec *executionContext) unmarshalInputAppLogFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.Details = data
+		case "traceIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("traceIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TraceIDs = data
 		}
 	}
 	return it, nil
@@ -499,7 +552,7 @@ func (ec *executionContext) unmarshalInputAppLogInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "timestamp", "level", "service", "message", "details"}
+	fieldsInOrder := [...]string{"id", "timestamp", "level", "service", "message", "details", "traceId", "spanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -548,6 +601,20 @@ func (ec *executionContext) unmarshalInputAppLogInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Details = data
+		case "traceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("traceId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TraceID = data
+		case "spanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("spanId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SpanID = data
 		}
 	}
 	return it, nil
@@ -626,6 +693,16 @@ func (ec *executionContext) _AppLog(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "details":
 			out.Values[i] = ec._AppLog_details(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "traceId":
+			out.Values[i] = ec._AppLog_traceId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "spanId":
+			out.Values[i] = ec._AppLog_spanId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -352,7 +352,7 @@ func (ec *executionContext) unmarshalInputLogFilter(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kinds", "time", "severities", "minSeverity", "sources", "search"}
+	fieldsInOrder := [...]string{"kinds", "time", "severities", "minSeverity", "sources", "search", "traceIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -401,6 +401,13 @@ func (ec *executionContext) unmarshalInputLogFilter(ctx context.Context, obj any
 				return it, err
 			}
 			it.Search = data
+		case "traceIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("traceIds"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TraceIDs = data
 		}
 	}
 	return it, nil

@@ -1949,6 +1949,42 @@ func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSpanID(ctx context.Context, v any) (*model.SpanID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalSpanID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSpanID(ctx context.Context, sel ast.SelectionSet, v *model.SpanID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalSpanID(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐTraceID(ctx context.Context, v any) (*model.TraceID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalTraceID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐTraceID(ctx context.Context, sel ast.SelectionSet, v *model.TraceID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalTraceID(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil

@@ -166,10 +166,12 @@ type ComplexityRoot struct {
 		ReceivedAt    func(childComplexity int) int
 		Severity      func(childComplexity int) int
 		Source        func(childComplexity int) int
+		SpanID        func(childComplexity int) int
 		Status        func(childComplexity int) int
 		StatusDetails func(childComplexity int) int
 		Timestamp     func(childComplexity int) int
 		TimingMs      func(childComplexity int) int
+		TraceID       func(childComplexity int) int
 	}
 
 	ApiRequestLogConnection struct {
@@ -224,7 +226,9 @@ type ComplexityRoot struct {
 		Service   func(childComplexity int) int
 		Severity  func(childComplexity int) int
 		Source    func(childComplexity int) int
+		SpanID    func(childComplexity int) int
 		Timestamp func(childComplexity int) int
+		TraceID   func(childComplexity int) int
 	}
 
 	AppLogConnection struct {
@@ -1010,6 +1014,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiRequestLog.Source(childComplexity), true
+	case "ApiRequestLog.spanId":
+		if e.ComplexityRoot.ApiRequestLog.SpanID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.SpanID(childComplexity), true
 	case "ApiRequestLog.status":
 		if e.ComplexityRoot.ApiRequestLog.Status == nil {
 			break
@@ -1034,6 +1044,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiRequestLog.TimingMs(childComplexity), true
+	case "ApiRequestLog.traceId":
+		if e.ComplexityRoot.ApiRequestLog.TraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiRequestLog.TraceID(childComplexity), true
 
 	case "ApiRequestLogConnection.edges":
 		if e.ComplexityRoot.ApiRequestLogConnection.Edges == nil {
@@ -1256,12 +1272,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppLog.Source(childComplexity), true
+	case "AppLog.spanId":
+		if e.ComplexityRoot.AppLog.SpanID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.SpanID(childComplexity), true
 	case "AppLog.timestamp":
 		if e.ComplexityRoot.AppLog.Timestamp == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AppLog.Timestamp(childComplexity), true
+	case "AppLog.traceId":
+		if e.ComplexityRoot.AppLog.TraceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppLog.TraceID(childComplexity), true
 
 	case "AppLogConnection.edges":
 		if e.ComplexityRoot.AppLogConnection.Edges == nil {
@@ -2675,6 +2703,8 @@ input LogFilter {
   sources: [String!]
   "A case-insensitive substring of the message."
   search: String
+  "Only logs of these traces (W3C trace ids, 32 hex digits, at most 100): application and API request logs carry them, so with traceIds one query returns everything of a trace across kinds, newest first."
+  traceIds: [String!]
 }
 
 """
@@ -2754,6 +2784,10 @@ input AppLogInput {
   message: String!
   "Structured data (a JSON object, nested at most 32 levels)."
   details: JSON
+  "The W3C trace id (32 hex digits) of the operation the log belongs to, if any."
+  traceId: String
+  "The W3C span id (16 hex digits) within the trace, if any (needs traceId)."
+  spanId: String
 }
 
 """
@@ -2778,6 +2812,10 @@ type AppLog implements Log {
   service: String!
   "Structured data, if any."
   details: JSON
+  "The W3C trace id (32 lowercase hex digits) of the operation it belongs to, if any."
+  traceId: String
+  "The W3C span id (16 lowercase hex digits) within the trace, if any."
+  spanId: String
 }
 
 """
@@ -2796,6 +2834,8 @@ input AppLogFilter {
   search: String
   "Only logs whose details contain this JSON object (jsonb containment, e.g. {user_id: 12345})."
   details: JSON
+  "Only logs of these traces (W3C trace ids, 32 hex digits, at most 100)."
+  traceIds: [String!]
 }
 
 """
@@ -2897,6 +2937,10 @@ input ApiRequestLogInput {
   client: String
   "A link to the job the request triggered."
   jobUrl: String
+  "The W3C trace id (32 hex digits) of the operation the request belongs to, if any."
+  traceId: String
+  "The W3C span id (16 hex digits) within the trace, if any (needs traceId)."
+  spanId: String
 }
 
 """
@@ -2941,6 +2985,10 @@ type ApiRequestLog implements Log {
   collection: ApiCollection!
   "The calling client, if known."
   client: ApiClient
+  "The W3C trace id (32 lowercase hex digits) of the operation it belongs to, if any."
+  traceId: String
+  "The W3C span id (16 lowercase hex digits) within the trace, if any."
+  spanId: String
 }
 
 """
@@ -3031,6 +3079,8 @@ input ApiRequestLogFilter {
   maxTimingMs: Int
   "A case-insensitive substring of the endpoint or the status details."
   search: String
+  "Only requests of these traces (W3C trace ids, 32 hex digits, at most 100)."
+  traceIds: [String!]
 }
 
 """
@@ -4353,6 +4403,10 @@ func (ec *executionContext) childFields_ApiRequestLog(ctx context.Context, field
 		return ec.fieldContext_ApiRequestLog_collection(ctx, field)
 	case "client":
 		return ec.fieldContext_ApiRequestLog_client(ctx, field)
+	case "traceId":
+		return ec.fieldContext_ApiRequestLog_traceId(ctx, field)
+	case "spanId":
+		return ec.fieldContext_ApiRequestLog_spanId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiRequestLog", field.Name)
 }
@@ -4463,6 +4517,10 @@ func (ec *executionContext) childFields_AppLog(ctx context.Context, field graphq
 		return ec.fieldContext_AppLog_service(ctx, field)
 	case "details":
 		return ec.fieldContext_AppLog_details(ctx, field)
+	case "traceId":
+		return ec.fieldContext_AppLog_traceId(ctx, field)
+	case "spanId":
+		return ec.fieldContext_AppLog_spanId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppLog", field.Name)
 }
