@@ -259,7 +259,7 @@ func TestExportBadParameters(t *testing.T) {
 	e := testserver.New(t, rest.Limits{})
 	ingestFixtures(t, e)
 	for _, tc := range []struct{ kind, query, msg string }{
-		{"app", "level=ERROR", `unknown parameter "level"; the app export accepts details, levels, minLevel, search, services, time.from, time.last, time.to`},
+		{"app", "level=ERROR", `unknown parameter "level"; the app export accepts details, levels, minLevel, search, services, time.from, time.last, time.to, traceIds`},
 		{"action", "levels=ERROR", `unknown parameter "levels"; the action export accepts appNames, loggerNames, maxLevel, minLevel, search, time.from, time.last, time.to`},
 		{"app", "levels=NOPE", `levels: "NOPE" is not one of DEBUG, INFO, WARN, ERROR, FATAL`},
 		{"app", "minLevel=INFO&minLevel=WARN", `minLevel: give one value, not 2`},
