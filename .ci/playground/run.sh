@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The playground in a real browser, with the network closed to all but localhost:
+# check that the committed assets are what `make playground` builds from the
+# pinned npm packages, build the binary, serve it on a free port over a throwaway
+# database, seed a workspace, its logs and an admin token through the CLI, then
+# drive Debian's Chromium through the page with Playwright (browser.mjs). Installs
+# Chromium and Node.js when missing. The screenshot lands in .ci/playground/out/
+# (or $PLAYGROUND_OUT); its path is printed. Needs PostgreSQL (as the tests do).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/go/bin"
+
+out="${PLAYGROUND_OUT:-$PWD/.ci/playground/out}"
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "playground: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "playground: the committed assets must be what 'make playground' builds"
+make -s playground
+if [ -n "$(git status --porcelain -- internal/playground/dist)" ]; then
+  git status --short -- internal/playground/dist
+  echo "playground: internal/playground/dist is stale; run 'make playground' and commit"
+  exit 1
+fi
+
+source .ci/server.sh
+start_server loggraph_ci_playground
+
+export DATABASE_URL="$db_url"
+"$work/loggraph" workspace create browser --name "Browser test" >/dev/null
+"$work/loggraph" seed --workspace browser --rows 3000 --days 3 >/dev/null
+token=$("$work/loggraph" token create --workspace browser --role admin --name browser-test | tail -1)
+
+(cd .ci/playground && npm ci --no-audit --no-fund --loglevel=error)
+node .ci/playground/browser.mjs "$base" "$token" "$out"
