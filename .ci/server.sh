@@ -1,6 +1,7 @@
 # Sourced by the CI scripts that need a running loggraph server (audit, playground):
-# start_server NAME builds the binary, drops and recreates database NAME on the
-# tests' PostgreSQL, serves it on a free port and waits for /readyz. It sets
+# start_server NAME [SERVE FLAGS...] builds the binary, drops and recreates database
+# NAME on the tests' PostgreSQL, serves it on a free port (with the flags) and waits
+# for /readyz. It sets
 # $work (a temporary directory holding the binary as $work/loggraph), $db_url and
 # $base (http://127.0.0.1:PORT); on exit the server is stopped, the database
 # dropped and $work removed.
@@ -22,6 +23,7 @@ stop_server() {
 
 start_server() {
   server_db=$1
+  shift
   db_url=$(printf '%s' "$admin_url" | sed -E "s|/[^/?]*(\?\|$)|/${server_db}\1|")
   work=$(mktemp -d)
   trap stop_server EXIT
@@ -30,7 +32,7 @@ start_server() {
 
   CGO_ENABLED=0 go build -trimpath -o "$work/loggraph" ./cmd/loggraph
   # Port 0: the kernel picks a free port, which serve prints.
-  DATABASE_URL="$db_url" "$work/loggraph" serve --addr 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+  DATABASE_URL="$db_url" "$work/loggraph" serve --addr 127.0.0.1:0 "$@" >"$work/stdout" 2>"$work/stderr" &
   server_pid=$!
 
   base=""

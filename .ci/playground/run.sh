@@ -2,7 +2,8 @@
 # The playground in a real browser, with the network closed to all but localhost:
 # check that the committed assets are what `make playground` builds from the
 # pinned npm packages, build the binary, serve it on a free port over a throwaway
-# database, seed a workspace, its logs and an admin token through the CLI, then
+# database with the demo workspace (as `make run`), create an admin token for it
+# through the CLI, then
 # drive Debian's Chromium through the page with Playwright (browser.mjs). Installs
 # Chromium and Node.js when missing. The screenshot lands in .ci/playground/out/
 # (or $PLAYGROUND_OUT); its path is printed. Needs PostgreSQL (as the tests do).
@@ -30,12 +31,9 @@ if [ -n "$(git status --porcelain -- internal/playground/dist)" ]; then
 fi
 
 source .ci/server.sh
-start_server loggraph_ci_playground
-
-export DATABASE_URL="$db_url"
-"$work/loggraph" workspace create browser --name "Browser test" >/dev/null
-"$work/loggraph" seed --workspace browser --rows 3000 --days 3 >/dev/null
-token=$("$work/loggraph" token create --workspace browser --role admin --name browser-test | tail -1)
+# The demo workspace of `make run`: the README's examples are written against it.
+start_server loggraph_ci_playground --demo
+token=$(DATABASE_URL="$db_url" "$work/loggraph" token create --workspace demo --role admin --name browser-test | tail -1)
 
 (cd .ci/playground && npm ci --no-audit --no-fund --loglevel=error)
 node .ci/playground/browser.mjs "$base" "$token" "$out"

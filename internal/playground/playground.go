@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,9 +65,19 @@ var contentTypes = map[string]string{
 // contentSecurityPolicy allows the page nothing but its own origin: scripts and
 // styles from the binary, queries and the live tail's websocket to /graphql, the
 // fonts GraphiQL's stylesheet inlines. GraphiQL sets style attributes, hence
-// 'unsafe-inline' for styles (never for scripts).
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"font-src 'self' data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+// 'unsafe-inline' for styles (never for scripts). The websocket is named by host
+// as well, for browsers whose 'self' does not cover ws: and wss:.
+func contentSecurityPolicy(host string) string {
+	connect := "'self'"
+	if validHost.MatchString(host) {
+		connect += " ws://" + host + " wss://" + host
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; " +
+		"img-src 'self' data:; connect-src " + connect + "; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+}
+
+// validHost is a Host header that may be written into the policy as it is.
+var validHost = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
 
 // asset is one file as served: its bytes, gzipped once on first request.
 type asset struct {
@@ -148,7 +159,7 @@ func Handler() (http.Handler, error) {
 		switch p := r.URL.Path; {
 		case p == Path:
 			w.Header().Set("Cache-Control", "no-cache")
-			w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+			w.Header().Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.Header().Set("Referrer-Policy", "no-referrer")
 			serve(w, r, index)

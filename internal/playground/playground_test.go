@@ -157,10 +157,11 @@ func TestHandler(t *testing.T) {
 			t.Fatalf("status %d", res.StatusCode)
 		}
 		for k, want := range map[string]string{
-			"Content-Type":            "text/html; charset=utf-8",
-			"Cache-Control":           "no-cache",
-			"Content-Security-Policy": contentSecurityPolicy,
-			"X-Content-Type-Options":  "nosniff",
+			"Content-Type":  "text/html; charset=utf-8",
+			"Cache-Control": "no-cache",
+			"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; " +
+				"img-src 'self' data:; connect-src 'self' ws://example.com wss://example.com; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+			"X-Content-Type-Options": "nosniff",
 		} {
 			if got := res.Header.Get(k); got != want {
 				t.Errorf("%s = %q, want %q", k, got, want)
@@ -180,8 +181,15 @@ func TestHandler(t *testing.T) {
 				t.Errorf("%s names a host", r[1])
 			}
 		}
-		if !strings.Contains(contentSecurityPolicy, "default-src 'none'") || strings.Contains(contentSecurityPolicy, "http") {
-			t.Errorf("the policy allows other hosts: %s", contentSecurityPolicy)
+		for host, want := range map[string]string{
+			"localhost:8080":   "connect-src 'self' ws://localhost:8080 wss://localhost:8080;",
+			"[::1]:8080":       "connect-src 'self' ws://[::1]:8080 wss://[::1]:8080;",
+			"evil; script-src": "connect-src 'self';",
+			"":                 "connect-src 'self';",
+		} {
+			if got := contentSecurityPolicy(host); !strings.Contains(got, want) {
+				t.Errorf("host %q: policy %s, want %s", host, got, want)
+			}
 		}
 	})
 	for _, r := range refs {
