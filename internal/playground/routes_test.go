@@ -1,4 +1,4 @@
-package rest_test
+package playground_test
 
 import (
 	"net/http"
@@ -9,10 +9,9 @@ import (
 	"github.com/loggraph/loggraph/rest"
 )
 
-// TestPlaygroundRoutes: the router serves the embedded page at /playground (/
-// redirects there) and its assets under /playground/assets/.
-func TestPlaygroundRoutes(t *testing.T) {
-	t.Parallel()
+// TestRoutes: the server's router (as serve wires it) serves the embedded page
+// at /playground, / redirects there, and its assets are under /playground/assets/.
+func TestRoutes(t *testing.T) {
 	e := testserver.New(t, rest.Limits{})
 	// The client follows / to /playground.
 	resp, page := e.Do(http.MethodGet, "/", nil)
