@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Playwright for a current Chromium needs Node.js 20 or later (Debian 12's own is 18).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "playground: Node.js $(node --version) is too old for Playwright; install Node.js 20 or later"
+  exit 1
+fi
+
 echo "playground: the committed assets must be what 'make playground' builds"
 make -s playground
 if [ -n "$(git status --porcelain -- internal/playground/dist)" ]; then
