@@ -2,7 +2,7 @@
 DATABASE_URL ?= postgres://postgres@localhost:5432/loggraph?sslmode=disable
 export DATABASE_URL
 
-.PHONY: run test build generate check lint bench-ingest audit
+.PHONY: run test build generate check lint bench-ingest audit playground browser-test
 
 ## run: serve on :8080 with a demo workspace (needs PostgreSQL at $DATABASE_URL)
 run:
@@ -40,3 +40,13 @@ bench-ingest: build
 ## audit: the graphql-http audit suite against a freshly started server (needs PostgreSQL and Node.js)
 audit:
 	bash .ci/audit/run.sh
+
+## playground: rebuild the embedded playground (internal/playground/dist) from the npm
+## packages pinned in internal/playground/web/package-lock.json (needs Node.js and npm)
+playground:
+	cd internal/playground/web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+## browser-test: the playground in headless Chromium against a freshly started server
+## (needs PostgreSQL; installs Chromium and Node.js if missing)
+browser-test:
+	bash .ci/playground/run.sh

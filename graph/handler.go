@@ -10,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/loggraph/loggraph/graph/generated"
 	"github.com/loggraph/loggraph/internal/guard"
@@ -254,9 +253,4 @@ func withDefaults(cfg Config) Config {
 		cfg.OperationTimeout = DefaultOperationTimeout
 	}
 	return cfg
-}
-
-// PlaygroundHandler serves GraphiQL pointed at /graphql.
-func PlaygroundHandler() http.Handler {
-	return playground.Handler("loggraph playground", "/graphql")
 }

@@ -88,7 +88,9 @@ func NewRouter(d Deps) http.Handler {
 		handle("/graphql", d.GraphQL)
 	}
 	if d.Playground != nil {
+		// The page and its embedded assets (/playground/assets/...).
 		handle("GET /playground", d.Playground)
+		handle("GET /playground/", d.Playground)
 		handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 	}
 	return requestContext(d.Log, bodyReadDeadline(d.Limits.BodyReadTimeout, mux))

@@ -15,6 +15,7 @@ import (
 	"github.com/loggraph/loggraph/graph"
 	"github.com/loggraph/loggraph/internal/guard"
 	"github.com/loggraph/loggraph/internal/limits"
+	"github.com/loggraph/loggraph/internal/playground"
 	"github.com/loggraph/loggraph/model"
 	"github.com/loggraph/loggraph/rest"
 )
@@ -75,6 +76,10 @@ type App struct {
 // New wires a server over d (open and migrated). The tail hub, the revocation
 // listener and the limiter's reloads run until ctx ends or Stop is called.
 func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, error) {
+	play, err := playground.Handler()
+	if err != nil {
+		return nil, err
+	}
 	a := &App{DB: d, ShuttingDown: new(atomic.Bool)}
 	// Ingest and partition upkeep on the ingest pool; token lookups and the tail hub
 	// on the system pool; everything else reads on d (the read pool).
@@ -126,7 +131,7 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 		DB: d, Tokens: a.Tokens, Ingest: ingest, Metrics: metrics, Log: log, Limits: cfg.REST, Limiter: a.Limiter,
 		ReadSlots:    slots,
 		GraphQL:      graph.NewHandler(gcfg),
-		Playground:   graph.PlaygroundHandler(),
+		Playground:   play,
 		ShuttingDown: a.ShuttingDown,
 	})
 	return a, nil
