@@ -82,25 +82,32 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 		integrations, refs = append(integrations, k.integrationID), append(refs, k.referenceID)
 		counts = append(counts, c)
 	}
+	slots, sevs, slotCounts := w.rollupRows(keep)
+	// One statement for both tables: a batch costs no extra round trip for its rollup.
 	_, err := tx.Exec(ctx, `
-		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
-		SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
-		FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
-			AS u(day, level, service, integration_id, api_reference_id, n)`,
-		w.ws, string(w.kind), days, levels, services, integrations, refs, counts)
+		WITH counts AS (
+			INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
+			SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
+			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
+				AS u(day, level, service, integration_id, api_reference_id, n)
+		)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, n)
+		SELECT $1, $2, r.slot, r.severity, r.n
+		FROM unnest($9::timestamptz[], $10::int2[], $11::int8[]) AS r(slot, severity, n)`,
+		w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, slotCounts)
 	if err != nil {
 		return fmt.Errorf("add counts: %w", err)
 	}
 	return nil
 }
 
-// RebuildCounts recomputes a workspace's log_counts from its rows (after a bulk load
+// RebuildCounts recomputes a workspace's log_counts and log_rollups from its rows (after a bulk load
 // that bypassed the ingest path, such as Seed). Ingests into the workspace must not
 // run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
-	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`}
+	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`}
 	for _, k := range model.AllKinds {
-		stmts = append(stmts, rebuildCountsSQL(k))
+		stmts = append(stmts, rebuildCountsSQL(k), rebuildRollupsSQL(k))
 	}
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		for _, q := range stmts {
@@ -239,11 +246,13 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 	return n, true, nil
 }
 
-// CompactCounts merges the log_counts rows of the UTC days in [from, to) into one
-// row per key, so that the per-batch deltas of busy days do not pile up. It is one
-// statement: readers see the deltas or the merged rows, never both or neither;
-// batches committing meanwhile only insert rows of their own.
+// CompactCounts merges the log_counts and log_rollups rows of the UTC days in
+// [from, to) into one row per key, so that the per-batch deltas of busy days do not
+// pile up. Each table is one statement: readers see the deltas or the merged rows,
+// never both or neither; batches committing meanwhile only insert rows of their own.
+// It returns the rows written.
 func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error) {
+	lo, hi := utcDay(from), utcDay(to)
 	tag, err := d.Pool.Exec(ctx, `
 		WITH gone AS (
 			DELETE FROM log_counts WHERE day >= $1::date AND day < $2::date RETURNING *
@@ -251,9 +260,19 @@ func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error
 		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 		SELECT workspace_id, kind, day, level, service, integration_id, api_reference_id, sum(n)
 		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id`,
-		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
+		lo.Format(time.DateOnly), hi.Format(time.DateOnly))
 	if err != nil {
 		return 0, fmt.Errorf("compact counts: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	rolled, err := d.Pool.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM log_rollups WHERE slot >= $1 AND slot < $2 RETURNING *
+		)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, n)
+		SELECT workspace_id, kind, slot, severity, sum(n)
+		FROM gone GROUP BY workspace_id, kind, slot, severity`, lo, hi)
+	if err != nil {
+		return 0, fmt.Errorf("compact rollups: %w", err)
+	}
+	return tag.RowsAffected() + rolled.RowsAffected(), nil
 }
