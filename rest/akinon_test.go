@@ -462,3 +462,69 @@ func TestAkinonIDNamesOneLog(t *testing.T) {
 		t.Errorf("%d ids claimed in the test workspace, want 1", n)
 	}
 }
+
+// TestAkinonTrustedProxies: with --trusted-proxies naming the peer, next/previous use
+// the proxy's X-Forwarded-Proto and X-Forwarded-Host (the last value of a list: the one
+// the trusted peer added), and ignore values that are not a scheme or a plain host;
+// from a peer outside the list the headers are ignored.
+func TestAkinonTrustedProxies(t *testing.T) {
+	t.Parallel()
+	loopback, err := rest.ParseTrustedProxies(" 127.0.0.0/8, ::1 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := rest.ParseTrustedProxies("10.0.0.0/8,192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusting := testserver.New(t, rest.Limits{TrustedProxies: loopback})
+	distrusting := testserver.New(t, rest.Limits{TrustedProxies: elsewhere})
+	for _, e := range []*testserver.Env{trusting, distrusting} {
+		akIngest(t, e, e.Tokens[model.RoleIngest], akManyRecords(25))
+	}
+	direct := func(e *testserver.Env) string { return "http://" + strings.TrimPrefix(e.Srv.URL, "http://") }
+	for _, c := range []struct {
+		name    string
+		e       *testserver.Env
+		headers []string
+		next    string
+	}{
+		{"trusted proxy", trusting, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "logs.example.com"},
+			"https://logs.example.com/api/v1/oms/logs/action_log/?page=3"},
+		{"upper-case scheme", trusting, []string{"X-Forwarded-Proto", "HTTPS"}, "https://HOST/api/v1/oms/logs/action_log/?page=3"},
+		{"the last of a list", trusting, []string{"X-Forwarded-Proto", "http, https", "X-Forwarded-Host", "client-sent.example, logs.example.com:8443"},
+			"https://logs.example.com:8443/api/v1/oms/logs/action_log/?page=3"},
+		{"not a scheme, not a host", trusting, []string{"X-Forwarded-Proto", "javascript", "X-Forwarded-Host", "evil.example/x"},
+			"http://HOST/api/v1/oms/logs/action_log/?page=3"},
+		{"untrusted peer", distrusting, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"},
+			"http://HOST/api/v1/oms/logs/action_log/?page=3"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := append([]string{"Authorization", "Token " + c.e.Tokens[model.RoleRead]}, c.headers...)
+			p := akDecode(t)(c.e.Do(http.MethodGet, "/api/v1/oms/logs/action_log/?page=2", nil, h...))
+			next := strings.ReplaceAll(c.next, "http://HOST", direct(c.e))
+			next = strings.ReplaceAll(next, "https://HOST", "https://"+strings.TrimPrefix(c.e.Srv.URL, "http://"))
+			prev := strings.TrimSuffix(next, "?page=3")
+			if akStr(p.Next) != next || akStr(p.Previous) != prev {
+				t.Errorf("next %s, previous %s; want %s, %s", akStr(p.Next), akStr(p.Previous), next, prev)
+			}
+		})
+	}
+}
+
+// TestAkinonListByID: the list is ordered by descending id, as the seed shows it
+// (105 first): a log sent late with a higher id but an older created_at comes first.
+func TestAkinonListByID(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	akIngest(t, e, e.Tokens[model.RoleIngest], akManyRecords(12)+
+		`{"id":50,"level":20,"logger_name":"l","message":"late","app_name":"oms","created_at":"2023-06-01T00:00:00Z"}`+"\n")
+	p := akDecode(t)(akGet(e, "/api/v1/oms/logs/action_log/?page_size=5", e.Tokens[model.RoleRead]))
+	if got := akIDs(p); got != "50,12,11,10,9" {
+		t.Errorf("ids %s, want 50,12,11,10,9", got)
+	}
+	p = akDecode(t)(akGet(e, "/api/v1/oms/logs/action_log/?page=last&page_size=5", e.Tokens[model.RoleRead]))
+	if got := akIDs(p); got != "3,2,1" {
+		t.Errorf("last page ids %s, want 3,2,1", got)
+	}
+}
