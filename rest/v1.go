@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/internal/reqctx"
@@ -106,4 +107,10 @@ func authV1Read(d Deps, w http.ResponseWriter, r *http.Request) *model.Principal
 		return nil
 	}
 	return p
+}
+
+// wholeSecondUTC formats t as YYYY-MM-DDTHH:MM:SSZ in UTC, the precision the 000 and
+// 002 seeds document: the fraction of a second is cut off, never rounded up.
+func wholeSecondUTC(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z")
 }

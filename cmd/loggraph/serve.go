@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,12 +42,13 @@ type serveConfig struct {
 	ConcurrentReads  int
 	BodyReadTimeout  time.Duration
 	LogLevel         string
-	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
-	TokenCacheTTL    time.Duration // how long a token's principal is reused without a lookup; 0 = no cache
-	TokenCacheSize   int           // most principals cached
-	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
-	PprofAddr        string        // where net/http/pprof listens; empty = nowhere
-	GraphQL          graph.Config  // limits only; the resolver is wired in internal/app
+	TokenRecheck     time.Duration  // how often the tokens of open websockets are checked again
+	TokenCacheTTL    time.Duration  // how long a token's principal is reused without a lookup; 0 = no cache
+	TokenCacheSize   int            // most principals cached
+	AnalyzeInterval  time.Duration  // how often stale planner statistics are looked for; 0 = never
+	PprofAddr        string         // where net/http/pprof listens; empty = nowhere
+	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
+	GraphQL          graph.Config   // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
@@ -120,6 +122,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most SQL statements one GraphQL query may run; -1 = off (env LOGGRAPH_MAX_QUERY_STATEMENTS)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("LOGGRAPH_PPROF_ADDR", ""),
 		"serve Go's profiles (net/http/pprof, /debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it publicly; empty = off (env LOGGRAPH_PPROF_ADDR)")
+	trustedProxies := fs.String("trusted-proxies", env.str("LOGGRAPH_TRUSTED_PROXIES", ""),
+		"comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host are honoured in absolute links (the Akinon shim's next/previous); empty = none (env LOGGRAPH_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	partitionOptions := addPartitionFlags(fs, env)
@@ -134,6 +138,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
+	if cfg.TrustedProxies, err = rest.ParseTrustedProxies(*trustedProxies); err != nil {
+		return usagef("--trusted-proxies: %v", err)
+	}
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
 	}
@@ -183,7 +190,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 	// ctx (the server's signal context) ends.
 	a, err := app.New(ctx, d, log, app.Config{
 		REST: rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
-			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}},
+			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}, TrustedProxies: cfg.TrustedProxies},
 		GraphQL:         cfg.GraphQL,
 		ConcurrentReads: cfg.ConcurrentReads,
 		ReadSlotWait:    cfg.DBAcquireTimeout,
