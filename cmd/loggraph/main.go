@@ -43,7 +43,9 @@ const usage = `loggraph: a log-analytics backend over PostgreSQL
 
 Usage:
   loggraph serve [--addr :8080] [--demo]            migrate, then serve everything on one port
-  loggraph migrate [up|down|status]                 embedded schema migrations
+  loggraph migrate [up|status]                      apply pending migrations, or list applied and pending
+  loggraph migrate down [--to VERSION] [--yes]      undo the last migration (or all after VERSION); shows
+                                                    what it drops, refuses to drop rows without --yes
   loggraph workspace create SLUG [--name N]         prints the workspace id
   loggraph workspace limits SLUG [--requests-per-second V] [--ingest-rows-per-second V]
         [--ingest-bytes-per-second V] [--ingest-concurrent-bytes V] [--reset]

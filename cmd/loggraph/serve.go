@@ -46,6 +46,7 @@ type serveConfig struct {
 	TokenCacheTTL    time.Duration  // how long a token's principal is reused without a lookup; 0 = no cache
 	TokenCacheSize   int            // most principals cached
 	AnalyzeInterval  time.Duration  // how often stale planner statistics are looked for; 0 = never
+	StorageMetrics   time.Duration  // how often the storage metrics are read; 0 = not exported
 	PprofAddr        string         // where net/http/pprof listens; empty = nowhere
 	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
 	GraphQL          graph.Config   // limits only; the resolver is wired in internal/app
@@ -99,6 +100,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most token principals cached, least recently used evicted first (env LOGGRAPH_TOKEN_CACHE_SIZE)")
 	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
+	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
+		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
 	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
 		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
@@ -199,6 +202,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
 		Partitions:      cfg.Partitions,
+		StorageMetrics:  cfg.StorageMetrics,
 	})
 	if err != nil {
 		d.Close()

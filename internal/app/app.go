@@ -49,6 +49,9 @@ type Config struct {
 	// Partitions is the granularity of the partitions ingest and upkeep create
 	// (zero fields: db's defaults).
 	Partitions db.PartitionOptions
+	// StorageMetrics, if positive, is how often the storage metrics (rows and bytes
+	// per kind and workspace, partitions) are read for /metrics; zero: not exported.
+	StorageMetrics time.Duration
 }
 
 // App is the wired server.
@@ -92,6 +95,9 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	a.stops = append(a.stops, a.Tail.Start(ctx))
 	metrics.WatchTail(a.Tail)
 	metrics.WatchTokens(a.Tokens)
+	if cfg.StorageMetrics > 0 {
+		a.run(ctx, func(ctx context.Context) { metrics.KeepStorage(ctx, d, cfg.StorageMetrics, log) })
+	}
 	if cfg.RateLimits != nil {
 		lc := *cfg.RateLimits
 		refused := lc.Refused
