@@ -82,7 +82,7 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 		integrations, refs = append(integrations, k.integrationID), append(refs, k.referenceID)
 		counts = append(counts, c)
 	}
-	slots, sevs, slotCounts := w.rollupRows(keep)
+	slots, sevs, sources, slotCounts := w.rollupRows(keep)
 	// One statement for both tables: a batch costs no extra round trip for its rollup.
 	_, err := tx.Exec(ctx, `
 		WITH counts AS (
@@ -91,10 +91,10 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
 				AS u(day, level, service, integration_id, api_reference_id, n)
 		)
-		INSERT INTO log_rollups (workspace_id, kind, slot, severity, n)
-		SELECT $1, $2, r.slot, r.severity, r.n
-		FROM unnest($9::timestamptz[], $10::int2[], $11::int8[]) AS r(slot, severity, n)`,
-		w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, slotCounts)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT $1, $2, r.slot, r.severity, r.source, r.n
+		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`,
+		w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, sources, slotCounts)
 	if err != nil {
 		return fmt.Errorf("add counts: %w", err)
 	}
@@ -268,9 +268,9 @@ func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error
 		WITH gone AS (
 			DELETE FROM log_rollups WHERE slot >= $1 AND slot < $2 RETURNING *
 		)
-		INSERT INTO log_rollups (workspace_id, kind, slot, severity, n)
-		SELECT workspace_id, kind, slot, severity, sum(n)
-		FROM gone GROUP BY workspace_id, kind, slot, severity`, lo, hi)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT workspace_id, kind, slot, severity, source, sum(n)
+		FROM gone GROUP BY workspace_id, kind, slot, severity, source`, lo, hi)
 	if err != nil {
 		return 0, fmt.Errorf("compact rollups: %w", err)
 	}

@@ -182,22 +182,13 @@ func (s *LogStore) histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 				return nil, err
 			}
 		}
-		names := make([]string, len(kinds))
-		for i, k := range kinds {
-			names[i] = string(k)
+		for _, k := range kinds {
+			q := s.db.NewSelect().TableExpr("log_rollups AS r").
+				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", bucketOf(bun.SafeQuery("r.slot"))).
+				GroupExpr("1, 2")
+			rollupWhere(q, ws, k, f, lo, hi)
+			add(q)
 		}
-		q := s.db.NewSelect().TableExpr("log_rollups AS r").
-			ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", bucketOf(bun.SafeQuery("r.slot"))).
-			Where("r.workspace_id = ? AND r.slot >= ? AND r.slot < ?", ws, lo, hi).
-			Where("r.kind IN (?)", bun.List(names)).
-			GroupExpr("1, 2")
-		if f != nil && len(f.Severities) > 0 {
-			q.Where("r.severity IN (?)", bun.List(f.Severities))
-		}
-		if f != nil && f.MinSeverity != nil {
-			q.Where("r.severity >= ?", *f.MinSeverity)
-		}
-		add(q)
 	}
 	noteAnalyticsPlan(ctx, plan)
 	var rows []struct {

@@ -1,15 +1,18 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -22,51 +25,52 @@ const RollupSlot = 15 * time.Minute
 // slotOf is the start of the UTC slot holding t.
 func slotOf(t time.Time) time.Time { return t.UTC().Truncate(RollupSlot) }
 
-// rollupRows are the batch's stored records counted per slot and severity, as the
-// parallel arrays the ingest statement unnests (in a stable order).
-func (w *batchWriter) rollupRows(keep []int) (slots []time.Time, sevs []int16, counts []int64) {
+// rollupRows are the batch's stored records counted per slot, severity and source,
+// as the parallel arrays the ingest statement unnests (in a stable order).
+func (w *batchWriter) rollupRows(keep []int) (slots []time.Time, sevs []int16, sources []string, counts []int64) {
 	type key struct {
-		slot int64
-		sev  int16
+		slot   int64
+		sev    int16
+		source string
 	}
+	sourceAt := kindOf(w.kind).sourceAt
 	n := map[key]int64{}
 	for _, i := range keep {
 		l, _ := w.logAt(i)
-		n[key{slotOf(l.Time()).Unix(), int16(l.Severity())}]++
+		n[key{slotOf(l.Time()).Unix(), int16(l.Severity()), sourceAt(w, i)}]++
 	}
 	keys := make([]key, 0, len(n))
 	for k := range n {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(a, b int) bool {
-		if keys[a].slot != keys[b].slot {
-			return keys[a].slot < keys[b].slot
-		}
-		return keys[a].sev < keys[b].sev
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), strings.Compare(a.source, b.source))
 	})
 	for _, k := range keys {
-		slots, sevs, counts = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev), append(counts, n[k])
+		slots, sevs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev)
+		sources, counts = append(sources, k.source), append(counts, n[k])
 	}
-	return slots, sevs, counts
+	return slots, sevs, sources, counts
 }
 
 // rebuildRollupsSQL counts kind k's rows of workspace $1 into log_rollups.
 func rebuildRollupsSQL(k model.LogKind) string {
-	return fmt.Sprintf(`INSERT INTO log_rollups (workspace_id, kind, slot, severity, n)
-		SELECT workspace_id, '%[1]s', date_bin('15 minutes', %[2]s, 'epoch'), %[3]s, count(*)
-		FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 3, 4`,
-		string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{severityExpr(k)}.Sanitize(),
-		pgx.Identifier{k.Table()}.Sanitize())
+	ki := kindOf(k)
+	return fmt.Sprintf(`INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT workspace_id, '%[1]s', date_bin('15 minutes', %[2]s, 'epoch'), %[3]s, %[4]s::text, count(*)
+		FROM %[5]s WHERE workspace_id = $1 GROUP BY 1, 3, 4, 5`,
+		string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{ki.severity}.Sanitize(),
+		pgx.Identifier{ki.source}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize())
 }
 
 // logFilterRollup classifies every field of model.LogFilter: "" when log_rollups can
 // answer a filter that sets it (its dimensions are the kind, the slot and the
-// severity), else the field's GraphQL name, which only the rows can answer.
+// severity, source), else the field's GraphQL name, which only the rows can answer.
 // TestLogFilterRollupFields fails when a field is missing here, so a new filter field
 // cannot silently be ignored by the rollup.
 var logFilterRollup = map[string]string{
 	"Kinds": "", "Time": "", "Severities": "", "MinSeverity": "",
-	"Sources": "sources", "Search": "search", "TraceIDs": "traceIds",
+	"Sources": "", "Search": "search", "TraceIDs": "traceIds",
 }
 
 // rollupRefusal names the first set field of f that log_rollups cannot answer ("" when
@@ -98,17 +102,23 @@ func (h HistogramSpec) rollupSpan() (lo, hi time.Time, ok bool) {
 	if h.Interval%RollupSlot != 0 {
 		return lo, hi, false
 	}
-	lo, hi = slotOf(h.From), slotOf(h.To)
-	if lo.Before(h.From) {
-		lo = lo.Add(RollupSlot)
-	}
-	if !lo.Before(hi) {
+	if lo, hi, ok = wholeSlots(h.From, h.To); !ok {
 		return lo, hi, false
 	}
 	if h.Location != nil && !quarterHourZones(h.Location, lo, hi) {
 		return lo, hi, false
 	}
 	return lo, hi, true
+}
+
+// wholeSlots is the span of the whole slots of [from, to): [lo, hi), ok when there is
+// at least one.
+func wholeSlots(from, to time.Time) (lo, hi time.Time, ok bool) {
+	lo, hi = slotOf(from), slotOf(to)
+	if lo.Before(from) {
+		lo = lo.Add(RollupSlot)
+	}
+	return lo, hi, lo.Before(hi)
 }
 
 // quarterHourZones reports whether every offset loc uses in [from, to) is a whole
@@ -129,6 +139,24 @@ func quarterHourZones(loc *time.Location, from, to time.Time) bool {
 		t = end
 	}
 	return true
+}
+
+// rollupWhere restricts q, over log_rollups AS r, to kind k's slots of [lo, hi) of
+// workspace ws that filter f keeps (f's fields are those rollupRefusal accepts).
+func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
+	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
+	if f == nil {
+		return
+	}
+	if len(f.Severities) > 0 {
+		q.Where("r.severity IN (?)", bun.List(f.Severities))
+	}
+	if f.MinSeverity != nil {
+		q.Where("r.severity >= ?", *f.MinSeverity)
+	}
+	if len(f.Sources) > 0 {
+		kindOf(k).whereRollupSource(q, ws, f.Sources)
+	}
 }
 
 // AnalyticsPlan says how one analytic was answered: from log_rollups (with raw rows

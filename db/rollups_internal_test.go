@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,12 +88,12 @@ func TestRollupsEqualRows(t *testing.T) {
 			var diff int
 			err := d.Pool.QueryRow(ctx, fmt.Sprintf(`
 				SELECT count(*) FROM (
-					SELECT date_bin('15 minutes', %[1]s, 'epoch') AS slot, %[2]s AS severity, count(*) AS n
-					FROM %[3]s WHERE workspace_id = $1 GROUP BY 1, 2
+					SELECT date_bin('15 minutes', %[1]s, 'epoch') AS slot, %[2]s AS severity, %[4]s::text AS source, count(*) AS n
+					FROM %[3]s WHERE workspace_id = $1 GROUP BY 1, 2, 3
 				) raw FULL JOIN (
-					SELECT slot, severity, sum(n) AS n FROM log_rollups WHERE workspace_id = $1 AND kind = $2 GROUP BY 1, 2
-				) r USING (slot, severity)
-				WHERE raw.n IS DISTINCT FROM r.n`, k.TimeColumn(), severityExpr(k), k.Table()), ws, string(k)).Scan(&diff)
+					SELECT slot, severity, source, sum(n) AS n FROM log_rollups WHERE workspace_id = $1 AND kind = $2 GROUP BY 1, 2, 3
+				) r USING (slot, severity, source)
+				WHERE raw.n IS DISTINCT FROM r.n`, k.TimeColumn(), severityExpr(k), k.Table(), kindOf(k).source), ws, string(k)).Scan(&diff)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,37 +104,68 @@ func TestRollupsEqualRows(t *testing.T) {
 	}
 }
 
-// TestHistogramFromRollups: on random windows, bucket widths, time zones and filters,
-// the histogram answered from log_rollups (plus the edge slots' rows) equals the one
-// counted from rows only, and the rollup is used whenever it can be.
-func TestHistogramFromRollups(t *testing.T) {
-	ctx := context.Background()
-	d, wss := rollupEnv(t)
-	s := NewLogStore(d.Bun)
-	rng := rand.New(rand.NewPCG(1, 2))
-	base := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
-	intervals := []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 10 * time.Minute}
-	zones := []string{"", "Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"}
+// rollupBase is the earliest start of the rollup tests' random windows (the data
+// spans the 72 hours before 2026-11-20T13:37).
+var rollupBase = time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
+
+// rollupFilter is a filter of the rollup tests, and whether log_rollups can answer it.
+type rollupFilter struct {
+	name   string
+	f      *model.LogFilter
+	rollup bool
+}
+
+func rollupFilters() []rollupFilter {
 	errSev, warn := model.SeverityError, model.SeverityWarn
 	search := "m"
-	filters := []struct {
-		name   string
-		f      *model.LogFilter
-		rollup bool
-	}{
+	return []rollupFilter{
 		{"all kinds", &model.LogFilter{}, true},
 		{"app and requests", &model.LogFilter{Kinds: []model.LogKind{model.KindApp, model.KindAPIRequest}}, true},
 		{"severities", &model.LogFilter{Severities: []model.Severity{model.SeverityDebug, model.SeverityFatal}}, true},
 		{"min severity", &model.LogFilter{MinSeverity: &errSev}, true},
 		{"actions from warn", &model.LogFilter{Kinds: []model.LogKind{model.KindAction}, MinSeverity: &warn}, true},
 		{"search", &model.LogFilter{Search: &search}, false},
-		{"sources", &model.LogFilter{Sources: []string{"s1"}}, false},
+		{"sources", &model.LogFilter{Sources: []string{"s1", "c", "Orders API", "order-service", "omnishop.stock"}}, true},
+		{"trace", &model.LogFilter{TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}}, false},
 	}
+}
+
+// sameWithRollups runs an analytic with rollups off and on, fails the test unless the
+// answers are equal, and returns the plans of the run with rollups on.
+func sameWithRollups(t *testing.T, run func(ctx context.Context, rollups bool) (any, error)) []AnalyticsPlan {
+	t.Helper()
+	want, err := run(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, plans := WithAnalyticsPlans(context.Background())
+	got, err := run(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("rollups on and off differ:\n got %s\nwant %s", g, w)
+	}
+	return plans()
+}
+
+// TestHistogramFromRollups: on random windows, bucket widths, time zones and filters,
+// the histogram answered from log_rollups (plus the edge slots' rows) equals the one
+// counted from rows only, and the rollup is used whenever it can be.
+func TestHistogramFromRollups(t *testing.T) {
+	d, wss := rollupEnv(t)
+	s := NewLogStore(d.Bun)
+	rng := rand.New(rand.NewPCG(1, 2))
+	intervals := []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 10 * time.Minute}
+	zones := []string{"", "Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"}
+	filters := rollupFilters()
 	for i := 0; i < 60; i++ {
 		iv := intervals[rng.IntN(len(intervals))]
 		zone := zones[rng.IntN(len(zones))]
 		fc := filters[rng.IntN(len(filters))]
-		from := base.Add(time.Duration(rng.Int64N(int64(60*time.Hour))) / time.Microsecond * time.Microsecond)
+		from := rollupBase.Add(time.Duration(rng.Int64N(int64(60*time.Hour))) / time.Microsecond * time.Microsecond)
 		if rng.IntN(3) == 0 {
 			from = from.Truncate(time.Hour) // aligned: no raw edge at the start
 		}
@@ -148,24 +180,12 @@ func TestHistogramFromRollups(t *testing.T) {
 				}
 				h.Location = loc
 			}
-			want, err := s.histogram(ctx, ws, fc.f, h, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pctx, plans := WithAnalyticsPlans(ctx)
-			got, err := s.histogram(pctx, ws, fc.f, h, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g, _ := json.Marshal(got)
-			w, _ := json.Marshal(want)
-			if string(g) != string(w) {
-				t.Fatalf("from %s to %s:\n got %s\nwant %s", from, to, g, w)
-			}
+			p := sameWithRollups(t, func(ctx context.Context, rollups bool) (any, error) {
+				return s.histogram(ctx, ws, fc.f, h, rollups)
+			})
 			_, _, spanned := h.normalized().rollupSpan()
-			p := plans()
 			if len(p) != 1 || p[0].Rollup != (fc.rollup && spanned) {
-				t.Fatalf("plans %+v, want rollup %v (filter %v, spanned %v)", p, fc.rollup && spanned, fc.rollup, spanned)
+				t.Fatalf("from %s to %s: plans %+v, want rollup %v (filter %v, spanned %v)", from, to, p, fc.rollup && spanned, fc.rollup, spanned)
 			}
 		})
 	}
@@ -194,6 +214,40 @@ func TestQuarterHourZones(t *testing.T) {
 			to, _ := time.Parse(time.RFC3339, c.to)
 			if got := quarterHourZones(loc, from, to); got != c.want {
 				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestFacetsFromRollups: on random windows, filters and fields, facets answered from
+// log_rollups (plus the edge slots' rows) equal facets counted from rows only, and
+// the rollup is used whenever every asked field of every kind is kept in it.
+func TestFacetsFromRollups(t *testing.T) {
+	d, wss := rollupEnv(t)
+	s := NewLogStore(d.Bun)
+	rng := rand.New(rand.NewPCG(3, 4))
+	filters := rollupFilters()
+	fieldSets := [][]model.LogFacetField{
+		{model.LogFacetFieldKind, model.LogFacetFieldSeverity, model.LogFacetFieldSource},
+		{model.LogFacetFieldService, model.LogFacetFieldCollection, model.LogFacetFieldLoggerName, model.LogFacetFieldIntegration},
+		{model.LogFacetFieldSource, model.LogFacetFieldEndpoint},
+	}
+	for i := 0; i < 40; i++ {
+		fc := filters[rng.IntN(len(filters))]
+		fields := fieldSets[rng.IntN(len(fieldSets))]
+		from := rollupBase.Add(time.Duration(rng.Int64N(int64(60*time.Hour))) / time.Microsecond * time.Microsecond)
+		to := from.Add(time.Duration(rng.Int64N(int64(40*time.Hour))) + time.Minute)
+		first := 1 + rng.IntN(12)
+		ws := wss[i%len(wss)]
+		t.Run(fmt.Sprintf("%d %s %v", i, fc.name, fields), func(t *testing.T) {
+			p := sameWithRollups(t, func(ctx context.Context, rollups bool) (any, error) {
+				return s.facets(ctx, ws, fc.f, from, to, fields, first, rollups)
+			})
+			_, _, spanned := wholeSlots(from, to)
+			requests := len(fc.f.Kinds) == 0 || slices.Contains(fc.f.Kinds, model.KindAPIRequest)
+			expect := fc.rollup && spanned && !(requests && slices.Contains(fields, model.LogFacetFieldEndpoint))
+			if len(p) != 1 || p[0].Rollup != expect {
+				t.Fatalf("from %s to %s: plans %+v, want rollup %v", from, to, p, expect)
 			}
 		})
 	}
