@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -146,7 +148,7 @@ func TestUnreachableDatabaseIsOneLine(t *testing.T) {
 }
 
 // server runs `loggraph serve` in the background and returns its base URL, what it
-// printed before listening, and a stop function that waits for it to exit.
+// printed before listening (with --demo: up to the end of its token and links), and a stop function that waits for it to exit.
 func server(t *testing.T, dbURL string, args ...string) (string, string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,9 +159,15 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 		}
 		return ""
 	}
+	// --demo keeps its token in a file: the test's own, never the user's cache.
+	tokenFile := filepath.Join(t.TempDir(), "demo-token")
+	if i := slices.Index(args, "--demo-token-file"); i >= 0 && i+1 < len(args) {
+		tokenFile = args[i+1]
+	}
+	demo := slices.Contains(args, "--demo")
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, append([]string{"loggraph", "serve", "--addr", "127.0.0.1:0", "--demo-rows", "500"}, args...), env, pw, io.Discard)
+		err := run(ctx, append([]string{"loggraph", "serve", "--addr", "127.0.0.1:0", "--demo-rows", "500", "--demo-token-file", tokenFile}, args...), env, pw, io.Discard)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -170,6 +178,12 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 		printed.WriteString(line + "\n")
 		if rest, ok := strings.CutPrefix(line, "loggraph listening on "); ok {
 			base := strings.Fields(rest)[0]
+			for demo && sc.Scan() { // the demo's token and links follow
+				printed.WriteString(sc.Text() + "\n")
+				if strings.Contains(sc.Text(), "Ctrl-C stops the server") {
+					break
+				}
+			}
 			go io.Copy(io.Discard, pr) //nolint:errcheck
 			var once sync.Once
 			var err error
@@ -186,25 +200,38 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 	return "", "", nil
 }
 
+// TestServeDemoIsCreatedOnce: the first --demo start fills workspace demo (sample
+// logs and the records the README's examples ask for), later starts keep its data and
+// add nothing, and print the same token as long as it works: an open playground keeps
+// working across restarts. A token that stopped working is replaced.
 func TestServeDemoIsCreatedOnce(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	base, printed, stop := server(t, u, "--demo")
-	tok := strings.Split(strings.TrimSpace(printed), "\n")[2]
-	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ viewer { workspace { slug } role } }"}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	tokenFile := filepath.Join(t.TempDir(), "cache", "demo-token")
+	start := func() (string, string, string) {
+		t.Helper()
+		base, printed, stop := server(t, u, "--demo", "--demo-token-file", tokenFile)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var tok string
+		for _, l := range strings.Split(printed, "\n") {
+			if strings.HasPrefix(l, "lg_") {
+				tok = l
+			}
+		}
+		if !strings.Contains(printed, base+"/playground#token="+tok) || !strings.Contains(printed, "export TOKEN="+tok) {
+			t.Fatalf("no playground link or TOKEN line for %q:\n%s", tok, printed)
+		}
+		return base, printed, tok
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.HasPrefix(string(body), `{"data":{"viewer":{"workspace":{"slug":"demo"},"role":"ADMIN"}},"extensions":{"stats":`) {
-		t.Fatalf("viewer with the demo token: %s", body)
+	_, printed, tok := start()
+	if !strings.Contains(printed, `demo: creating workspace "demo" with 500 sample logs`) ||
+		!strings.Contains(printed, fmt.Sprintf("demo: added %d records the README's examples ask for", demoExampleLines(t))) {
+		t.Fatalf("first start:\n%s", printed)
 	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
+	if b, err := os.ReadFile(tokenFile); err != nil || strings.TrimSpace(string(b)) != tok {
+		t.Fatalf("token file: %q, %v; want %q", b, err, tok)
 	}
 	countRows := func() int {
 		conn, err := pgx.Connect(context.Background(), u)
@@ -220,19 +247,45 @@ func TestServeDemoIsCreatedOnce(t *testing.T) {
 		return n
 	}
 	first := countRows()
-	if first != 500 {
-		t.Fatalf("demo rows %d, want 500", first)
+	if want := 500 + demoExampleLines(t); first != want {
+		t.Fatalf("demo rows %d, want %d", first, want)
 	}
-	_, printed2, stop2 := server(t, u, "--demo")
-	if !strings.Contains(printed2, `workspace "demo" already exists`) {
+	_, printed2, tok2 := start()
+	if !strings.Contains(printed2, `workspace "demo" already exists`) || strings.Contains(printed2, "demo: added") {
 		t.Fatalf("second start: %s", printed2)
 	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
+	if tok2 != tok {
+		t.Fatalf("second start printed another token: %q, then %q", tok, tok2)
 	}
 	if n := countRows(); n != first {
 		t.Fatalf("second --demo start changed the rows: %d -> %d", first, n)
 	}
+	// The kept token still opens the demo as admin.
+	base, _, stop := server(t, u)
+	status, body := do(t, http.MethodPost, base+"/graphql", "Authorization: Bearer "+tok, "application/json",
+		strings.NewReader(`{"query":"{ viewer { workspace { slug } role } }"}`))
+	if status != http.StatusOK || !strings.HasPrefix(string(body), `{"data":{"viewer":{"workspace":{"slug":"demo"},"role":"ADMIN"}},"extensions":{"stats":`) {
+		t.Fatalf("viewer with the demo token: %d %s", status, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A kept token that no longer works (revoked) is replaced, and the new one kept.
+	list := mustCLI(t, u, "token", "list", "--workspace", "demo")
+	mustCLI(t, u, "token", "revoke", "--workspace", "demo", strings.Fields(strings.Split(list, "\n")[1])[0])
+	_, _, tok3 := start()
+	if tok3 == tok || tok3 == "" {
+		t.Fatalf("a revoked kept token was printed again: %q", tok3)
+	}
+	if b, _ := os.ReadFile(tokenFile); strings.TrimSpace(string(b)) != tok3 {
+		t.Fatalf("token file %q, want the new token %q", b, tok3)
+	}
+}
+
+// demoExampleLines counts the records of demo_examples.ndjson.
+func demoExampleLines(t *testing.T) int {
+	t.Helper()
+	return bytes.Count(demoExamples, []byte("\n"))
 }
 
 // TestShutdownDrainsIngests races SIGTERM (context cancel) against ingests: every
