@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -220,7 +221,8 @@ func TestServeDemoIsCreatedOnce(t *testing.T) {
 				tok = l
 			}
 		}
-		if !strings.Contains(printed, base+"/playground#token="+tok) || !strings.Contains(printed, "export TOKEN="+tok) {
+		if !strings.HasPrefix(printed, "connecting to PostgreSQL at ") || !strings.Contains(printed, base+"/playground#token="+tok) ||
+			!strings.Contains(printed, "export TOKEN="+tok) {
 			t.Fatalf("no playground link or TOKEN line for %q:\n%s", tok, printed)
 		}
 		return base, printed, tok
@@ -286,6 +288,65 @@ func TestServeDemoIsCreatedOnce(t *testing.T) {
 func demoExampleLines(t *testing.T) int {
 	t.Helper()
 	return bytes.Count(demoExamples, []byte("\n"))
+}
+
+// TestSeedRefusesAnUnknownWorkspace: a misspelled slug creates nothing; --create
+// creates it, and an existing workspace needs no flag.
+func TestSeedRefusesAnUnknownWorkspace(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	mustCLI(t, u, "workspace", "create", "acme")
+	_, err := cli(t, u, "seed", "--workspace", "acmee", "--rows", "10")
+	if _, ok := err.(usageError); !ok || err.Error() != `no workspace "acmee" (create it with: loggraph workspace create acmee, or seed with --create)` {
+		t.Fatalf("unknown workspace: %v", err)
+	}
+	if got := workspaceSlugs(t, u); !slices.Equal(got, []string{"acme"}) {
+		t.Fatalf("workspaces after the refusal: %v", got)
+	}
+	if out := mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "10"); !strings.Contains(out, "seeded 10 rows into workspace acme") {
+		t.Fatalf("seed into acme: %s", out)
+	}
+	if out := mustCLI(t, u, "seed", "--workspace", "beta", "--create", "--rows", "10"); !strings.Contains(out, "seeded 10 rows into workspace beta") {
+		t.Fatalf("seed --create: %s", out)
+	}
+	if got := workspaceSlugs(t, u); !slices.Equal(got, []string{"acme", "beta"}) {
+		t.Fatalf("workspaces after --create: %v", got)
+	}
+}
+
+// TestServePortInUse: a port in use is reported before anything else happens, with
+// the ways to pick another.
+func TestServePortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	u := dbtest.NewURL(t)
+	_, err = cli(t, u, "serve", "--demo", "--demo-token-file", "", "--addr", ln.Addr().String())
+	want := "listen on " + ln.Addr().String() + ": the port is in use (another loggraph?); pick another with --addr :9090, LOGGRAPH_ADDR=:9090 or make run PORT=9090"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if got := workspaceSlugs(t, u); len(got) != 0 {
+		t.Fatalf("the demo was made before listening: workspaces %v", got)
+	}
+}
+
+// workspaceSlugs lists the database's workspaces.
+func workspaceSlugs(t *testing.T, u string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var slugs []string
+	if err := conn.QueryRow(context.Background(), "SELECT coalesce(array_agg(slug ORDER BY slug), '{}') FROM workspaces").Scan(&slugs); err != nil {
+		t.Fatal(err)
+	}
+	return slugs
 }
 
 // TestShutdownDrainsIngests races SIGTERM (context cancel) against ingests: every

@@ -219,6 +219,7 @@ const (
 )
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "connecting to PostgreSQL at %s and applying migrations...\n", db.Redact(cfg.DatabaseURL))
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
