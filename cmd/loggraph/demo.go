@@ -91,20 +91,19 @@ func topUpDemo(ctx context.Context, a *app.App, ws uuid.UUID, rows int, now time
 	if err != nil {
 		return err
 	}
-	age := time.Duration(1<<63 - 1)
+	why, days := "it has no logs", demoSeedDays
 	if len(logs) > 0 {
-		age = now.Sub(logs[0].Time())
+		age := now.Sub(logs[0].Time())
+		if age <= demoFresh {
+			return nil
+		}
+		why, days = fmt.Sprintf("its newest log is %s old", age.Round(time.Minute)), min(demoSeedDays, int(age/(24*time.Hour))+1)
 	}
-	if age <= demoFresh {
-		return nil
-	}
-	days := min(demoSeedDays, int(age/(24*time.Hour))+1)
 	n := rows * days / demoSeedDays
 	if n == 0 {
 		return nil
 	}
-	fmt.Fprintf(stdout, "demo: its newest log is %s old; adding %d sample logs over the last %d day(s)...\n",
-		age.Round(time.Minute), n, days)
+	fmt.Fprintf(stdout, "demo: %s; adding %d sample logs over the last %d day(s)...\n", why, n, days)
 	_, err = db.Seed(ctx, a.DB, a.Parts, ws, db.SeedOptions{Rows: n, Days: days, Now: now, Seed: now.UnixNano()})
 	return err
 }
