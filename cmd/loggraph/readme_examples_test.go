@@ -37,6 +37,10 @@ func TestReadmeExamplesAnswerOnTheDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Queries written inline, in backquotes, in the text.
+	for _, m := range inlineQuery.FindAllSubmatch(readme, -1) {
+		examples = append(examples, playground.Example{Title: "inline " + string(m[1]), Query: string(m[0][1 : len(m[0])-1])})
+	}
 	for _, ex := range examples {
 		t.Run("graphql/"+ex.Title, func(t *testing.T) {
 			if strings.HasPrefix(strings.TrimSpace(stripComments(ex.Query)), "subscription") {
@@ -69,6 +73,9 @@ func TestReadmeExamplesAnswerOnTheDemo(t *testing.T) {
 		})
 	}
 }
+
+// inlineQuery matches a query in backquotes: `{ field(...) ... }`.
+var inlineQuery = regexp.MustCompile("`\\{ ([a-zA-Z]+)\\([^`]*\\}`")
 
 // demoServer starts `serve --demo` over dbURL and returns its base URL, the demo
 // token it printed and everything it printed.
