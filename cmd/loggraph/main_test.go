@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -311,6 +312,45 @@ func TestSeedRefusesAnUnknownWorkspace(t *testing.T) {
 	}
 	if got := workspaceSlugs(t, u); !slices.Equal(got, []string{"acme", "beta"}) {
 		t.Fatalf("workspaces after --create: %v", got)
+	}
+}
+
+// TestRefusedTokenStats: a 401 reports the statements of the token lookup, as the
+// README says: one for a revoked or unknown token, none for a token not of our form.
+func TestRefusedTokenStats(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	revoked := acmeIngestToken(t, u)
+	list := mustCLI(t, u, "token", "list", "--workspace", "acme")
+	mustCLI(t, u, "token", "revoke", "--workspace", "acme", strings.Fields(strings.Split(list, "\n")[1])[0])
+	unknown := revoked[:len(revoked)-4] + "AAAA"
+	base, _, _ := server(t, u)
+	for _, c := range []struct {
+		name, token, message string
+		statements           int
+	}{
+		{"revoked", revoked, "API token has been revoked", 1},
+		{"unknown", unknown, "invalid API token", 1},
+		{"not our form", "nope", "invalid API token", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := do(t, http.MethodPost, base+"/graphql", "Authorization: Bearer "+c.token, "application/json",
+				strings.NewReader(`{"query":"{ viewer { role } }"}`))
+			var resp struct {
+				Errors []struct {
+					Message string `json:"message"`
+				} `json:"errors"`
+				Extensions struct {
+					Stats struct {
+						SQLStatements int `json:"sqlStatements"`
+					} `json:"stats"`
+				} `json:"extensions"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || status != http.StatusUnauthorized || len(resp.Errors) != 1 ||
+				resp.Errors[0].Message != c.message || resp.Extensions.Stats.SQLStatements != c.statements {
+				t.Fatalf("%d %s; want 401 %q with sqlStatements %d", status, body, c.message, c.statements)
+			}
+		})
 	}
 }
 
