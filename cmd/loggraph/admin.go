@@ -211,7 +211,8 @@ func timeOrDash(t *time.Time) string {
 
 func cmdSeed(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
 	fs, dbURL := newFlags("seed", env, stderr)
-	slug := fs.String("workspace", "", "workspace slug (created if missing)")
+	slug := fs.String("workspace", "", "workspace slug")
+	create := fs.Bool("create", false, "create the workspace if it does not exist (without it, a missing workspace is an error: a misspelled slug creates nothing)")
 	rows := fs.Int("rows", 100000, "log rows across the five kinds")
 	days := fs.Int("days", 7, "spread the rows over the last D days")
 	partitionOptions := addPartitionFlags(fs, env)
@@ -236,6 +237,9 @@ func cmdSeed(ctx context.Context, args []string, env envReader, stdout, stderr i
 	wss := db.NewWorkspaceStore(d.Bun)
 	ws, err := wss.BySlug(ctx, *slug)
 	if errors.Is(err, db.ErrNotFound) {
+		if !*create {
+			return usagef("no workspace %q (create it with: loggraph workspace create %s, or seed with --create)", *slug, *slug)
+		}
 		ws, err = wss.Create(ctx, *slug, "")
 	}
 	if err != nil {

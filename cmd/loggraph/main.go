@@ -23,6 +23,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C or SIGTERM before the work was done. A server stopped while
+			// starting was asked to stop, as when it drains (exit 0: make run reports
+			// no error); another command's work is incomplete (128+SIGINT).
+			fmt.Fprintln(os.Stderr, "loggraph: stopped by a signal before finishing:", err)
+			if os.Args[1] == "serve" {
+				return
+			}
+			os.Exit(130)
+		}
 		var ue usageError
 		fmt.Fprintln(os.Stderr, "loggraph:", err)
 		if errors.As(err, &ue) {
@@ -55,7 +65,7 @@ Usage:
                                                     prints the token alone on the last line
   loggraph token list --workspace SLUG              the workspace's tokens
   loggraph token revoke --workspace SLUG TOKEN_ID   refuse the token from the next request on
-  loggraph seed --workspace SLUG --rows N [--days D] [--daily-partition-days N]
+  loggraph seed --workspace SLUG [--create] --rows N [--days D] [--daily-partition-days N]
                                                     synthetic logs of all five kinds (COPY)
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
   loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw

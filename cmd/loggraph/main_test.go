@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -264,7 +268,7 @@ func TestUnreachableDatabaseIsOneLine(t *testing.T) {
 }
 
 // server runs `loggraph serve` in the background and returns its base URL, what it
-// printed before listening, and a stop function that waits for it to exit.
+// printed before listening (with --demo: up to the end of its token and links), and a stop function that waits for it to exit.
 func server(t *testing.T, dbURL string, args ...string) (string, string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -275,9 +279,15 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 		}
 		return ""
 	}
+	// --demo keeps its token in a file: the test's own, never the user's cache.
+	tokenFile := filepath.Join(t.TempDir(), "demo-token")
+	if i := slices.Index(args, "--demo-token-file"); i >= 0 && i+1 < len(args) {
+		tokenFile = args[i+1]
+	}
+	demo := slices.Contains(args, "--demo")
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, append([]string{"loggraph", "serve", "--addr", "127.0.0.1:0", "--demo-rows", "500"}, args...), env, pw, io.Discard)
+		err := run(ctx, append([]string{"loggraph", "serve", "--addr", "127.0.0.1:0", "--demo-rows", "500", "--demo-token-file", tokenFile}, args...), env, pw, io.Discard)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -288,6 +298,12 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 		printed.WriteString(line + "\n")
 		if rest, ok := strings.CutPrefix(line, "loggraph listening on "); ok {
 			base := strings.Fields(rest)[0]
+			for demo && sc.Scan() { // the demo's token and links follow
+				printed.WriteString(sc.Text() + "\n")
+				if strings.Contains(sc.Text(), "Ctrl-C stops the server") {
+					break
+				}
+			}
 			go io.Copy(io.Discard, pr) //nolint:errcheck
 			var once sync.Once
 			var err error
@@ -304,25 +320,39 @@ func server(t *testing.T, dbURL string, args ...string) (string, string, func() 
 	return "", "", nil
 }
 
+// TestServeDemoIsCreatedOnce: the first --demo start fills workspace demo (sample
+// logs and the records the README's examples ask for), later starts keep its data and
+// add nothing, and print the same token as long as it works: an open playground keeps
+// working across restarts. A token that stopped working is replaced.
 func TestServeDemoIsCreatedOnce(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	base, printed, stop := server(t, u, "--demo")
-	tok := strings.Split(strings.TrimSpace(printed), "\n")[2]
-	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ viewer { workspace { slug } role } }"}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	tokenFile := filepath.Join(t.TempDir(), "cache", "demo-token")
+	start := func() (string, string, string) {
+		t.Helper()
+		base, printed, stop := server(t, u, "--demo", "--demo-token-file", tokenFile)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var tok string
+		for _, l := range strings.Split(printed, "\n") {
+			if strings.HasPrefix(l, "lg_") {
+				tok = l
+			}
+		}
+		if !strings.HasPrefix(printed, "connecting to PostgreSQL at ") || !strings.Contains(printed, base+"/playground#token="+tok) ||
+			!strings.Contains(printed, "export TOKEN="+tok) {
+			t.Fatalf("no playground link or TOKEN line for %q:\n%s", tok, printed)
+		}
+		return base, printed, tok
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.HasPrefix(string(body), `{"data":{"viewer":{"workspace":{"slug":"demo"},"role":"ADMIN"}},"extensions":{"stats":`) {
-		t.Fatalf("viewer with the demo token: %s", body)
+	_, printed, tok := start()
+	if !strings.Contains(printed, `demo: creating workspace "demo" with 500 sample logs`) ||
+		!strings.Contains(printed, fmt.Sprintf("demo: added %d records the README's examples ask for", demoExampleLines(t))) {
+		t.Fatalf("first start:\n%s", printed)
 	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
+	if b, err := os.ReadFile(tokenFile); err != nil || strings.TrimSpace(string(b)) != tok {
+		t.Fatalf("token file: %q, %v; want %q", b, err, tok)
 	}
 	countRows := func() int {
 		conn, err := pgx.Connect(context.Background(), u)
@@ -338,19 +368,143 @@ func TestServeDemoIsCreatedOnce(t *testing.T) {
 		return n
 	}
 	first := countRows()
-	if first != 500 {
-		t.Fatalf("demo rows %d, want 500", first)
+	if want := 500 + demoExampleLines(t); first != want {
+		t.Fatalf("demo rows %d, want %d", first, want)
 	}
-	_, printed2, stop2 := server(t, u, "--demo")
-	if !strings.Contains(printed2, `workspace "demo" already exists`) {
+	_, printed2, tok2 := start()
+	if !strings.Contains(printed2, `workspace "demo" already exists`) || strings.Contains(printed2, "demo: added") {
 		t.Fatalf("second start: %s", printed2)
 	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
+	if tok2 != tok {
+		t.Fatalf("second start printed another token: %q, then %q", tok, tok2)
 	}
 	if n := countRows(); n != first {
 		t.Fatalf("second --demo start changed the rows: %d -> %d", first, n)
 	}
+	// The kept token still opens the demo as admin.
+	base, _, stop := server(t, u)
+	status, body := do(t, http.MethodPost, base+"/graphql", "Authorization: Bearer "+tok, "application/json",
+		strings.NewReader(`{"query":"{ viewer { workspace { slug } role } }"}`))
+	if status != http.StatusOK || !strings.HasPrefix(string(body), `{"data":{"viewer":{"workspace":{"slug":"demo"},"role":"ADMIN"}},"extensions":{"stats":`) {
+		t.Fatalf("viewer with the demo token: %d %s", status, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A kept token that no longer works (revoked) is replaced, and the new one kept.
+	list := mustCLI(t, u, "token", "list", "--workspace", "demo")
+	mustCLI(t, u, "token", "revoke", "--workspace", "demo", strings.Fields(strings.Split(list, "\n")[1])[0])
+	_, _, tok3 := start()
+	if tok3 == tok || tok3 == "" {
+		t.Fatalf("a revoked kept token was printed again: %q", tok3)
+	}
+	if b, _ := os.ReadFile(tokenFile); strings.TrimSpace(string(b)) != tok3 {
+		t.Fatalf("token file %q, want the new token %q", b, tok3)
+	}
+}
+
+// demoExampleLines counts the records of demo_examples.ndjson.
+func demoExampleLines(t *testing.T) int {
+	t.Helper()
+	return bytes.Count(demoExamples, []byte("\n"))
+}
+
+// TestSeedRefusesAnUnknownWorkspace: a misspelled slug creates nothing; --create
+// creates it, and an existing workspace needs no flag.
+func TestSeedRefusesAnUnknownWorkspace(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	mustCLI(t, u, "workspace", "create", "acme")
+	_, err := cli(t, u, "seed", "--workspace", "acmee", "--rows", "10")
+	if _, ok := err.(usageError); !ok || err.Error() != `no workspace "acmee" (create it with: loggraph workspace create acmee, or seed with --create)` {
+		t.Fatalf("unknown workspace: %v", err)
+	}
+	if got := workspaceSlugs(t, u); !slices.Equal(got, []string{"acme"}) {
+		t.Fatalf("workspaces after the refusal: %v", got)
+	}
+	if out := mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "10"); !strings.Contains(out, "seeded 10 rows into workspace acme") {
+		t.Fatalf("seed into acme: %s", out)
+	}
+	if out := mustCLI(t, u, "seed", "--workspace", "beta", "--create", "--rows", "10"); !strings.Contains(out, "seeded 10 rows into workspace beta") {
+		t.Fatalf("seed --create: %s", out)
+	}
+	if got := workspaceSlugs(t, u); !slices.Equal(got, []string{"acme", "beta"}) {
+		t.Fatalf("workspaces after --create: %v", got)
+	}
+}
+
+// TestRefusedTokenStats: a 401 reports the statements of the token lookup, as the
+// README says: one for a revoked or unknown token, none for a token not of our form.
+func TestRefusedTokenStats(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	revoked := acmeIngestToken(t, u)
+	list := mustCLI(t, u, "token", "list", "--workspace", "acme")
+	mustCLI(t, u, "token", "revoke", "--workspace", "acme", strings.Fields(strings.Split(list, "\n")[1])[0])
+	unknown := revoked[:len(revoked)-4] + "AAAA"
+	base, _, _ := server(t, u)
+	for _, c := range []struct {
+		name, token, message string
+		statements           int
+	}{
+		{"revoked", revoked, "API token has been revoked", 1},
+		{"unknown", unknown, "invalid API token", 1},
+		{"not our form", "nope", "invalid API token", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := do(t, http.MethodPost, base+"/graphql", "Authorization: Bearer "+c.token, "application/json",
+				strings.NewReader(`{"query":"{ viewer { role } }"}`))
+			var resp struct {
+				Errors []struct {
+					Message string `json:"message"`
+				} `json:"errors"`
+				Extensions struct {
+					Stats struct {
+						SQLStatements int `json:"sqlStatements"`
+					} `json:"stats"`
+				} `json:"extensions"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil || status != http.StatusUnauthorized || len(resp.Errors) != 1 ||
+				resp.Errors[0].Message != c.message || resp.Extensions.Stats.SQLStatements != c.statements {
+				t.Fatalf("%d %s; want 401 %q with sqlStatements %d", status, body, c.message, c.statements)
+			}
+		})
+	}
+}
+
+// TestServePortInUse: a port in use is reported before anything else happens, with
+// the ways to pick another.
+func TestServePortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	u := dbtest.NewURL(t)
+	_, err = cli(t, u, "serve", "--demo", "--demo-token-file", "", "--addr", ln.Addr().String())
+	want := "listen on " + ln.Addr().String() + ": the port is in use (another loggraph?); pick another with --addr :9090, LOGGRAPH_ADDR=:9090 or make run PORT=9090"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if got := workspaceSlugs(t, u); len(got) != 0 {
+		t.Fatalf("the demo was made before listening: workspaces %v", got)
+	}
+}
+
+// workspaceSlugs lists the database's workspaces.
+func workspaceSlugs(t *testing.T, u string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var slugs []string
+	if err := conn.QueryRow(context.Background(), "SELECT coalesce(array_agg(slug ORDER BY slug), '{}') FROM workspaces").Scan(&slugs); err != nil {
+		t.Fatal(err)
+	}
+	return slugs
 }
 
 // TestShutdownDrainsIngests races SIGTERM (context cancel) against ingests: every

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/loggraph/loggraph/db"
@@ -27,6 +28,7 @@ type serveConfig struct {
 	DatabaseURL      string
 	Demo             bool
 	DemoRows         int
+	DemoTokenFile    string // where --demo keeps its token across restarts; empty = nowhere
 	ShutdownTimeout  time.Duration
 	StatementTimeout time.Duration
 	MaxIngestBytes   int64
@@ -64,6 +66,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	fs.StringVar(&cfg.Addr, "addr", env.str("LOGGRAPH_ADDR", ":8080"), "listen address (env LOGGRAPH_ADDR)")
 	fs.BoolVar(&cfg.Demo, "demo", env.bool("LOGGRAPH_DEMO"), "create workspace demo with sample data and print an admin token (env LOGGRAPH_DEMO)")
 	fs.IntVar(&cfg.DemoRows, "demo-rows", env.int("LOGGRAPH_DEMO_ROWS", 20000), "rows of demo data (env LOGGRAPH_DEMO_ROWS)")
+	fs.StringVar(&cfg.DemoTokenFile, "demo-token-file", env.str("LOGGRAPH_DEMO_TOKEN_FILE", defaultDemoTokenFile()),
+		"where --demo keeps its admin token, reused on the next start while it works; empty = a new token on each start (env LOGGRAPH_DEMO_TOKEN_FILE)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("LOGGRAPH_SHUTDOWN_TIMEOUT", 30*time.Second),
 		"how long SIGTERM waits for in-flight requests (env LOGGRAPH_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&cfg.StatementTimeout, "statement-timeout", env.duration("LOGGRAPH_STATEMENT_TIMEOUT", 30*time.Second),
@@ -226,6 +230,7 @@ const (
 )
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "connecting to PostgreSQL at %s and applying migrations...\n", db.Redact(cfg.DatabaseURL))
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -234,14 +239,17 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		a.Stop()
 		a.DB.Close()
 	}()
-	if cfg.Demo {
-		if err := setUpDemo(ctx, a, cfg.DemoRows, stdout); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
+	// Listen first: a port in use is reported before the demo is filled.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return listenFailure(cfg.Addr, err)
+	}
+	defer ln.Close()
+	var demoToken string
+	if cfg.Demo {
+		if demoToken, err = setUpDemo(ctx, a, cfg.DemoRows, cfg.DemoTokenFile, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -251,7 +259,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		// Requests get a context that SIGTERM does not cancel: in-flight ingests finish.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
+	base := "http://" + displayAddr(ln.Addr())
+	fmt.Fprintf(stdout, "loggraph listening on %s (GraphQL /graphql, playground /playground)\n", base)
+	if cfg.Demo {
+		printDemoReady(stdout, base, demoToken, cfg.DemoTokenFile)
+	}
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
 	if cfg.PprofAddr != "" {
@@ -346,52 +358,10 @@ func keepStatistics(ctx context.Context, d *db.DB, interval time.Duration, log *
 	})
 }
 
-// demoSlug is the workspace --demo fills.
-const demoSlug = "demo"
-
-// setUpDemo creates workspace demo with sample data once, and on every start prints
-// a fresh admin token (revoking the previous demo token, so only one stays valid).
-func setUpDemo(ctx context.Context, a *app.App, rows int, stdout io.Writer) error {
-	wss := db.NewWorkspaceStore(a.DB.Bun)
-	ws, err := wss.Create(ctx, demoSlug, "Demo")
-	switch {
-	case err == nil:
-		res, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 3})
-		if err != nil {
-			return err
-		}
-		total := 0
-		for _, n := range res.Rows {
-			total += n
-		}
-		fmt.Fprintf(stdout, "demo: created workspace %q with %d sample logs of all five kinds\n", demoSlug, total)
-	case errors.Is(err, db.ErrWorkspaceExists):
-		// Two servers starting at once: the loser finds the winner's workspace.
-		if ws, err = wss.BySlug(ctx, demoSlug); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "demo: workspace %q already exists; keeping its data\n", demoSlug)
-	default:
-		return err
+// listenFailure words a failure to listen; a port in use says how to pick another.
+func listenFailure(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the port is in use (another loggraph?); pick another with --addr :9090, LOGGRAPH_ADDR=:9090 or make run PORT=9090", addr)
 	}
-	tokens := db.NewTokenStore(a.DB.Bun)
-	list, err := tokens.List(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
-	for _, t := range list {
-		if t.Name == demoTokenName && t.RevokedAt == nil {
-			if _, err := tokens.Revoke(ctx, ws.ID, t.ID); err != nil {
-				return err
-			}
-		}
-	}
-	_, text, err := tokens.Create(ctx, ws.ID, demoTokenName, model.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "demo: admin token for workspace %q (send it as Authorization: Bearer ...):\n%s\n", demoSlug, text)
-	return nil
+	return fmt.Errorf("listen on %s: %w", addr, err)
 }
-
-const demoTokenName = "demo admin"
