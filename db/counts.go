@@ -115,15 +115,23 @@ func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 // rebuildCountsSQL counts kind k's rows of workspace $1 into log_counts by UTC day
 // and the kind's rollup dimensions.
 func rebuildCountsSQL(k model.LogKind) string {
+	return countsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)")
+}
+
+// countsSQL inserts into log_counts, grouped by workspace, UTC day and kind k's
+// rollup dimensions, the rows of from (a relation with k's time column, workspace_id
+// and dimensions, and a WHERE clause if any), each group counting n (count(*), or
+// -count(*) for the rows a statement deleted).
+func countsSQL(k model.LogKind, from, n string) string {
 	dims, groups := "", ""
 	for i, d := range kindOf(k).rollup {
 		dims += ", " + d
 		groups += fmt.Sprintf(", %d", i+4)
 	}
 	return fmt.Sprintf(`INSERT INTO log_counts (workspace_id, kind, day%[1]s, n)
-		SELECT workspace_id, '%[2]s', (%[3]s AT TIME ZONE 'UTC')::date%[1]s, count(*)
-		FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 3%[5]s`,
-		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize(), groups)
+		SELECT workspace_id, '%[2]s', (%[3]s AT TIME ZONE 'UTC')::date%[1]s, %[6]s
+		FROM %[4]s GROUP BY 1, 3%[5]s`,
+		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), from, groups, n)
 }
 
 // rollupPlan says whether a filter can be counted from log_counts: its window and
@@ -164,14 +172,9 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 	}
 	window := f.FieldByName("Time").Interface().(*model.TimeRange)
 	return &rollupPlan{
-		time: window,
-		dims: func(q *bun.SelectQuery) error { return spec.apply(q, uuid.Nil, dims.Interface()) },
-		withTime: func(r *model.TimeRange) any {
-			c := reflect.New(spec.typ)
-			c.Elem().Set(f)
-			c.Elem().FieldByName("Time").Set(reflect.ValueOf(r))
-			return c.Interface()
-		},
+		time:     window,
+		dims:     func(q *bun.SelectQuery) error { return spec.apply(q, uuid.Nil, dims.Interface()) },
+		withTime: func(r *model.TimeRange) any { return spec.withTime(filter, r) },
 	}, nil
 }
 
@@ -240,18 +243,25 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 }
 
 // CompactCounts merges the log_counts rows of the UTC days in [from, to) into one
-// row per key, so that the per-batch deltas of busy days do not pile up. It is one
-// statement: readers see the deltas or the merged rows, never both or neither;
-// batches committing meanwhile only insert rows of their own.
+// row per key, so that the per-batch deltas of busy days do not pile up.
 func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error) {
+	return mergeCounts(ctx, d, `day >= $1::date AND day < $2::date`,
+		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
+}
+
+// mergeCounts merges the log_counts rows matching where (its arguments args) into one
+// row per key, leaving out keys whose counts sum to zero (deleted rows' negative
+// deltas). It is one statement: readers see the deltas or the merged rows, never
+// both or neither; batches committing meanwhile only insert rows of their own.
+func mergeCounts(ctx context.Context, d *DB, where string, args ...any) (int64, error) {
 	tag, err := d.Pool.Exec(ctx, `
 		WITH gone AS (
-			DELETE FROM log_counts WHERE day >= $1::date AND day < $2::date RETURNING *
+			DELETE FROM log_counts WHERE `+where+` RETURNING *
 		)
 		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 		SELECT workspace_id, kind, day, level, service, integration_id, api_reference_id, sum(n)
-		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id`,
-		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
+		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id
+		HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("compact counts: %w", err)
 	}

@@ -67,6 +67,9 @@ type App struct {
 	Limiter *limits.Limiter
 	// Revocations ends the websockets of revoked tokens (nil if Configure removed it).
 	Revocations *graph.Revocations
+	// Lifecycle applies retention and deletes logs and workspaces (its counters
+	// feed the metrics).
+	Lifecycle *db.Lifecycle
 	// ShuttingDown, once set, makes /readyz answer 503 while the server drains.
 	ShuttingDown *atomic.Bool
 
@@ -92,6 +95,8 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	a.stops = append(a.stops, a.Tail.Start(ctx))
 	metrics.WatchTail(a.Tail)
 	metrics.WatchTokens(a.Tokens)
+	a.Lifecycle = db.NewLifecycle(d)
+	metrics.Registry.MustRegister(a.Lifecycle.Collector())
 	if cfg.RateLimits != nil {
 		lc := *cfg.RateLimits
 		refused := lc.Refused
