@@ -430,4 +430,3 @@ func (l *Lifecycle) LastRetentionRun(ctx context.Context) (*RetentionRun, error)
 	}
 	return r, nil
 }
-

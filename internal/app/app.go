@@ -119,7 +119,8 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 		}
 	}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: a.Tokens, IngestLimits: cfg.REST.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter}
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter,
+		Lifecycle: a.Lifecycle}
 	gcfg := cfg.GraphQL
 	gcfg.Resolver, gcfg.Log, gcfg.ReadSlots = resolver, log, slots
 	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a
