@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/db/dbtest"
@@ -283,7 +284,8 @@ func deref(rs []db.KindRetention) []string {
 	return out
 }
 
-// TestRetentionBusy: a second run while one holds the lock is refused, not run.
+// TestRetentionBusy: a second run while one holds the lock is refused, not run; the
+// run made after it shows in the metrics.
 func TestRetentionBusy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -302,8 +304,25 @@ func TestRetentionBusy(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext($1))`, db.RetentionLockKey); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.NewLifecycle(d).ApplyRetention(ctx, db.RetentionOptions{}); err != nil {
+	life := db.NewLifecycle(d)
+	if _, err := life.ApplyRetention(ctx, db.RetentionOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// The metrics report the run, read from retention_runs (any server's).
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(db.NewLifecycle(d).Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if m := f.GetMetric(); len(m) == 1 && m[0].GetGauge() != nil {
+			got[f.GetName()] = m[0].GetGauge().GetValue()
+		}
+	}
+	if got["loggraph_retention_last_run_success"] != 1 || got["loggraph_retention_last_run_timestamp_seconds"] < float64(time.Now().Add(-time.Hour).Unix()) {
+		t.Fatalf("metrics: %v", got)
 	}
 }
 

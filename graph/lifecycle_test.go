@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/loggraph/loggraph/db"
@@ -41,7 +42,8 @@ func ptr[T any](v T) *T { return &v }
 
 // TestDeleteLogs: deleteLogs is for admins; a dry run counts what a run then deletes;
 // afterwards every kind's totalCount and the generic-logs shim's total equal a fresh
-// count; bad input is BAD_USER_INPUT with its message and deletes nothing.
+// count, and the metrics count the rows; bad input is BAD_USER_INPUT with its message
+// and deletes nothing.
 func TestDeleteLogs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -132,5 +134,19 @@ func TestDeleteLogs(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(body), &gl); err != nil || resp.StatusCode != http.StatusOK || gl.Data.Pagination.Total != fresh(model.KindApp) {
 		t.Fatalf("generic logs total %d, rows %d: %d %s", gl.Data.Pagination.Total, fresh(model.KindApp), resp.StatusCode, body)
+	}
+	// The server's metrics count what deleteLogs deleted.
+	_, metrics := e.Do(http.MethodGet, "/metrics", nil)
+	for _, want := range []string{
+		fmt.Sprintf(`loggraph_deleted_rows_total{kind="app",reason="filter"} %d`, run.Data.DeleteLogs.Rows),
+		fmt.Sprintf(`loggraph_deleted_bytes_total{kind="app",reason="filter"} %g`, run.Data.DeleteLogs.Bytes),
+		`loggraph_deleted_rows_total{kind="action",reason="retention"} 0`,
+		`loggraph_retention_partitions_dropped_total{kind="app"} 0`,
+		"loggraph_retention_last_run_timestamp_seconds 0",
+		"loggraph_retention_last_run_success 0",
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

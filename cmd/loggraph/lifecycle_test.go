@@ -136,3 +136,14 @@ func TestLogsDeleteCommand(t *testing.T) {
 		t.Fatalf("after:\n%s", again)
 	}
 }
+
+// TestServeRetentionInterval: a negative --retention-interval is a usage error,
+// before anything is served.
+func TestServeRetentionInterval(t *testing.T) {
+	t.Parallel()
+	_, err := cli(t, dbtest.NewURL(t), "serve", "--retention-interval", "-1s")
+	var ue usageError
+	if !errors.As(err, &ue) || err.Error() != "--retention-interval must be 0 (never) or a positive duration, e.g. 1h" {
+		t.Fatalf("got %v", err)
+	}
+}
