@@ -420,6 +420,16 @@ func filterOf[F any](apply func(q *bun.SelectQuery, ws uuid.UUID, f *F) error, f
 	}
 }
 
+// withTime copies filter (nil: the empty filter) with another window.
+func (fs filterSpec) withTime(filter any, r *model.TimeRange) any {
+	c := reflect.New(fs.typ)
+	if f, ok := fs.value(filter); ok {
+		c.Elem().Set(f)
+	}
+	c.Elem().FieldByName("Time").Set(reflect.ValueOf(r))
+	return c.Interface()
+}
+
 // value is the filter struct filter points to (the zero struct for nil), or false
 // when filter is not a pointer to the spec's struct.
 func (fs filterSpec) value(filter any) (reflect.Value, bool) {

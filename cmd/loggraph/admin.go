@@ -91,8 +91,15 @@ func isVersion(s string) bool {
 }
 
 func cmdWorkspace(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "limits" {
-		return cmdWorkspaceLimits(ctx, args[1:], env, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "limits":
+			return cmdWorkspaceLimits(ctx, args[1:], env, stdout, stderr)
+		case "list":
+			return cmdWorkspaceList(ctx, args[1:], env, stdout, stderr)
+		case "delete":
+			return cmdWorkspaceDelete(ctx, args[1:], env, stdout, stderr)
+		}
 	}
 	fs, dbURL := newFlags("workspace", env, stderr)
 	name := fs.String("name", "", "display name (default: the slug)")

@@ -44,14 +44,16 @@ type serveConfig struct {
 	ConcurrentReads  int
 	BodyReadTimeout  time.Duration
 	LogLevel         string
-	TokenRecheck     time.Duration  // how often the tokens of open websockets are checked again
-	TokenCacheTTL    time.Duration  // how long a token's principal is reused without a lookup; 0 = no cache
-	TokenCacheSize   int            // most principals cached
-	AnalyzeInterval  time.Duration  // how often stale planner statistics are looked for; 0 = never
-	StorageMetrics   time.Duration  // how often the storage metrics are read; 0 = not exported
-	PprofAddr        string         // where net/http/pprof listens; empty = nowhere
-	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
-	GraphQL          graph.Config   // limits only; the resolver is wired in internal/app
+	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
+	TokenCacheTTL    time.Duration // how long a token's principal is reused without a lookup; 0 = no cache
+	TokenCacheSize   int           // most principals cached
+	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
+	StorageMetrics   time.Duration // how often the storage metrics are read; 0 = not exported
+	// RetentionInterval is how often retention runs (one server at a time); 0 = never.
+	RetentionInterval time.Duration
+	PprofAddr         string         // where net/http/pprof listens; empty = nowhere
+	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
+	GraphQL           graph.Config   // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
@@ -106,6 +108,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
 	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
 		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
+	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
+		"how often retention is applied (one server at a time, advisory-locked); it deletes nothing until a retention is set with loggraph retention set; 0 = never (env LOGGRAPH_RETENTION_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
 	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
 		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
@@ -150,6 +154,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	}
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
+	if cfg.RetentionInterval < 0 {
+		return usagef("--retention-interval must be 0 (never) or a positive duration, e.g. 1h")
 	}
 	if cfg.TokenCacheTTL < 0 || cfg.TokenCacheSize < 1 {
 		return usagef("--token-cache-ttl must be 0 (no cache) or a positive duration, e.g. 30s, and --token-cache-size at least 1")
@@ -277,6 +284,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	if cfg.AnalyzeInterval > 0 {
 		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)
 	}
+	if cfg.RetentionInterval > 0 {
+		go keepRetention(ctx, a.Lifecycle, cfg.RetentionInterval, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -353,6 +363,23 @@ func keepStatistics(ctx context.Context, d *db.DB, interval time.Duration, log *
 		done, err := db.KeepStatistics(ctx, d, db.StatsOptions{})
 		if len(done) > 0 {
 			log.Debug("analyzed", "tables", done)
+		}
+		return err
+	})
+}
+
+// keepRetention applies retention every interval (db.Lifecycle.ApplyRetention); a
+// run another server holds the lock for is skipped.
+func keepRetention(ctx context.Context, life *db.Lifecycle, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, log, "retention", func(time.Time) error {
+		rep, err := life.ApplyRetention(ctx, db.RetentionOptions{})
+		if errors.Is(err, db.ErrRetentionBusy) {
+			log.Debug("retention skipped: another server is running it")
+			return nil
+		}
+		if err == nil {
+			rows, bytes, parts := rep.Totals()
+			log.Info("retention applied", "rows", rows, "partitions", parts, "bytes", bytes)
 		}
 		return err
 	})
