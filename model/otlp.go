@@ -114,9 +114,16 @@ func OTLPLogs(req *collogspb.ExportLogsServiceRequest, enc OTLPEncoding, receive
 			}
 		}
 	}
+	return p.finishPartial(n, "the export", "log records")
+}
+
+// finishPartial returns the valid records of a request of n records and the
+// rejected ones (nil when none); over IngestLimits.MaxRecords, the request is refused
+// as a whole (only the error then).
+func (p *BatchParser) finishPartial(n int, request, records string) (*Batch, *BatchError) {
 	if p.limits.MaxRecords > 0 && n > p.limits.MaxRecords {
 		return nil, &BatchError{Total: n, Lines: []LineError{{Line: p.limits.MaxRecords + 1,
-			Message: fmt.Sprintf("the export has %d log records; at most %d are allowed", n, p.limits.MaxRecords)}}}
+			Message: fmt.Sprintf("%s has %d %s; at most %d are allowed", request, n, records, p.limits.MaxRecords)}}}
 	}
 	b := p.batch
 	if p.errs.Total == 0 {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -119,6 +120,13 @@ func (b *ingestBody) Reader() io.Reader { return b.reservation.Reader(b.raw) }
 
 // BodyBytes is how many inflated bytes were read through Reader.
 func (b *ingestBody) BodyBytes() int64 { return b.reservation.BodyBytes() }
+
+// count reads data derived from the body (a decompressed copy) through the
+// reservation, which grows to cover it (or fails with the *guard.Refusal).
+func (b *ingestBody) count(data []byte) error {
+	_, err := io.Copy(io.Discard, b.reservation.Reader(bytes.NewReader(data)))
+	return err
+}
 
 // Close gives the reservation back.
 func (b *ingestBody) Close() {

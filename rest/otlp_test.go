@@ -181,11 +181,18 @@ func otlpRecord(ts time.Time, body string) *logspb.LogRecord {
 
 // postOTLP posts an export body to /v1/logs with a token (if not empty).
 func postOTLP(e *testserver.Env, token, contentType string, body []byte, headers ...string) (*http.Response, string) {
-	headers = append(headers, "Content-Type", contentType)
+	return postShipper(e, "/v1/logs", token, contentType, body, headers...)
+}
+
+// postShipper posts a body to path with a Content-Type and a token (each if not empty).
+func postShipper(e *testserver.Env, path, token, contentType string, body []byte, headers ...string) (*http.Response, string) {
+	if contentType != "" {
+		headers = append(headers, "Content-Type", contentType)
+	}
 	if token != "" {
 		headers = append(headers, "Authorization", "Bearer "+token)
 	}
-	return e.Do(http.MethodPost, "/v1/logs", bytes.NewReader(body), headers...)
+	return e.Do(http.MethodPost, path, bytes.NewReader(body), headers...)
 }
 
 // TestOTLPRetryIsIdempotent sends one export three times (protobuf twice, then the
