@@ -328,9 +328,9 @@ type KindRetention struct {
 type LogContext struct {
 	// The log asked for.
 	Log Log `json:"log"`
-	// Earlier logs from the same source, oldest first.
+	// Earlier logs from the same source (or trace), oldest first.
 	Before []Log `json:"before"`
-	// Later logs from the same source, oldest first.
+	// Later logs from the same source (or trace), oldest first.
 	After []Log `json:"after"`
 }
 
@@ -616,6 +616,64 @@ func (e *IntegrationDimension) UnmarshalJSON(b []byte) error {
 }
 
 func (e IntegrationDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which logs make a log's context.
+type LogContextScope string
+
+const (
+	// The logs of the same source, of the log's kind: service, integration job (else integration), logger, collection or API reference.
+	LogContextScopeSource LogContextScope = "SOURCE"
+	// The logs of the same W3C trace, across the kinds that carry trace ids (app logs and API request logs); ordered by time, then kind, then id, as logs(...) is. A log without a trace id is a BAD_USER_INPUT.
+	LogContextScopeTrace LogContextScope = "TRACE"
+)
+
+var AllLogContextScope = []LogContextScope{
+	LogContextScopeSource,
+	LogContextScopeTrace,
+}
+
+func (e LogContextScope) IsValid() bool {
+	switch e {
+	case LogContextScopeSource, LogContextScopeTrace:
+		return true
+	}
+	return false
+}
+
+func (e LogContextScope) String() string {
+	return string(e)
+}
+
+func (e *LogContextScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LogContextScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LogContextScope", str)
+	}
+	return nil
+}
+
+func (e LogContextScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LogContextScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LogContextScope) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -455,7 +455,7 @@ type ComplexityRoot struct {
 		IntegrationStats func(childComplexity int, filter *model.IntegrationLogFilter, groupBy []model.IntegrationDimension, interval *model.Duration) int
 		Integrations     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Log              func(childComplexity int, kind model.LogKind, id string) int
-		LogContext       func(childComplexity int, kind model.LogKind, id string, before *int, after *int) int
+		LogContext       func(childComplexity int, kind model.LogKind, id string, before *int, after *int, by *model.LogContextScope) int
 		LogFacets        func(childComplexity int, filter *model.LogFilter, fields []model.LogFacetField, first *int) int
 		LogHistogram     func(childComplexity int, filter *model.LogFilter, interval *model.Duration, timeZone *string) int
 		LogPatterns      func(childComplexity int, filter *model.LogFilter, first *int) int
@@ -2248,7 +2248,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.LogContext(childComplexity, args["kind"].(model.LogKind), args["id"].(string), args["before"].(*int), args["after"].(*int)), true
+		return e.ComplexityRoot.Query.LogContext(childComplexity, args["kind"].(model.LogKind), args["id"].(string), args["before"].(*int), args["after"].(*int), args["by"].(*model.LogContextScope)), true
 	case "Query.logFacets":
 		if e.ComplexityRoot.Query.LogFacets == nil {
 			break
@@ -3874,7 +3874,7 @@ extend type Query {
     "How many patterns (default 20, at most 1000)."
     first: Int
   ): [LogPattern!]!
-  "The logs around one log from the same source (service, integration job, logger, collection or API reference), in time order."
+  "The logs around one log, in time order: from the same source (service, integration job, logger, collection or API reference), or with by: TRACE from the same trace across kinds."
   logContext(
     "The log's kind."
     kind: LogKind!
@@ -3884,6 +3884,8 @@ extend type Query {
     before: Int
     "How many later logs (default 10, at most 1000)."
     after: Int
+    "Which logs are its neighbours: of its source (the default), or of its trace."
+    by: LogContextScope = SOURCE
   ): LogContext
 }
 
@@ -4189,10 +4191,18 @@ A log and its neighbours from the same source.
 type LogContext {
   "The log asked for."
   log: Log!
-  "Earlier logs from the same source, oldest first."
+  "Earlier logs from the same source (or trace), oldest first."
   before: [Log!]!
-  "Later logs from the same source, oldest first."
+  "Later logs from the same source (or trace), oldest first."
   after: [Log!]!
+}
+
+"Which logs make a log's context."
+enum LogContextScope {
+  "The logs of the same source, of the log's kind: service, integration job (else integration), logger, collection or API reference."
+  SOURCE
+  "The logs of the same W3C trace, across the kinds that carry trace ids (app logs and API request logs); ordered by time, then kind, then id, as logs(...) is. A log without a trace id is a BAD_USER_INPUT."
+  TRACE
 }
 `, BuiltIn: false},
 	{Name: "../schema/tail.graphqls", Input: `# The live tail.

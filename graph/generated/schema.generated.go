@@ -50,7 +50,7 @@ type QueryResolver interface {
 	APIRequestStats(ctx context.Context, filter *model.APIRequestLogFilter, groupBy []model.APIRequestDimension, interval *model.Duration, orderBy *model.APIRequestStatsOrder, first *int) (*model.APIRequestStats, error)
 	IntegrationStats(ctx context.Context, filter *model.IntegrationLogFilter, groupBy []model.IntegrationDimension, interval *model.Duration) (*model.IntegrationStats, error)
 	LogPatterns(ctx context.Context, filter *model.LogFilter, first *int) ([]model.LogPattern, error)
-	LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int) (*model.LogContext, error)
+	LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int, by *model.LogContextScope) (*model.LogContext, error)
 }
 type SubscriptionResolver interface {
 	LogTail(ctx context.Context, filter *model.LogFilter) (<-chan *model.LogTailEvent, error)
@@ -707,6 +707,14 @@ func (ec *executionContext) field_Query_logContext_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) (*model.LogContextScope, error) {
+			return ec.unmarshalOLogContextScope2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogContextScope(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg4
 	return args, nil
 }
 
@@ -2096,7 +2104,7 @@ func (ec *executionContext) _Query_logContext(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().LogContext(ctx, fc.Args["kind"].(model.LogKind), fc.Args["id"].(string), fc.Args["before"].(*int), fc.Args["after"].(*int))
+			return ec.Resolvers.Query().LogContext(ctx, fc.Args["kind"].(model.LogKind), fc.Args["id"].(string), fc.Args["before"].(*int), fc.Args["after"].(*int), fc.Args["by"].(*model.LogContextScope))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LogContext) graphql.Marshaler {
