@@ -154,9 +154,11 @@ func NewURL(t testing.TB) string {
 	return WithDatabase(AdminURL(), name)
 }
 
-// drop drops a test database.
+// drop drops a test database. DROP DATABASE waits for a checkpoint, which on a
+// machine busy with other test runs has been seen to take minutes: the timeout is
+// generous, as a slow drop is not a failure of the code under test.
 func drop(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
