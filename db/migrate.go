@@ -24,6 +24,8 @@ const migrationLockKey = 0x6c6f6767726170
 type MigrationStatus struct {
 	Applied []MigrationInfo
 	Pending []MigrationInfo
+	// Unknown are applied migrations this binary does not embed (a newer one applied them).
+	Unknown []MigrationInfo
 }
 
 // MigrationInfo is one embedded migration; MigratedAt is zero while pending.
@@ -42,6 +44,9 @@ func (s MigrationStatus) String() string {
 	}
 	for _, m := range s.Pending {
 		fmt.Fprintf(&b, "pending  %s  %s\n", m.Version, m.Comment)
+	}
+	for _, m := range s.Unknown {
+		fmt.Fprintf(&b, "unknown  %s  applied %s by a newer loggraph\n", m.Version, m.MigratedAt.UTC().Format(time.RFC3339))
 	}
 	if len(s.Applied)+len(s.Pending) == 0 {
 		b.WriteString("no migrations\n")
@@ -99,6 +104,9 @@ func (d *DB) MigrateUp(ctx context.Context) ([]string, error) {
 
 // ErrUnknownVersion: migrate down --to names no embedded migration.
 var ErrUnknownVersion = errors.New("unknown migration version")
+
+// ErrUnknownApplied: the database has applied migrations this binary does not embed.
+var ErrUnknownApplied = errors.New("the database has migrations this binary does not know")
 
 // ErrRollbackLosesData: a rollback would drop rows and was not confirmed.
 var ErrRollbackLosesData = errors.New("the rollback drops stored data")
@@ -174,6 +182,18 @@ func (d *DB) MigrateDown(ctx context.Context, to string, force bool, confirm fun
 		ms, err := m.MigrationsWithStatus(ctx)
 		if err != nil {
 			return fmt.Errorf("migration status: %w", err)
+		}
+		unknown, err := m.MissingMigrations(ctx)
+		if err != nil {
+			return fmt.Errorf("migration status: %w", err)
+		}
+		if len(unknown) > 0 {
+			names := make([]string, len(unknown))
+			for i, u := range unknown {
+				names[i] = u.Name
+			}
+			slices.Sort(names)
+			return fmt.Errorf("%w: %s (applied by a newer loggraph: roll back with that one); nothing was rolled back", ErrUnknownApplied, strings.Join(names, ", "))
 		}
 		if to != "" && to != "0" && !slices.ContainsFunc(ms, func(mig migrate.Migration) bool { return mig.Name == to }) {
 			return fmt.Errorf("%w %q (loggraph migrate status lists them)", ErrUnknownVersion, to)
@@ -332,6 +352,13 @@ func (d *DB) MigrationState(ctx context.Context) (MigrationStatus, error) {
 		} else {
 			st.Pending = append(st.Pending, info)
 		}
+	}
+	unknown, err := m.MissingMigrations(ctx)
+	if err != nil {
+		return st, fmt.Errorf("migration status: %w", err)
+	}
+	for _, mig := range unknown {
+		st.Unknown = append(st.Unknown, MigrationInfo{Version: mig.Name, Comment: mig.Comment, MigratedAt: mig.MigratedAt})
 	}
 	return st, nil
 }

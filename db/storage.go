@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -86,4 +89,60 @@ func ReadStorage(ctx context.Context, d *DB) (StorageSnapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// TableSize is what one kind's table takes on disk, summed over its partitions.
+type TableSize struct {
+	Rows    int64
+	Heap    int64       // heap, TOAST, free space and visibility maps (pg_table_size)
+	Indexes []IndexSize // each index of the parent, over its partitions' indexes
+}
+
+// IndexSize is one partitioned index's bytes over all partitions.
+type IndexSize struct {
+	Name  string
+	Bytes int64
+}
+
+// MeasureTable counts kind's rows and measures its heap and each of its indexes
+// (exact: it counts every row; for benchmarks and operators, not for /metrics).
+func MeasureTable(ctx context.Context, d *DB, kind model.LogKind) (TableSize, error) {
+	var ts TableSize
+	table := pgx.Identifier{kind.Table()}.Sanitize()
+	if err := d.Pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM `+table+`),
+		       coalesce((SELECT sum(pg_table_size(inhrelid)) FROM pg_inherits WHERE inhparent = $1::regclass), 0)::bigint`,
+		kind.Table()).Scan(&ts.Rows, &ts.Heap); err != nil {
+		return ts, err
+	}
+	rows, err := d.Pool.Query(ctx, `
+		SELECT c.relname, coalesce(sum(pg_relation_size(i.inhrelid)), 0)::bigint
+		FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+		LEFT JOIN pg_inherits i ON i.inhparent = x.indexrelid
+		WHERE x.indrelid = $1::regclass
+		GROUP BY c.relname ORDER BY c.relname`, kind.Table())
+	if err != nil {
+		return ts, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ix IndexSize
+		if err := rows.Scan(&ix.Name, &ix.Bytes); err != nil {
+			return ts, err
+		}
+		ts.Indexes = append(ts.Indexes, ix)
+	}
+	return ts, rows.Err()
+}
+
+// VacuumLogTables vacuums and analyzes every log table (partitions included), as
+// autovacuum would in time: visibility maps made, GIN pending lists merged. Storage
+// is measured after it, in the state a table settles in.
+func VacuumLogTables(ctx context.Context, d *DB) error {
+	names := make([]string, len(model.AllKinds))
+	for i, k := range model.AllKinds {
+		names[i] = pgx.Identifier{k.Table()}.Sanitize()
+	}
+	_, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) "+strings.Join(names, ", "))
+	return err
 }

@@ -45,6 +45,10 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	analyticsRows := fs.Int("analytics-rows", 1_000_000, "rows seeded once over 30 days into workspace bench-analytics-<rows> (bench analytics)")
 	exportRows := fs.Int("export-rows", 1_000_000, "app logs exported (bench shims; 0 skips the export figures)")
 	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
+	storageURL := fs.String("storage-database-url", env.str("LOGGRAPH_BENCH_STORAGE_DATABASE_URL",
+		"postgres://postgres@localhost:5432/loggraph_bench_storage?sslmode=disable"),
+		"a database without logs, all its own (bench storage; env LOGGRAPH_BENCH_STORAGE_DATABASE_URL)")
+	storageRows := fs.Int("storage-rows", 1_000_000, "rows seeded, all five kinds (bench storage)")
 	load := loadConfig{}
 	fs.DurationVar(&load.round, "load-round", 30*time.Second, "length of one round (bench load)")
 	fs.IntVar(&load.rounds, "load-rounds", 6, "rounds without and with the hostile client, in the order calm, hostile, hostile, calm, ... (bench load)")
@@ -66,11 +70,14 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 		load.dbURL, load.readRows = *dbURL, *readRows
 		return cmdBenchLoad(ctx, load, stdout)
 	}
+	if len(pos) == 1 && pos[0] == "storage" {
+		return cmdBenchStorage(ctx, *storageURL, *storageRows, stdout)
+	}
 	if len(pos) == 1 && pos[0] == "shims" {
 		return cmdBenchShims(ctx, *dbURL, *readRows, *requests, *exportRows, stdout)
 	}
 	if len(pos) != 1 || pos[0] != "ingest" {
-		return usagef("usage: loggraph bench ingest|read|shims|analytics|load [flags]")
+		return usagef("usage: loggraph bench ingest|read|shims|analytics|load|storage [flags]")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("bench needs psql on PATH for the raw \\copy baseline: %w", err)

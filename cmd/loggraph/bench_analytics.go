@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -18,15 +17,11 @@ import (
 // cmdBenchAnalytics measures the analytics root fields over HTTP on a workspace
 // seeded once with rows logs spread over 30 days (bench-analytics-<rows>).
 func cmdBenchAnalytics(ctx context.Context, dbURL string, rows, requests int, stdout io.Writer) error {
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	a, closeApp, err := benchApp(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		a.Stop()
-		a.DB.Close()
-	}()
+	defer closeApp()
 	slug := fmt.Sprintf("bench-analytics-%d", rows)
 	ws, err := db.NewWorkspaceStore(a.DB.Bun).BySlug(ctx, slug)
 	if err != nil {

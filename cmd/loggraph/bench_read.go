@@ -9,14 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/loggraph/loggraph/db"
-	"github.com/loggraph/loggraph/model"
 )
 
 // benchReadWorkspace holds the read benchmark's data; it is seeded once and reused.
@@ -54,11 +52,10 @@ func cmdBenchRead(ctx context.Context, dbURL string, rows, requests int, stdout 
 	} else if err != nil {
 		return err
 	}
-	_, token, err := db.NewTokenStore(a.DB.Bun).Create(ctx, ws.ID, "bench", model.RoleRead)
+	srv, token, err := readServer(ctx, a, ws.ID)
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	// send posts a request and reads the whole reply, as a client does before using it;
 	// decoding it is the client's work and is left out of the timings.

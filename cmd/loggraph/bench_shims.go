@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/app"
 	"github.com/loggraph/loggraph/model"
@@ -24,15 +26,11 @@ const benchExportWorkspace = "bench-export"
 // workspace (1M rows), and the streamed exports of a million rows of one kind with
 // the process's peak RSS growth.
 func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows int, stdout io.Writer) error {
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log)
+	a, closeApp, err := benchApp(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		a.Stop()
-		a.DB.Close()
-	}()
+	defer closeApp()
 	ws, err := seededWorkspace(ctx, a, benchReadWorkspace, rows, stdout)
 	if err != nil {
 		return err
@@ -52,22 +50,7 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 	}
 	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
-	get := func(path string, header ...string) (int, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		n, err := io.Copy(io.Discard, resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET %s: %d", path, resp.StatusCode)
-		}
-		return int(n), err
-	}
+	get := func(path string, header ...string) (int, error) { return getBytes(ctx, srv, path, header...) }
 	bearer := []string{"Authorization", "Bearer " + token}
 	shims := []struct {
 		name, path string
@@ -147,6 +130,49 @@ func cmdBenchShims(ctx context.Context, dbURL string, rows, requests, exportRows
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // seededWorkspace returns the workspace slug, seeding it with rows first if it is new.
+// getBytes GETs path from srv with the header pairs given and returns the size of
+// the reply's body, which must be a 200.
+func getBytes(ctx context.Context, srv *httptest.Server, path string, header ...string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+	}
+	return int(n), err
+}
+
+// benchApp wires a server over dbURL for a benchmark: statements may run an hour,
+// its logs are discarded; closeApp stops it and closes the database.
+func benchApp(ctx context.Context, dbURL string) (a *app.App, closeApp func(), err error) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if a, err = newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour}, log); err != nil {
+		return nil, nil, err
+	}
+	return a, func() {
+		a.Stop()
+		a.DB.Close()
+	}, nil
+}
+
+// readServer serves a over HTTP for the benchmark's client, with a read token of ws.
+func readServer(ctx context.Context, a *app.App, ws uuid.UUID) (srv *httptest.Server, token string, err error) {
+	if _, token, err = db.NewTokenStore(a.DB.Bun).Create(ctx, ws, "bench", model.RoleRead); err != nil {
+		return nil, "", err
+	}
+	return httptest.NewServer(a.Handler), token, nil
+}
+
 func seededWorkspace(ctx context.Context, a *app.App, slug string, rows int, stdout io.Writer) (*model.Workspace, error) {
 	wss := db.NewWorkspaceStore(a.DB.Bun)
 	ws, err := wss.BySlug(ctx, slug)

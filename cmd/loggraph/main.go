@@ -77,6 +77,7 @@ Usage:
   loggraph bench read [flags]                       GraphQL read latency against the same SQL run raw
   loggraph bench shims [flags]                      REST shim first pages and streamed exports
   loggraph bench analytics [flags]                  histograms, facets, stats and patterns
+  loggraph bench storage [--storage-rows N]         bytes per row on disk per kind, against raw NDJSON
 
 Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
 Run 'loggraph COMMAND -h' for a command's flags.

@@ -142,6 +142,25 @@ func TestMigrateDownOneAtATime(t *testing.T) {
 	if got := after[len(after)-2]; got[0] != "applied" {
 		t.Fatalf("down undid more than one migration: %q", after)
 	}
+	// A migration applied by a newer binary: this one does not roll back beneath it.
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "INSERT INTO bun_migrations (name, group_id) VALUES ('29991231000000', 99)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli(t, u, "migrate", "down"); err == nil || err.Error() != "the database has migrations this binary does not know: 29991231000000 (applied by a newer loggraph: roll back with that one); nothing was rolled back" {
+		t.Fatalf("down beneath an unknown migration: %v", err)
+	}
+	if got := statusLines(t, u); len(got) != len(after)+1 || got[len(got)-3][0] != "applied" ||
+		strings.Join(got[len(got)-1][:3], " ") != "unknown 29991231000000 applied" {
+		t.Fatalf("status with an unknown migration, after a refused down: %q", got)
+	}
+	if _, err := conn.Exec(context.Background(), "DELETE FROM bun_migrations WHERE name = '29991231000000'"); err != nil {
+		t.Fatal(err)
+	}
 	out = mustCLI(t, u, "migrate", "down")
 	if !strings.HasSuffix(out, "rolled back "+previous[1]+" "+previous[2]+"\n") {
 		t.Fatalf("second down: %s", out)
