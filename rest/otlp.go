@@ -115,17 +115,17 @@ func (d Deps) readShipperBody(w http.ResponseWriter, r *http.Request, ws model.W
 	return data, body, nil
 }
 
-// storeShipperBatch stores a shipper protocol's batch (storeBatch). Its failures are
-// all retryable: a batch the store refuses as a whole (it cannot, for app logs) is
-// a 400; an unexpected store failure a 503 with StoreRetryAfter.
+// storeShipperBatch stores a shipper protocol's batch (storeBatch): a batch the
+// store refuses as a whole (it cannot, for app logs) is a 400; an unexpected store
+// failure a 503 with StoreRetryAfter, which the shippers retry.
 func (d Deps) storeShipperBatch(r *http.Request, ws model.Workspace, batch *model.Batch, bodyBytes int64) (db.IngestResult, *failure) {
 	res, be, f := d.storeBatch(r, ws, batch, bodyBytes)
 	switch {
 	case be != nil:
-		return res, &failure{status: http.StatusBadRequest, message: rejectionText(be, batch.Len(), "record")}
+		return res, &failure{status: http.StatusBadRequest, message: rejectionText(be, batch.Len(), "records")}
 	case f != nil && f.refusal == nil && f.status == http.StatusInternalServerError:
 		return res, refusedBy(&guard.Refusal{Status: http.StatusServiceUnavailable, Limit: guard.LimitDatabaseUnavailable,
-			Message: "the logs could not be stored; nothing was stored: retry", RetryAfter: StoreRetryAfter})
+			Message: "the logs could not be stored (none was); retry later", RetryAfter: StoreRetryAfter})
 	}
 	return res, f
 }
