@@ -41,7 +41,7 @@ func (s *LogStore) LogContext(ctx context.Context, ws uuid.UUID, kind model.LogK
 	ts := bun.Ident(kind.TimeColumn())
 	side := func(name, op, dir string, n int) *bun.SelectQuery {
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(kind.Table())).
-			ColumnExpr("? AS side, t.? AS ts, t.id, to_jsonb(t.*) AS row", name, ts).
+			ColumnExpr("? AS side, t.? AS ts, t.id, to_json(t.*) AS row", name, ts).
 			Where("t.workspace_id = ? AND t.? = ?", ws, bun.Ident(col), val).
 			Where("(t.?, t.id) "+op+" (?, ?::"+idType(kind)+")", ts, anchor.Time(), model.LogID(anchor)).
 			OrderExpr("t.? "+dir+", t.id "+dir, ts).Limit(int64(n))
