@@ -4,9 +4,15 @@ export DATABASE_URL
 
 .PHONY: run test build generate check lint bench-ingest audit playground browser-test
 
-## run: serve on :8080 with a demo workspace (needs PostgreSQL at $DATABASE_URL)
+## run: build bin/loggraph, then serve on :8080 (make run PORT=9090 for another port)
+## with a demo workspace (needs PostgreSQL at $DATABASE_URL). Ctrl-C stops it.
+## The binary replaces the shell (exec): Ctrl-C reaches it alone and it exits 0 once
+## drained, so make reports no error.
 run:
-	go run ./cmd/loggraph serve --demo
+	@echo "make run: building bin/loggraph (the first build compiles every dependency: a minute or two)..."
+	@start=$$(date +%s); go build -o bin/loggraph ./cmd/loggraph && \
+	  echo "make run: built in $$(( $$(date +%s) - start ))s; starting the server..."
+	@exec ./bin/loggraph serve --demo$(if $(PORT), --addr :$(PORT))
 
 ## test: every test, against a real PostgreSQL, with the race detector
 test:

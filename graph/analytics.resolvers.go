@@ -31,6 +31,6 @@ func (r *queryResolver) LogPatterns(ctx context.Context, filter *model.LogFilter
 	return r.logPatterns(ctx, filter, first)
 }
 
-func (r *queryResolver) LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int) (*model.LogContext, error) {
-	return r.logContext(ctx, kind, id, before, after)
+func (r *queryResolver) LogContext(ctx context.Context, kind model.LogKind, id string, before *int, after *int, by *model.LogContextScope) (*model.LogContext, error) {
+	return r.logContext(ctx, kind, id, before, after, by)
 }

@@ -40,7 +40,7 @@ func (r *Resolver) logPatterns(ctx context.Context, filter *model.LogFilter, fir
 
 // logContext returns a log of the caller's workspace and its neighbours; null when
 // there is no such log, as for log(kind, id).
-func (r *Resolver) logContext(ctx context.Context, kind model.LogKind, id string, before, after *int) (*model.LogContext, error) {
+func (r *Resolver) logContext(ctx context.Context, kind model.LogKind, id string, before, after *int, by *model.LogContextScope) (*model.LogContext, error) {
 	p, err := reader(ctx)
 	if err != nil {
 		return nil, err
@@ -53,5 +53,9 @@ func (r *Resolver) logContext(ctx context.Context, kind model.LogKind, id string
 	if err != nil {
 		return nil, err
 	}
-	return notFoundIsNil(r.LogStore.LogContext(ctx, p.Workspace.ID, kind, id, nb, na))
+	scope := model.LogContextScopeSource
+	if by != nil {
+		scope = *by
+	}
+	return notFoundIsNil(r.LogStore.LogContext(ctx, p.Workspace.ID, kind, id, nb, na, scope))
 }

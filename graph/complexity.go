@@ -92,7 +92,7 @@ func complexity() generated.ComplexityRoot {
 		return ch + min((1+len(groupBy))*bucketsIf(tr, interval), analyticsRowCap)
 	}
 	c.Query.LogPatterns = func(ch int, _ *model.LogFilter, first *int) int { return 1 + orDefault(first, 20)*ch }
-	c.Query.LogContext = func(ch int, _ model.LogKind, _ string, before, after *int) int {
+	c.Query.LogContext = func(ch int, _ model.LogKind, _ string, before, after *int, _ *model.LogContextScope) int {
 		return 1 + (1+orDefault(before, 10)+orDefault(after, 10))*ch
 	}
 	return c

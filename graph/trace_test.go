@@ -176,3 +176,73 @@ func TestTraceIDErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestTraceContext: logContext(by: TRACE) gives the neighbours of a log in its trace
+// across kinds, oldest first, in two statements; a log without a trace is refused.
+func TestTraceContext(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	traceFixture(t, e)
+	ids := map[string]string{} // message -> kind and id
+	var list reply[struct {
+		Logs struct {
+			Nodes []struct{ ID, Kind, Message string }
+		}
+	}]
+	e.GraphQL(e.Tokens[model.RoleRead], `{ logs(first: 100) { nodes { id kind message } } }`, nil, &list)
+	if len(list.Errors) > 0 {
+		t.Fatal(list.Errors)
+	}
+	for _, n := range list.Data.Logs.Nodes {
+		ids[n.Message] = n.Kind + " " + n.ID
+	}
+	const q = `query($k: LogKind!, $id: ID!, $b: Int) { logContext(kind: $k, id: $id, before: $b, by: TRACE) {
+		before { kind message } log { message } after { kind message } } }`
+	for _, c := range []struct {
+		anchor, before, after string
+		n                     int
+	}{
+		{"declined", "APP:start", "API_REQUEST:402 Payment Required POST /pay", 10},
+		{"402 Payment Required POST /pay", "APP:start,APP:declined", "", 10},
+		{"start", "", "APP:declined,API_REQUEST:402 Payment Required POST /pay", 10},
+		{"402 Payment Required POST /pay", "APP:declined", "", 1},
+	} {
+		t.Run(c.anchor+fmt.Sprint(c.n), func(t *testing.T) {
+			kind, id, _ := strings.Cut(ids[c.anchor], " ")
+			type side []struct{ Kind, Message string }
+			var r struct {
+				reply[struct {
+					LogContext struct {
+						Before, After side
+						Log           struct{ Message string }
+					}
+				}]
+				Extensions struct{ Stats struct{ SQLStatements int } }
+			}
+			e.GraphQL(e.Tokens[model.RoleRead], q, map[string]any{"k": kind, "id": id, "b": c.n}, &r)
+			if len(r.Errors) > 0 {
+				t.Fatal(r.Errors)
+			}
+			join := func(s side) string {
+				var out []string
+				for _, l := range s {
+					out = append(out, l.Kind+":"+l.Message)
+				}
+				return strings.Join(out, ",")
+			}
+			got := r.Data.LogContext
+			if got.Log.Message != c.anchor || join(got.Before) != c.before || join(got.After) != c.after {
+				t.Fatalf("context of %q: before %q after %q", got.Log.Message, join(got.Before), join(got.After))
+			}
+			if n := r.Extensions.Stats.SQLStatements; n != 2 {
+				t.Fatalf("%d statements, want 2 (the anchor, then both sides)", n)
+			}
+		})
+	}
+	t.Run("a log without a trace", func(t *testing.T) {
+		kind, id, _ := strings.Cut(ids["no trace"], " ")
+		var r reply[json.RawMessage]
+		e.GraphQL(e.Tokens[model.RoleRead], q, map[string]any{"k": kind, "id": id}, &r)
+		onlyError(t, r.Errors, "BAD_USER_INPUT", "by: TRACE: this APP log has no trace id")
+	})
+}

@@ -186,6 +186,36 @@ type DelayStats struct {
 	P95 float64 `json:"p95"`
 }
 
+// Input of deleteLogs: the kind and the filter of that kind (set only the field named after the kind).
+type DeleteLogsInput struct {
+	// The kind of logs to delete.
+	Kind LogKind `json:"kind"`
+	// The filter when kind is APP.
+	App *AppLogFilter `json:"app,omitempty"`
+	// The filter when kind is API_REQUEST.
+	APIRequest *APIRequestLogFilter `json:"apiRequest,omitempty"`
+	// The filter when kind is INTEGRATION.
+	Integration *IntegrationLogFilter `json:"integration,omitempty"`
+	// The filter when kind is ACTION.
+	Action *ActionLogFilter `json:"action,omitempty"`
+	// The filter when kind is API_REFERENCE.
+	APIReference *APIReferenceLogFilter `json:"apiReference,omitempty"`
+	// true: count the matching logs and delete nothing.
+	DryRun bool `json:"dryRun"`
+}
+
+// What deleteLogs deleted or, with dryRun, would delete.
+type DeleteLogsResult struct {
+	// The kind of logs.
+	Kind LogKind `json:"kind"`
+	// Whether this was only a count.
+	DryRun bool `json:"dryRun"`
+	// Logs deleted (or matching, with dryRun).
+	Rows int `json:"rows"`
+	// Bytes of the deleted rows (0 with dryRun); vacuum makes their space reusable.
+	Bytes float64 `json:"bytes"`
+}
+
 // The breakdown of one field.
 type Facet struct {
 	// The field.
@@ -284,13 +314,23 @@ type IntegrationStatsRow struct {
 	RetriedDeliveries int `json:"retriedDeliveries"`
 }
 
+// The retention of one kind of log.
+type KindRetention struct {
+	// The kind of log.
+	Kind LogKind `json:"kind"`
+	// Days kept: logs from UTC midnight this many days before today's stay. Null: kept forever.
+	Days *int `json:"days,omitempty"`
+	// Whether this is the server default or the workspace's override.
+	Source RetentionSource `json:"source"`
+}
+
 // A log and its neighbours from the same source.
 type LogContext struct {
 	// The log asked for.
 	Log Log `json:"log"`
-	// Earlier logs from the same source, oldest first.
+	// Earlier logs from the same source (or trace), oldest first.
 	Before []Log `json:"before"`
-	// Later logs from the same source, oldest first.
+	// Later logs from the same source (or trace), oldest first.
 	After []Log `json:"after"`
 }
 
@@ -581,6 +621,64 @@ func (e IntegrationDimension) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Which logs make a log's context.
+type LogContextScope string
+
+const (
+	// The logs of the same source, of the log's kind: service, integration job (else integration), logger, collection or API reference.
+	LogContextScopeSource LogContextScope = "SOURCE"
+	// The logs of the same W3C trace, across the kinds that carry trace ids (app logs and API request logs); ordered by time, then kind, then id, as logs(...) is. A log without a trace id is a BAD_USER_INPUT.
+	LogContextScopeTrace LogContextScope = "TRACE"
+)
+
+var AllLogContextScope = []LogContextScope{
+	LogContextScopeSource,
+	LogContextScopeTrace,
+}
+
+func (e LogContextScope) IsValid() bool {
+	switch e {
+	case LogContextScopeSource, LogContextScopeTrace:
+		return true
+	}
+	return false
+}
+
+func (e LogContextScope) String() string {
+	return string(e)
+}
+
+func (e *LogContextScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LogContextScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LogContextScope", str)
+	}
+	return nil
+}
+
+func (e LogContextScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LogContextScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LogContextScope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // A field logs can be broken down by.
 type LogFacetField string
 
@@ -664,6 +762,64 @@ func (e *LogFacetField) UnmarshalJSON(b []byte) error {
 }
 
 func (e LogFacetField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a workspace's retention of a kind comes from.
+type RetentionSource string
+
+const (
+	// The server-wide default of the kind.
+	RetentionSourceDefault RetentionSource = "DEFAULT"
+	// The workspace's own override.
+	RetentionSourceOverride RetentionSource = "OVERRIDE"
+)
+
+var AllRetentionSource = []RetentionSource{
+	RetentionSourceDefault,
+	RetentionSourceOverride,
+}
+
+func (e RetentionSource) IsValid() bool {
+	switch e {
+	case RetentionSourceDefault, RetentionSourceOverride:
+		return true
+	}
+	return false
+}
+
+func (e RetentionSource) String() string {
+	return string(e)
+}
+
+func (e *RetentionSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RetentionSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RetentionSource", str)
+	}
+	return nil
+}
+
+func (e RetentionSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RetentionSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RetentionSource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

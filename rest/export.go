@@ -331,6 +331,10 @@ func exportFilter(kind model.LogKind, q url.Values) (any, error) {
 	return filter, nil
 }
 
+// ExportFilter is exportFilter for the CLI (`loggraph logs delete --filter`): the
+// same parameters select the same rows.
+func ExportFilter(kind model.LogKind, q url.Values) (any, error) { return exportFilter(kind, q) }
+
 // rowEncoder writes one export format.
 type rowEncoder interface {
 	contentType() string

@@ -77,6 +77,10 @@ func NewRouter(d Deps) http.Handler {
 	ing := &ingestHandler{deps: d}
 	handle("POST /v1/ingest/{kind}", ing)
 	handle("/v1/ingest/{kind}", methodNotAllowed("POST"))
+	handle("POST /v1/logs", &otlpHandler{deps: d})
+	handle("/v1/logs", http.HandlerFunc(otlpMethodNotAllowed))
+	handle("POST /loki/api/v1/push", &lokiHandler{deps: d})
+	handle("/loki/api/v1/push", http.HandlerFunc(lokiMethodNotAllowed))
 	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

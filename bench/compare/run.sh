@@ -85,7 +85,7 @@ if [ "$comment" != "$marker" ]; then
     exit 1
   fi
   echo "compare: seeding $ROWS rows over $DAYS days (daily partitions for $PARTITION_DAYS days) into $DB_NAME, workspace $WORKSPACE"
-  $NICE "$work/loggraph" seed --database-url "$DB_URL" --workspace "$WORKSPACE" --rows "$ROWS" --days "$DAYS" \
+  $NICE "$work/loggraph" seed --database-url "$DB_URL" --workspace "$WORKSPACE" --create --rows "$ROWS" --days "$DAYS" \
     --daily-partition-days "$PARTITION_DAYS"
   psql -q "$ADMIN_URL" -c "COMMENT ON DATABASE $DB_NAME IS '$marker'"
 fi

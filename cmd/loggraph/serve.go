@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/loggraph/loggraph/db"
@@ -27,6 +28,7 @@ type serveConfig struct {
 	DatabaseURL      string
 	Demo             bool
 	DemoRows         int
+	DemoTokenFile    string // where --demo keeps its token across restarts; empty = nowhere
 	ShutdownTimeout  time.Duration
 	StatementTimeout time.Duration
 	MaxIngestBytes   int64
@@ -42,13 +44,16 @@ type serveConfig struct {
 	ConcurrentReads  int
 	BodyReadTimeout  time.Duration
 	LogLevel         string
-	TokenRecheck     time.Duration  // how often the tokens of open websockets are checked again
-	TokenCacheTTL    time.Duration  // how long a token's principal is reused without a lookup; 0 = no cache
-	TokenCacheSize   int            // most principals cached
-	AnalyzeInterval  time.Duration  // how often stale planner statistics are looked for; 0 = never
-	PprofAddr        string         // where net/http/pprof listens; empty = nowhere
-	TrustedProxies   []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
-	GraphQL          graph.Config   // limits only; the resolver is wired in internal/app
+	TokenRecheck     time.Duration // how often the tokens of open websockets are checked again
+	TokenCacheTTL    time.Duration // how long a token's principal is reused without a lookup; 0 = no cache
+	TokenCacheSize   int           // most principals cached
+	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
+	StorageMetrics   time.Duration // how often the storage metrics are read; 0 = not exported
+	// RetentionInterval is how often retention runs (one server at a time); 0 = never.
+	RetentionInterval time.Duration
+	PprofAddr         string         // where net/http/pprof listens; empty = nowhere
+	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
+	GraphQL           graph.Config   // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
@@ -63,6 +68,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	fs.StringVar(&cfg.Addr, "addr", env.str("LOGGRAPH_ADDR", ":8080"), "listen address (env LOGGRAPH_ADDR)")
 	fs.BoolVar(&cfg.Demo, "demo", env.bool("LOGGRAPH_DEMO"), "create workspace demo with sample data and print an admin token (env LOGGRAPH_DEMO)")
 	fs.IntVar(&cfg.DemoRows, "demo-rows", env.int("LOGGRAPH_DEMO_ROWS", 20000), "rows of demo data (env LOGGRAPH_DEMO_ROWS)")
+	fs.StringVar(&cfg.DemoTokenFile, "demo-token-file", env.str("LOGGRAPH_DEMO_TOKEN_FILE", defaultDemoTokenFile()),
+		"where --demo keeps its admin token, reused on the next start while it works; empty = a new token on each start (env LOGGRAPH_DEMO_TOKEN_FILE)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("LOGGRAPH_SHUTDOWN_TIMEOUT", 30*time.Second),
 		"how long SIGTERM waits for in-flight requests (env LOGGRAPH_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&cfg.StatementTimeout, "statement-timeout", env.duration("LOGGRAPH_STATEMENT_TIMEOUT", 30*time.Second),
@@ -99,6 +106,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most token principals cached, least recently used evicted first (env LOGGRAPH_TOKEN_CACHE_SIZE)")
 	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
+	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
+		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
+	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
+		"how often retention is applied (one server at a time, advisory-locked); it deletes nothing until a retention is set with loggraph retention set; 0 = never (env LOGGRAPH_RETENTION_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
 	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
 		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
@@ -143,6 +154,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	}
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
+	if cfg.RetentionInterval < 0 {
+		return usagef("--retention-interval must be 0 (never) or a positive duration, e.g. 1h")
 	}
 	if cfg.TokenCacheTTL < 0 || cfg.TokenCacheSize < 1 {
 		return usagef("--token-cache-ttl must be 0 (no cache) or a positive duration, e.g. 30s, and --token-cache-size at least 1")
@@ -199,6 +213,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
 		Partitions:      cfg.Partitions,
+		StorageMetrics:  cfg.StorageMetrics,
 	})
 	if err != nil {
 		d.Close()
@@ -222,6 +237,7 @@ const (
 )
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "connecting to PostgreSQL at %s and applying migrations...\n", db.Redact(cfg.DatabaseURL))
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -230,14 +246,17 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		a.Stop()
 		a.DB.Close()
 	}()
-	if cfg.Demo {
-		if err := setUpDemo(ctx, a, cfg.DemoRows, stdout); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
+	// Listen first: a port in use is reported before the demo is filled.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return listenFailure(cfg.Addr, err)
+	}
+	defer ln.Close()
+	var demoToken string
+	if cfg.Demo {
+		if demoToken, err = setUpDemo(ctx, a, cfg.DemoRows, cfg.DemoTokenFile, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -247,7 +266,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		// Requests get a context that SIGTERM does not cancel: in-flight ingests finish.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	fmt.Fprintf(stdout, "loggraph listening on http://%s (GraphQL /graphql, playground /playground)\n", displayAddr(ln.Addr()))
+	base := "http://" + displayAddr(ln.Addr())
+	fmt.Fprintf(stdout, "loggraph listening on %s (GraphQL /graphql, playground /playground)\n", base)
+	if cfg.Demo {
+		printDemoReady(stdout, base, demoToken, cfg.DemoTokenFile)
+	}
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String())
 
 	if cfg.PprofAddr != "" {
@@ -260,6 +283,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	go keepPartitions(ctx, a.DB, a.Parts, log)
 	if cfg.AnalyzeInterval > 0 {
 		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)
+	}
+	if cfg.RetentionInterval > 0 {
+		go keepRetention(ctx, a.Lifecycle, cfg.RetentionInterval, log)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -342,52 +368,27 @@ func keepStatistics(ctx context.Context, d *db.DB, interval time.Duration, log *
 	})
 }
 
-// demoSlug is the workspace --demo fills.
-const demoSlug = "demo"
-
-// setUpDemo creates workspace demo with sample data once, and on every start prints
-// a fresh admin token (revoking the previous demo token, so only one stays valid).
-func setUpDemo(ctx context.Context, a *app.App, rows int, stdout io.Writer) error {
-	wss := db.NewWorkspaceStore(a.DB.Bun)
-	ws, err := wss.Create(ctx, demoSlug, "Demo")
-	switch {
-	case err == nil:
-		res, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: 3})
-		if err != nil {
-			return err
+// keepRetention applies retention every interval (db.Lifecycle.ApplyRetention); a
+// run another server holds the lock for is skipped.
+func keepRetention(ctx context.Context, life *db.Lifecycle, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, log, "retention", func(time.Time) error {
+		rep, err := life.ApplyRetention(ctx, db.RetentionOptions{})
+		if errors.Is(err, db.ErrRetentionBusy) {
+			log.Debug("retention skipped: another server is running it")
+			return nil
 		}
-		total := 0
-		for _, n := range res.Rows {
-			total += n
+		if err == nil {
+			rows, bytes, parts := rep.Totals()
+			log.Info("retention applied", "rows", rows, "partitions", parts, "bytes", bytes)
 		}
-		fmt.Fprintf(stdout, "demo: created workspace %q with %d sample logs of all five kinds\n", demoSlug, total)
-	case errors.Is(err, db.ErrWorkspaceExists):
-		// Two servers starting at once: the loser finds the winner's workspace.
-		if ws, err = wss.BySlug(ctx, demoSlug); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "demo: workspace %q already exists; keeping its data\n", demoSlug)
-	default:
 		return err
-	}
-	tokens := db.NewTokenStore(a.DB.Bun)
-	list, err := tokens.List(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
-	for _, t := range list {
-		if t.Name == demoTokenName && t.RevokedAt == nil {
-			if _, err := tokens.Revoke(ctx, ws.ID, t.ID); err != nil {
-				return err
-			}
-		}
-	}
-	_, text, err := tokens.Create(ctx, ws.ID, demoTokenName, model.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "demo: admin token for workspace %q (send it as Authorization: Bearer ...):\n%s\n", demoSlug, text)
-	return nil
+	})
 }
 
-const demoTokenName = "demo admin"
+// listenFailure words a failure to listen; a port in use says how to pick another.
+func listenFailure(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the port is in use (another loggraph?); pick another with --addr :9090, LOGGRAPH_ADDR=:9090 or make run PORT=9090", addr)
+	}
+	return fmt.Errorf("listen on %s: %w", addr, err)
+}

@@ -2549,6 +2549,22 @@ func (ec *executionContext) marshalOLogContext2ᚖgithubᚗcomᚋloggraphᚋlogg
 	return ec._LogContext(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOLogContextScope2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogContextScope(ctx context.Context, v any) (*model.LogContextScope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.LogContextScope)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLogContextScope2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogContextScope(ctx context.Context, sel ast.SelectionSet, v *model.LogContextScope) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOSortDirection2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSortDirection(ctx context.Context, v any) (*model.SortDirection, error) {
 	if v == nil {
 		return nil, nil
