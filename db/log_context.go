@@ -109,7 +109,7 @@ func (s *LogStore) traceContext(ctx context.Context, ws uuid.UUID, anchor model.
 			}
 			ts := bun.Ident(k.TimeColumn())
 			q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
-				ColumnExpr("? AS side, ? AS kind, ?::int AS rank, t.? AS ts, t.id::text AS id, to_jsonb(t.*) AS row", name, string(k), kindRank(k), ts).
+				ColumnExpr("? AS side, ? AS kind, ?::int AS rank, t.? AS ts, t.id::text AS id, to_json(t.*) AS row", name, string(k), kindRank(k), ts).
 				Where("t.workspace_id = ? AND t.trace_id = ?", ws, trace).
 				OrderExpr("t.? "+dir+", t.id "+dir, ts).Limit(int64(max(n, 1)))
 			if err := unionKeyset(q, k, at, op); err != nil {
