@@ -327,7 +327,8 @@ func (w *batchWriter) storedKeys(ctx context.Context, tx pgx.Tx, ids []string, t
 // have) and refuses the batch, naming each line, when an id is already stored with
 // another created_at or appears twice in the batch with two times. A record that a
 // concurrent batch stored meanwhile with the same id and time is a retry: skipped as
-// a duplicate, as dropDuplicates would have.
+// a duplicate, as dropDuplicates would have. An id whose log was deleted may name a
+// new one (its key stays in action_log_ids, locked while it is checked).
 func (w *batchWriter) claimActionIDs(ctx context.Context, tx pgx.Tx, keep []int) ([]int, error) {
 	if w.kind != model.KindAction || len(keep) == 0 {
 		return keep, nil
@@ -372,10 +373,27 @@ func (w *batchWriter) claimActionIDs(ctx context.Context, tx pgx.Tx, keep []int)
 			times = append(times, l.CreatedAt)
 		}
 	}
-	// A new statement: it sees what the batch that held the ids committed.
+	// Lock the taken ids' keys (waiting for a batch that holds one), then look in new
+	// statements, which see what that batch committed.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM action_log_ids WHERE workspace_id = $1 AND id = ANY($2::bigint[]) FOR UPDATE`,
+		w.ws, taken); err != nil {
+		return nil, fmt.Errorf("lock action ids: %w", err)
+	}
 	stored, err := w.storedKeys(ctx, tx, taken, times)
 	if err != nil {
 		return nil, err
+	}
+	rows, err = tx.Query(ctx, `SELECT DISTINCT id FROM action_logs WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, w.ws, taken)
+	if err != nil {
+		return nil, fmt.Errorf("check action ids: %w", err)
+	}
+	present, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("check action ids: %w", err)
+	}
+	inUse := make(map[int64]bool, len(present))
+	for _, id := range present {
+		inUse[id] = true
 	}
 	out := keep[:0:0]
 	for _, i := range keep {
@@ -385,6 +403,9 @@ func (w *batchWriter) claimActionIDs(ctx context.Context, tx pgx.Tx, keep []int)
 			out = append(out, i)
 		case stored[recordKey{strconv.FormatInt(r.Log.ID, 10), r.Log.CreatedAt.UTC()}]:
 			// the same record, stored by a concurrent batch: a duplicate
+		case !inUse[r.Log.ID]:
+			// The id's log was deleted (deleteLogs, retention): the id is free again.
+			out = append(out, i)
 		default:
 			addBad(&bad, r.Line, fmt.Sprintf("field \"id\": id %d is already stored with another created_at; "+
 				"an action log id names one log", r.Log.ID))

@@ -48,7 +48,7 @@ func (s *LogStore) LogContext(ctx context.Context, ws uuid.UUID, kind model.LogK
 	ts := bun.Ident(kind.TimeColumn())
 	side := func(name, op, dir string, n int) *bun.SelectQuery {
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(kind.Table())).
-			ColumnExpr("? AS side, t.? AS ts, t.id, to_jsonb(t.*) AS row", name, ts).
+			ColumnExpr("? AS side, t.? AS ts, t.id, to_json(t.*) AS row", name, ts).
 			Where("t.workspace_id = ? AND t.? = ?", ws, bun.Ident(col), val).
 			Where("(t.?, t.id) "+op+" (?, ?::"+idType(kind)+")", ts, anchor.Time(), model.LogID(anchor)).
 			OrderExpr("t.? "+dir+", t.id "+dir, ts).Limit(int64(n))
@@ -109,7 +109,7 @@ func (s *LogStore) traceContext(ctx context.Context, ws uuid.UUID, anchor model.
 			}
 			ts := bun.Ident(k.TimeColumn())
 			q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
-				ColumnExpr("? AS side, ? AS kind, ?::int AS rank, t.? AS ts, t.id::text AS id, to_jsonb(t.*) AS row", name, string(k), kindRank(k), ts).
+				ColumnExpr("? AS side, ? AS kind, ?::int AS rank, t.? AS ts, t.id::text AS id, to_json(t.*) AS row", name, string(k), kindRank(k), ts).
 				Where("t.workspace_id = ? AND t.trace_id = ?", ws, trace).
 				OrderExpr("t.? "+dir+", t.id "+dir, ts).Limit(int64(max(n, 1)))
 			if err := unionKeyset(q, k, at, op); err != nil {

@@ -124,7 +124,9 @@ func filterApp(q *bun.SelectQuery, f *model.AppLogFilter) error {
 		if err != nil {
 			return model.InputErrorf("details: not a JSON object")
 		}
-		q.Where("details @> ?::jsonb", string(b))
+		// details is json (the client's text, keys in their order); the cast makes
+		// containment compare values, whatever the key order or spacing.
+		q.Where("details::jsonb @> ?::jsonb", string(b))
 	}
 	return kindOf(model.KindApp).whereTrace(q, "traceIds", f.TraceIDs)
 }

@@ -161,7 +161,7 @@ func (s *LogStore) logsByKey(ctx context.Context, ws uuid.UUID, rows []patternRo
 			continue
 		}
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
-			ColumnExpr("? AS kind, to_jsonb(t.*) AS row", string(k)).
+			ColumnExpr("? AS kind, to_json(t.*) AS row", string(k)).
 			Where("t.workspace_id = ? AND t.id = ANY(?::"+idType(k)+"[])", ws, pgdialect.Array(ids[k]))
 		if union == nil {
 			union = q

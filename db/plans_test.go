@@ -290,7 +290,9 @@ func TestPlansUseIndexes(t *testing.T) {
 			return err
 		}, map[string][]string{"action_logs": {"action_logs_id_idx"}}},
 		{"jobs of one integration, one-delivery jobs included (shim 001)", func(ctx context.Context) error {
-			_, err := ents.JobsOfIntegration(ctx, ws.ID, integrations[0])
+			// The integration with the fewest jobs: the listing is unpaged, so for one
+			// holding most of a small table's jobs a sequential scan is the right plan.
+			_, err := ents.JobsOfIntegration(ctx, ws.ID, byJobs[0])
 			return err
 		}, map[string][]string{"integration_jobs": {"integration_jobs_integration_idx"},
 			"integration_logs": {"integration_logs_no_job_idx"}}},

@@ -607,7 +607,7 @@ func tailReadSQL(kind model.LogKind) string {
 		SELECT b.i, x.doc, x.source
 		FROM unnest($2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS b(i, batch, lo, hi)
 		CROSS JOIN LATERAL (
-			SELECT to_jsonb(t.*)::text AS doc, %[3]s AS source
+			SELECT to_json(t.*)::text AS doc, %[3]s AS source
 			FROM %[1]s t %[4]s
 			WHERE t.workspace_id = $1 AND t.%[2]s BETWEEN b.lo AND b.hi AND t.batch_id = b.batch
 			ORDER BY t.%[2]s, t.id

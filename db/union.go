@@ -115,7 +115,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 			}
 		}
 		col := bun.Ident(k.TimeColumn())
-		inner.ColumnExpr("? AS kind, ? AS rank, t.? AS ts, row_number() OVER (ORDER BY t.? "+dir+", t.id "+dir+") AS ord, to_jsonb(t.*) AS row",
+		inner.ColumnExpr("? AS kind, ? AS rank, t.? AS ts, row_number() OVER (ORDER BY t.? "+dir+", t.id "+dir+") AS ord, to_json(t.*) AS row",
 			string(k), kindRank(k), col, col).
 			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(readLimit(p))
 		branch := s.db.NewSelect().TableExpr("(?) AS b", inner).Column("kind", "rank", "ts", "ord", "row")

@@ -104,7 +104,7 @@ type AppLog struct {
 	Level       Severity        `bun:"level" json:"level"`
 	Service     string          `bun:"service" json:"service"`
 	Message     string          `bun:"message" json:"message"`
-	Details     json.RawMessage `bun:"details,type:jsonb" json:"details"`
+	Details     json.RawMessage `bun:"details,type:json" json:"details"`
 	TraceID     *TraceID        `bun:"trace_id,type:uuid" json:"trace_id"`
 	SpanID      *SpanID         `bun:"span_id" json:"span_id"`
 }

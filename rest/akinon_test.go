@@ -405,7 +405,8 @@ func TestAkinonWorkspaceIsolation(t *testing.T) {
 // "primary key"). The same record again is an idempotent duplicate; the same id with
 // another created_at is refused with a 400 naming the line, stored or earlier in the
 // batch, and nothing of the batch is stored; the list shows the id once and the detail
-// the first log. Another workspace may use the same id.
+// the first log. An id whose log was deleted may name a new one; another workspace
+// may use the same id.
 func TestAkinonIDNamesOneLog(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
@@ -454,6 +455,15 @@ func TestAkinonIDNamesOneLog(t *testing.T) {
 	resp, body := akGet(e, "/api/v1/oms/logs/action_log/105/", read)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"created_at":"`+t1+`"`) {
 		t.Errorf("detail: %d %s", resp.StatusCode, body)
+	}
+	// An id whose log was deleted may name a new log.
+	if _, err := e.DB.Pool.Exec(context.Background(), `DELETE FROM action_logs WHERE workspace_id = $1 AND id = 105`, e.WS); err != nil {
+		t.Fatal(err)
+	}
+	akIngest(t, e, ing, rec(105, t2)+"\n")
+	resp, body = akGet(e, "/api/v1/oms/logs/action_log/105/", read)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"created_at":"`+t2+`"`) {
+		t.Errorf("detail after the first log was deleted and the id sent again: %d %s", resp.StatusCode, body)
 	}
 	// Ids are keys per workspace.
 	_, otherIngest := addWorkspace(t, e, "akinon-other")

@@ -49,23 +49,7 @@ func d360Log(id, ref string, m int) string {
 // vendor's clients send it), or no header when token is empty.
 func d360Get(t *testing.T, e *testserver.Env, path, token string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.Srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header["api_token"] = []string{token}
-	}
-	resp, err := e.Srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
+	return rawGet(t, e.Srv.Client(), e.Srv.URL+path, "api_token", token)
 }
 
 // d360File reads a testdata file.

@@ -3,8 +3,9 @@
 -- created_at, so no unique index on (workspace_id, id) can exist there; this table is
 -- that key. Ingest adds every stored id in the batch's transaction and refuses a
 -- record whose id is already stored with another created_at (the same id and time is
--- a retry, skipped as a duplicate). Rows are never deleted: like the server's id
--- counter, an id once used is never used for another log.
+-- a retry, skipped as a duplicate). Rows are only deleted with their workspace: an
+-- id whose log was deleted stays here and may name a new log (ingest checks
+-- action_logs before refusing it).
 CREATE TABLE action_log_ids (
     workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     id           bigint NOT NULL,

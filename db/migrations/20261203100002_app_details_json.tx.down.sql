@@ -1,0 +1,1 @@
+ALTER TABLE app_logs ALTER COLUMN details TYPE jsonb USING details::jsonb;
