@@ -28,8 +28,14 @@ type StatsOptions struct {
 	Fraction float64
 	// ParentEvery: a partitioned parent (whose ANALYZE samples every partition) is
 	// analyzed at most this often, and only after one of its partitions was
-	// (default 1 h; a parent never analyzed is analyzed at once).
+	// (default 1 h; a parent never analyzed is analyzed at once)...
 	ParentEvery time.Duration
+	// ParentDrift: ...unless its estimate drifted: the rows its partitions hold
+	// (their live rows as the statistics views count them, which a bulk load moves
+	// at once) differ from the parent's reltuples by at least MinRows + ParentDrift x
+	// reltuples; it is then analyzed at once (default 0.1). The planner estimates
+	// every query over the whole table from the parent's statistics.
+	ParentDrift float64
 	// LockTimeout: a table being analyzed or altered by someone else is skipped
 	// after this wait, to be tried again next time (default 1 s).
 	LockTimeout time.Duration
@@ -45,18 +51,46 @@ func (o StatsOptions) withDefaults() StatsOptions {
 	if o.ParentEvery <= 0 {
 		o.ParentEvery = time.Hour
 	}
+	if o.ParentDrift <= 0 {
+		o.ParentDrift = 0.1
+	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = time.Second
 	}
 	return o
 }
 
+// statisticsLockKey is the advisory lock (pg_try_advisory_lock(hashtext(key)))
+// held while KeepStatistics runs: of several servers whose timers fire together,
+// one analyzes and the others skip their turn instead of analyzing the same
+// tables again behind it.
+const statisticsLockKey = "loggraph:statistics"
+
 // KeepStatistics analyzes the tables of the current schema whose statistics are
 // stale by o's measure (through their partitioned parent when that is due) and
 // returns the names of the tables it analyzed. A table locked by someone
-// else is skipped (tried again on the next call).
+// else is skipped (tried again on the next call); while another server runs
+// KeepStatistics it returns at once, analyzing nothing.
 func KeepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error) {
-	o = o.withDefaults()
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", statisticsLockKey).Scan(&locked); err != nil {
+		return nil, err
+	}
+	if !locked {
+		return nil, nil
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", statisticsLockKey)
+	}()
+	return keepStatistics(ctx, d, o.withDefaults())
+}
+
+func keepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error) {
 	rows, err := d.Pool.Query(ctx, `
 		SELECT c.relname, coalesce(p.relname, ''),
 		       coalesce(p.relname IS NOT NULL AND (ps.last_analyze IS NULL OR ps.last_analyze < now() - $3::interval), false)
@@ -72,9 +106,11 @@ func KeepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	// A due parent's ANALYZE also analyzes each of its partitions, so its stale
 	// partitions are not analyzed on their own.
-	var tables, parents []string
+	var stale, parents []string
+	parentOf := map[string]string{}
 	parentDue := map[string]bool{}
 	for rows.Next() {
 		var table, parent string
@@ -87,22 +123,30 @@ func KeepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error
 			parentDue[parent] = true
 			parents = append(parents, parent)
 		case !due:
-			tables = append(tables, table)
+			stale = append(stale, table)
+			parentOf[table] = parent
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Parents never analyzed at all (a fresh schema, or one loaded by COPY).
+	// Parents never analyzed at all (a fresh schema, or one loaded by COPY), and
+	// parents whose estimate drifted from what their partitions hold.
 	never, err := d.Pool.Query(ctx, `
 		SELECT c.relname FROM pg_class c
 		JOIN pg_stat_user_tables s ON s.relid = c.oid
-		WHERE s.schemaname = current_schema() AND c.relkind = 'p' AND s.last_analyze IS NULL
-		  AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_stat_user_tables k ON k.relid = i.inhrelid
-		              WHERE i.inhparent = c.oid AND (k.n_live_tup > 0 OR k.n_mod_since_analyze > 0))`)
+		CROSS JOIN LATERAL (
+			SELECT coalesce(sum(k.n_live_tup), 0) AS live, coalesce(sum(k.n_mod_since_analyze), 0) AS mods
+			FROM pg_inherits i JOIN pg_stat_user_tables k ON k.relid = i.inhrelid
+			WHERE i.inhparent = c.oid) p
+		WHERE s.schemaname = current_schema() AND c.relkind = 'p'
+		  AND (s.last_analyze IS NULL AND (p.live > 0 OR p.mods > 0)
+		       OR s.last_analyze IS NOT NULL AND abs(p.live - greatest(c.reltuples, 0)) >= $1 + $2 * greatest(c.reltuples, 0))`,
+		o.MinRows, o.ParentDrift)
 	if err != nil {
 		return nil, err
 	}
+	defer never.Close()
 	for never.Next() {
 		var parent string
 		if err := never.Scan(&parent); err != nil {
@@ -116,8 +160,14 @@ func KeepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error
 	if err := never.Err(); err != nil {
 		return nil, err
 	}
+	tables := parents
+	for _, t := range stale {
+		if !parentDue[parentOf[t]] {
+			tables = append(tables, t)
+		}
+	}
 	var done []string
-	for _, t := range append(parents, tables...) {
+	for _, t := range tables {
 		ok, err := analyze(ctx, d, t, o.LockTimeout)
 		if err != nil {
 			return done, err

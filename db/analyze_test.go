@@ -86,7 +86,9 @@ func TestKeepStatistics(t *testing.T) {
 		t.Errorf("analyzed partitions %v on their own although their parent was due", got)
 	}
 
-	// Parent analyzed just now: only the changed partition, once.
+	// Parent analyzed just now (and its estimate allowed to drift, ParentDrift):
+	// only the changed partition, once.
+	o.ParentDrift = 100
 	appRows(t, store, ws, 600)
 	got = keepUntil(t, d, o, partition)
 	if slices.Contains(got, "app_logs") {
@@ -142,4 +144,64 @@ func TestKeepStatistics(t *testing.T) {
 		t.Fatal(err)
 	}
 	keepUntil(t, d, o, func(n string) bool { return n == name })
+}
+
+// parentTuples reads a partitioned parent's row estimate (pg_class.reltuples, what
+// the planner scales every estimate over the whole table by) and its real count.
+func parentTuples(t *testing.T, d *db.DB, table string) (estimate float64, count int64) {
+	t.Helper()
+	if err := d.Pool.QueryRow(context.Background(),
+		"SELECT reltuples::float8, (SELECT count(*) FROM "+table+") FROM pg_class WHERE relname = $1", table).Scan(&estimate, &count); err != nil {
+		t.Fatal(err)
+	}
+	return estimate, count
+}
+
+// TestKeepStatisticsParentDrift: after a bulk ingest the parent is analyzed at once,
+// within ParentEvery, because its estimate drifted from what its partitions hold;
+// its reltuples is then the rows stored.
+func TestKeepStatisticsParentDrift(t *testing.T) {
+	t.Parallel()
+	d, ws, store := newIngestEnv(t)
+	o := db.StatsOptions{MinRows: 500, Fraction: 0.01}
+	appRows(t, store, ws, 600)
+	keepUntil(t, d, o, func(n string) bool { return n == "app_logs" })
+	if est, n := parentTuples(t, d, "app_logs"); est != float64(n) {
+		t.Fatalf("after the first analysis: app_logs reltuples %v, rows %d", est, n)
+	}
+
+	appRows(t, store, ws, 3000) // a bulk load: 6x what the parent's statistics saw
+	keepUntil(t, d, o, func(n string) bool { return n == "app_logs" })
+	if est, n := parentTuples(t, d, "app_logs"); est != float64(n) || n != 3600 {
+		t.Fatalf("after a bulk ingest: app_logs reltuples %v, rows %d (want 3600 both)", est, n)
+	}
+}
+
+// TestKeepStatisticsOneServerAtATime: while another server holds the statistics
+// lock, KeepStatistics analyzes nothing and returns at once without an error.
+func TestKeepStatisticsOneServerAtATime(t *testing.T) {
+	t.Parallel()
+	d, ws, store := newIngestEnv(t)
+	ctx := context.Background()
+	appRows(t, store, ws, 600)
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext('loggraph:statistics'))"); err != nil {
+		t.Fatal(err)
+	}
+	done, err := db.KeepStatistics(ctx, d, db.StatsOptions{MinRows: 500, Fraction: 0.01})
+	if err != nil || len(done) != 0 {
+		t.Fatalf("with the lock held elsewhere: analyzed %v, error %v", done, err)
+	}
+	var analyzed bool
+	if err := d.Pool.QueryRow(ctx, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'app_logs'").Scan(&analyzed); err != nil || analyzed {
+		t.Fatalf("app_logs analyzed while the lock was held elsewhere (%v)", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock(hashtext('loggraph:statistics'))"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Release()
+	keepUntil(t, d, db.StatsOptions{MinRows: 500, Fraction: 0.01}, func(n string) bool { return n == "app_logs" })
 }

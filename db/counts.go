@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,25 +83,32 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 		integrations, refs = append(integrations, k.integrationID), append(refs, k.referenceID)
 		counts = append(counts, c)
 	}
+	slots, sevs, sources, slotCounts := w.rollupRows(keep)
+	// One statement for both tables: a batch costs no extra round trip for its rollup.
 	_, err := tx.Exec(ctx, `
-		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
-		SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
-		FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
-			AS u(day, level, service, integration_id, api_reference_id, n)`,
-		w.ws, string(w.kind), days, levels, services, integrations, refs, counts)
+		WITH counts AS (
+			INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
+			SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
+			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
+				AS u(day, level, service, integration_id, api_reference_id, n)
+		)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT $1, $2, r.slot, r.severity, r.source, r.n
+		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`,
+		w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, sources, slotCounts)
 	if err != nil {
 		return fmt.Errorf("add counts: %w", err)
 	}
 	return nil
 }
 
-// RebuildCounts recomputes a workspace's log_counts from its rows (after a bulk load
+// RebuildCounts recomputes a workspace's log_counts and log_rollups from its rows (after a bulk load
 // that bypassed the ingest path, such as Seed). Ingests into the workspace must not
 // run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
-	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`}
+	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`}
 	for _, k := range model.AllKinds {
-		stmts = append(stmts, rebuildCountsSQL(k))
+		stmts = append(stmts, rebuildCountsSQL(k), rollupsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)"))
 	}
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		for _, q := range stmts {
@@ -115,15 +123,34 @@ func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 // rebuildCountsSQL counts kind k's rows of workspace $1 into log_counts by UTC day
 // and the kind's rollup dimensions.
 func rebuildCountsSQL(k model.LogKind) string {
+	return countsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)")
+}
+
+// countsSQL inserts into log_counts, grouped by workspace, UTC day and kind k's
+// rollup dimensions, the rows of from (a relation with k's time column, workspace_id
+// and dimensions, and a WHERE clause if any), each group counting n (count(*), or
+// -count(*) for the rows a statement deleted).
+func countsSQL(k model.LogKind, from, n string) string {
 	dims, groups := "", ""
 	for i, d := range kindOf(k).rollup {
 		dims += ", " + d
 		groups += fmt.Sprintf(", %d", i+4)
 	}
 	return fmt.Sprintf(`INSERT INTO log_counts (workspace_id, kind, day%[1]s, n)
-		SELECT workspace_id, '%[2]s', (%[3]s AT TIME ZONE 'UTC')::date%[1]s, count(*)
-		FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 3%[5]s`,
-		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize(), groups)
+		SELECT workspace_id, '%[2]s', (%[3]s AT TIME ZONE 'UTC')::date%[1]s, %[6]s
+		FROM %[4]s GROUP BY 1, 3%[5]s`,
+		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), from, groups, n)
+}
+
+// rollupsSQL is countsSQL for log_rollups: grouped by workspace, 15-minute slot,
+// severity and source.
+func rollupsSQL(k model.LogKind, from, n string) string {
+	ki := kindOf(k)
+	return fmt.Sprintf(`INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT workspace_id, '%[1]s', date_bin('15 minutes', %[2]s, 'epoch'), %[3]s, %[4]s::text, %[6]s
+		FROM %[5]s GROUP BY 1, 3, 4, 5`,
+		string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{ki.severity}.Sanitize(),
+		pgx.Identifier{ki.source}.Sanitize(), from, n)
 }
 
 // rollupPlan says whether a filter can be counted from log_counts: its window and
@@ -164,14 +191,9 @@ func planRollup(kind model.LogKind, filter any) (*rollupPlan, error) {
 	}
 	window := f.FieldByName("Time").Interface().(*model.TimeRange)
 	return &rollupPlan{
-		time: window,
-		dims: func(q *bun.SelectQuery) error { return spec.apply(q, uuid.Nil, dims.Interface()) },
-		withTime: func(r *model.TimeRange) any {
-			c := reflect.New(spec.typ)
-			c.Elem().Set(f)
-			c.Elem().FieldByName("Time").Set(reflect.ValueOf(r))
-			return c.Interface()
-		},
+		time:     window,
+		dims:     func(q *bun.SelectQuery) error { return spec.apply(q, uuid.Nil, dims.Interface()) },
+		withTime: func(r *model.TimeRange) any { return spec.withTime(filter, r) },
 	}, nil
 }
 
@@ -239,21 +261,77 @@ func (s *LogStore) countFromRollup(ctx context.Context, ws uuid.UUID, kind model
 	return n, true, nil
 }
 
-// CompactCounts merges the log_counts rows of the UTC days in [from, to) into one
-// row per key, so that the per-batch deltas of busy days do not pile up. It is one
-// statement: readers see the deltas or the merged rows, never both or neither;
-// batches committing meanwhile only insert rows of their own.
+// CompactCounts merges the log_counts and log_rollups rows of the UTC days in
+// [from, to) into one row per key, so that the per-batch deltas of busy days do not
+// pile up. It returns the rows written.
 func CompactCounts(ctx context.Context, d *DB, from, to time.Time) (int64, error) {
+	return mergeCounts(ctx, d, countScope{from: utcDay(from), to: utcDay(to)})
+}
+
+// countScope selects log_counts and log_rollups rows: of one workspace and kind when
+// set, of the UTC days [from, to) when set.
+type countScope struct {
+	ws       uuid.UUID
+	kind     model.LogKind
+	from, to time.Time
+}
+
+// where is the scope's WHERE clause on a table whose time column is col (day or
+// slot), and its arguments.
+func (c countScope) where(col string) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if c.ws != uuid.Nil {
+		add("workspace_id = $%d", c.ws)
+	}
+	if c.kind != "" {
+		add("kind = $%d", string(c.kind))
+	}
+	if !c.from.IsZero() {
+		add(col+" >= $%d", c.from)
+	}
+	if !c.to.IsZero() {
+		add(col+" < $%d", c.to)
+	}
+	if len(conds) == 0 {
+		return "true", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// mergeCounts merges the log_counts and log_rollups rows of scope into one row per
+// key, leaving out keys whose counts sum to zero (deleted rows' negative deltas).
+// Each table is one statement: readers see the deltas or the merged rows, never both
+// or neither; batches committing meanwhile only insert rows of their own. It returns
+// the rows written.
+func mergeCounts(ctx context.Context, d *DB, scope countScope) (int64, error) {
+	where, args := scope.where("day")
 	tag, err := d.Pool.Exec(ctx, `
 		WITH gone AS (
-			DELETE FROM log_counts WHERE day >= $1::date AND day < $2::date RETURNING *
+			DELETE FROM log_counts WHERE `+where+` RETURNING *
 		)
 		INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 		SELECT workspace_id, kind, day, level, service, integration_id, api_reference_id, sum(n)
-		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id`,
-		utcDay(from).Format(time.DateOnly), utcDay(to).Format(time.DateOnly))
+		FROM gone GROUP BY workspace_id, kind, day, level, service, integration_id, api_reference_id
+		HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("compact counts: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	where, args = scope.where("slot")
+	rolled, err := d.Pool.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM log_rollups WHERE `+where+` RETURNING *
+		)
+		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
+		SELECT workspace_id, kind, slot, severity, source, sum(n)
+		FROM gone GROUP BY workspace_id, kind, slot, severity, source
+		HAVING sum(n) <> 0`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("compact rollups: %w", err)
+	}
+	return tag.RowsAffected() + rolled.RowsAffected(), nil
 }

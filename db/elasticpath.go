@@ -42,17 +42,40 @@ func (s *EntityStore) JobOfIntegrationExists(ctx context.Context, ws, integratio
 	return nil
 }
 
-// JobsOfIntegration returns all of an integration's jobs, newest first (ties by id
-// descending), unpaged: the seed's /jobs endpoint documents no paging.
-func (s *EntityStore) JobsOfIntegration(ctx context.Context, ws, integration uuid.UUID) ([]*model.IntegrationJob, error) {
-	var out []*model.IntegrationJob
-	err := s.db.NewSelect().Model(&out).
-		Where("workspace_id = ? AND integration_id = ?", ws, integration).
-		OrderExpr("created_at DESC, id DESC").Scan(ctx)
+// JobsOfIntegration returns the ids of all of an integration's jobs, newest first
+// (ties by id descending), unpaged: the seed's /jobs endpoint documents no paging.
+// A delivery stored without a job is its own one-delivery job, listed under the
+// delivery's id and time (in Elastic Path every delivery belongs to a job, and a
+// client follows relationships.job to /jobs/{job_uuid}/logs). The partial index
+// integration_logs_no_job_idx keeps the jobless deliveries one index range.
+func (s *EntityStore) JobsOfIntegration(ctx context.Context, ws, integration uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := s.db.NewRaw(`
+		SELECT id FROM (
+			SELECT id, created_at FROM integration_jobs WHERE workspace_id = ? AND integration_id = ?
+			UNION ALL
+			-- An id stored at two times is one delivery (LogByID's newest row).
+			SELECT id, max(created_at) FROM integration_logs WHERE workspace_id = ? AND integration_id = ? AND job_id IS NULL
+			GROUP BY id
+		) j (id, created_at) ORDER BY created_at DESC, id DESC`, ws, integration, ws, integration).Scan(ctx, &out)
 	if err != nil {
 		return nil, fmt.Errorf("jobs of integration: %w", err)
 	}
 	return out, nil
+}
+
+// OneDeliveryJob returns the delivery that stands for job id when the integration
+// has no job of that id but has a delivery of that id stored without a job (see
+// JobsOfIntegration), else ErrNotFound.
+func (s *LogStore) OneDeliveryJob(ctx context.Context, ws, integration, id uuid.UUID) (*model.IntegrationLog, error) {
+	l, err := s.LogByID(ctx, ws, model.KindIntegration, id.String())
+	if err != nil {
+		return nil, err
+	}
+	if il, ok := l.(*model.IntegrationLog); ok && il.IntegrationID == integration && il.JobID == nil {
+		return il, nil
+	}
+	return nil, ErrNotFound
 }
 
 // IntegrationLogPage returns one offset page of the integration logs matching f

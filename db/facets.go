@@ -73,6 +73,12 @@ func fieldStrings(fs []model.LogFacetField) []string {
 // with the field's total.
 func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
 	fields []model.LogFacetField, first int) ([]model.Facet, error) {
+	return s.facets(ctx, ws, f, from, to, fields, first, true)
+}
+
+// facets is Facets, reading only rows unless useRollup (tests compare the two).
+func (s *LogStore) facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
+	fields []model.LogFacetField, first int, useRollup bool) ([]model.Facet, error) {
 	if first < 1 || first > MaxFacetValues {
 		return nil, model.InputErrorf("first: %d is not between 1 and %d", first, MaxFacetValues)
 	}
@@ -92,14 +98,21 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 		return out, nil
 	}
 	bf := boundedFilter(f, from, to)
+	if err := bf.Validate(); err != nil {
+		return nil, err
+	}
+	plan := AnalyticsPlan{Query: "facets", Rollup: true}
 	var union *bun.SelectQuery
 	for _, k := range logKinds(bf) {
-		branch, err := s.facetBranch(ws, k, bf, asked)
+		branch, refusal, err := s.facetBranch(ws, k, f, from, to, asked, useRollup)
 		if err != nil {
 			return nil, err
 		}
 		if branch == nil {
 			continue
+		}
+		if refusal != "" && plan.Rollup {
+			plan.Rollup, plan.Reason = false, refusal
 		}
 		if union == nil {
 			union = branch
@@ -110,6 +123,7 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 	if union == nil { // no selected kind has any asked field
 		return out, nil
 	}
+	noteAnalyticsPlan(ctx, plan)
 	summed := s.db.NewSelect().
 		TableExpr("(?) AS b", union).
 		Join("CROSS JOIN LATERAL unnest(b.fields) AS f(field)").
@@ -151,9 +165,12 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 	return out, nil
 }
 
-// facetBranch is kind k's part of Facets: (fields, value, n) rows, one per group of
-// each grouping set, or nil when the kind has none of the asked fields.
-func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter, asked []model.LogFacetField) (*bun.SelectQuery, error) {
+// facetBranch is kind k's part of Facets over [from, to): (fields, value, n) rows,
+// one per group of each grouping set, or nil when the kind has none of the asked
+// fields. When the asked fields are the severity and the source, log_rollups answers
+// the window's whole slots (facetRows); otherwise refusal says why the rows were read.
+func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to time.Time,
+	asked []model.LogFacetField, useRollup bool) (_ *bun.SelectQuery, refusal string, _ error) {
 	type use struct {
 		dim    facetDim
 		fields []string
@@ -172,12 +189,40 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 	}
 	kind := slices.Contains(asked, model.LogFacetFieldKind)
 	if len(uses) == 0 && !kind {
-		return nil, nil
+		return nil, "", nil
+	}
+	ki := kindOf(k)
+	for _, u := range uses {
+		if u.dim.col != ki.severity && u.dim.col != ki.source {
+			refusal = fmt.Sprintf("%s is not kept in the rollup", strings.Join(u.fields, ", "))
+			break
+		}
+	}
+	lo, hi, spanned := wholeSlots(from, to)
+	switch r := rollupRefusal(f); {
+	case !useRollup:
+		refusal = "rollups off"
+	case refusal != "":
+	case r != "":
+		refusal = "the filter sets " + r + ", which only the rows can answer"
+	case !spanned:
+		refusal = "the window holds no whole 15-minute slot"
 	}
 
-	inner := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
-	if err := filterCommon(inner, ws, k, f); err != nil {
-		return nil, err
+	inner := s.db.NewSelect()
+	count := "count(*)"
+	if refusal != "" {
+		inner.TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+		if err := filterCommon(inner, ws, k, boundedFilter(f, from, to)); err != nil {
+			return nil, "", err
+		}
+	} else {
+		rows, err := s.facetRows(ws, k, f, from, to, lo, hi)
+		if err != nil {
+			return nil, "", err
+		}
+		inner.TableExpr("(?) AS t", rows)
+		count = "sum(t.n)"
 	}
 	// GROUPING(c0, ..., cm-1) has bit m-1-i set when column i is not in the row's
 	// grouping set: a row of set (ci) has every bit but that one, the empty set's
@@ -194,16 +239,16 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 		sets = append(sets, "()")
 	}
 	if m == 0 {
-		inner.ColumnExpr("0 AS g, count(*) AS n")
+		inner.ColumnExpr("0 AS g, " + count + " AS n")
 	} else {
 		inner.ColumnExpr("GROUPING(" + strings.Join(cols, ", ") + ") AS g")
 		for i, c := range cols {
 			inner.ColumnExpr(c+" AS ?", bun.Ident(fmt.Sprintf("d%d", i)))
 		}
-		inner.ColumnExpr("count(*) AS n").GroupExpr("GROUPING SETS (" + strings.Join(sets, ", ") + ")")
+		inner.ColumnExpr(count + " AS n").GroupExpr("GROUPING SETS (" + strings.Join(sets, ", ") + ")")
 	}
 	// The empty set of a kind with no matching row still yields a count of 0.
-	inner.Having("count(*) > 0")
+	inner.Having(count + " > 0")
 
 	branch := s.db.NewSelect().TableExpr("(?) AS a", inner)
 	var fieldsCase, valueCase strings.Builder
@@ -239,7 +284,30 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 	fieldsCase.WriteString(" END AS fields")
 	valueCase.WriteString(" END AS value")
 	branch.ColumnExpr(fieldsCase.String(), fieldArgs...).ColumnExpr(valueCase.String(), valueArgs...).ColumnExpr("a.n")
-	return branch, nil
+	return branch, refusal, nil
+}
+
+// facetRows are kind k's logs of [from, to) that f keeps, as (severity, source, n)
+// rows under the kind's own column names: log_rollups for the whole slots [lo, hi),
+// the rows, grouped, for the partial slots at the edges.
+func (s *LogStore) facetRows(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to, lo, hi time.Time) (*bun.SelectQuery, error) {
+	ki := kindOf(k)
+	sev, src := bun.Ident(ki.severity), bun.Ident(ki.source)
+	rows := s.db.NewSelect().TableExpr("log_rollups AS r").
+		ColumnExpr("r.severity AS ?, r.source::"+ki.sourceType+" AS ?, r.n", sev, src)
+	rollupWhere(rows, ws, k, f, lo, hi)
+	for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
+		if !edge[0].Before(edge[1]) {
+			continue
+		}
+		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws).
+			ColumnExpr("t.?, t.?, count(*) AS n", sev, src).GroupExpr("1, 2")
+		if err := filterCommon(q, ws, k, boundedFilter(f, edge[0], edge[1])); err != nil {
+			return nil, err
+		}
+		rows = rows.UnionAll(q)
+	}
+	return rows, nil
 }
 
 // severityNames lists the severities' names, ascending, so that a stored severity

@@ -83,7 +83,16 @@ func (h HistogramSpec) BucketCount() int64 {
 // kinds in one statement: each kind's branch aggregates its rows of the window by
 // (bucket, severity), the branches are summed, and a generate_series of bucket
 // starts fills the gaps with zeros. Every bucket lists every severity (ascending).
+//
+// When log_rollups can answer the filter and the buckets (HistogramSpec.rollupSpan),
+// the window's whole 15-minute slots are summed from it and only the rows of its
+// partial first and last slots are read: the counts are the same, exactly.
 func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec) ([]model.HistogramBucket, error) {
+	return s.histogram(ctx, ws, f, h, true)
+}
+
+// histogram is Histogram, reading only rows unless useRollup (tests compare the two).
+func (s *LogStore) histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec, useRollup bool) ([]model.HistogramBucket, error) {
 	h = h.normalized()
 	if h.Interval <= 0 {
 		return nil, model.InputErrorf("interval: must be a positive duration")
@@ -91,21 +100,23 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 	if !h.From.Before(h.To) { // no bucket; and the filter would refuse the empty range
 		return []model.HistogramBucket{}, nil
 	}
-	bf := boundedFilter(f, h.From, h.To)
+	if err := boundedFilter(f, h.From, h.To).Validate(); err != nil {
+		return nil, err
+	}
 	stride := bun.SafeQuery("(?::bigint * interval '1 microsecond')", h.Interval.Microseconds())
 	lastInstant := h.To.Add(-time.Microsecond)
 
-	// bucketOf(col) maps a row's time to its bucket start; first and last are the
+	// bucketOf(col) maps a time column to its bucket start; first and last are the
 	// window's first and last bucket starts; start turns a series value into the
 	// bucket's instant. On a wall clock the series runs over timestamp (without time
 	// zone), where adding a day is adding a calendar day, and each start is converted
 	// back to an instant at the end.
-	var bucketOf func(col string) schema.QueryWithArgs
+	var bucketOf func(col schema.QueryWithArgs) schema.QueryWithArgs
 	var first, last, start schema.QueryWithArgs
 	if h.Location == nil {
 		const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
-		bucketOf = func(col string) schema.QueryWithArgs {
-			return bun.SafeQuery("date_bin(?, t.?, "+epoch+")", stride, bun.Ident(col))
+		bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
+			return bun.SafeQuery("date_bin(?, ?, "+epoch+")", stride, col)
 		}
 		first = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, h.From)
 		last = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, lastInstant)
@@ -113,27 +124,73 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 	} else {
 		tz := h.Location.String()
 		origin := bun.SafeQuery("?::timestamp", localOrigin.Format("2006-01-02 15:04:05"))
-		bucketOf = func(col string) schema.QueryWithArgs {
-			return bun.SafeQuery("date_bin(?, t.? AT TIME ZONE ?, ?)", stride, bun.Ident(col), tz, origin)
+		bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
+			return bun.SafeQuery("date_bin(?, ? AT TIME ZONE ?, ?)", stride, col, tz, origin)
 		}
 		first = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, h.From, tz, origin)
 		last = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, lastInstant, tz, origin)
 		start = bun.SafeQuery("s.b AT TIME ZONE ?", tz)
 	}
 
+	kinds := logKinds(f)
 	var union *bun.SelectQuery
-	for _, k := range logKinds(bf) {
-		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
-		if err := filterCommon(q, ws, k, bf); err != nil {
-			return nil, err
-		}
-		q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", bucketOf(k.TimeColumn()), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
+	add := func(q *bun.SelectQuery) {
 		if union == nil {
 			union = q
 		} else {
 			union = union.UnionAll(q)
 		}
 	}
+	// raw adds each kind's rows of [from, to).
+	raw := func(from, to time.Time) error {
+		bf := boundedFilter(f, from, to)
+		for _, k := range kinds {
+			q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+			if err := filterCommon(q, ws, k, bf); err != nil {
+				return err
+			}
+			col := bun.SafeQuery("t.?", bun.Ident(k.TimeColumn()))
+			q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", bucketOf(col), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
+			add(q)
+		}
+		return nil
+	}
+	plan := AnalyticsPlan{Query: "histogram"}
+	lo, hi, spanned := h.rollupSpan()
+	switch refusal := rollupRefusal(f); {
+	case !useRollup:
+		plan.Reason = "rollups off"
+	case refusal != "":
+		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"
+	case !spanned:
+		plan.Reason = "the window holds no whole 15-minute slot, or its buckets do not align with them"
+	default:
+		plan.Rollup = true
+	}
+	if !plan.Rollup {
+		if err := raw(h.From, h.To); err != nil {
+			return nil, err
+		}
+	} else {
+		if h.From.Before(lo) {
+			if err := raw(h.From, lo); err != nil {
+				return nil, err
+			}
+		}
+		if hi.Before(h.To) {
+			if err := raw(hi, h.To); err != nil {
+				return nil, err
+			}
+		}
+		for _, k := range kinds {
+			q := s.db.NewSelect().TableExpr("log_rollups AS r").
+				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", bucketOf(bun.SafeQuery("r.slot"))).
+				GroupExpr("1, 2")
+			rollupWhere(q, ws, k, f, lo, hi)
+			add(q)
+		}
+	}
+	noteAnalyticsPlan(ctx, plan)
 	var rows []struct {
 		Start time.Time      `bun:"start"`
 		Sev   model.Severity `bun:"sev"`

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,6 +103,9 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestRes
 		}
 		keep, err := w.dropDuplicates(ctx, tx)
 		if err != nil {
+			return err
+		}
+		if keep, err = w.claimActionIDs(ctx, tx, keep); err != nil {
 			return err
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{w.kind.Table()}, w.columns(), w.rows(keep))
@@ -265,6 +269,25 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 			ts = append(ts, k.t)
 		}
 	}
+	stored, err := w.storedKeys(ctx, tx, ids, ts)
+	if err != nil {
+		return nil, err
+	}
+	keep := make([]int, 0, w.n)
+	for i := 0; i < w.n; i++ {
+		if w.seenAt[i] {
+			continue
+		}
+		if k, given := w.key(i); given && stored[recordKey{k.id, k.t.UTC()}] {
+			continue
+		}
+		keep = append(keep, i)
+	}
+	return keep, nil
+}
+
+// storedKeys returns which of the (id, time) keys are stored (times in UTC).
+func (w *batchWriter) storedKeys(ctx context.Context, tx pgx.Tx, ids []string, ts []time.Time) (map[recordKey]bool, error) {
 	stored := make(map[recordKey]bool)
 	if len(ids) > 0 {
 		idType := idType(w.kind)
@@ -296,17 +319,81 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 			return nil, fmt.Errorf("check duplicates: %w", err)
 		}
 	}
-	keep := make([]int, 0, w.n)
-	for i := 0; i < w.n; i++ {
-		if w.seenAt[i] {
-			continue
-		}
-		if k, given := w.key(i); given && stored[recordKey{k.id, k.t.UTC()}] {
-			continue
-		}
-		keep = append(keep, i)
+	return stored, nil
+}
+
+// claimActionIDs makes an action log id name one log of the workspace: it adds the
+// ids of the records to store to action_log_ids (the key the partitioned table cannot
+// have) and refuses the batch, naming each line, when an id is already stored with
+// another created_at or appears twice in the batch with two times. A record that a
+// concurrent batch stored meanwhile with the same id and time is a retry: skipped as
+// a duplicate, as dropDuplicates would have.
+func (w *batchWriter) claimActionIDs(ctx context.Context, tx pgx.Tx, keep []int) ([]int, error) {
+	if w.kind != model.KindAction || len(keep) == 0 {
+		return keep, nil
 	}
-	return keep, nil
+	var bad model.BatchError
+	lineOf := make(map[int64]int, len(keep))
+	ids := make([]int64, 0, len(keep))
+	for _, i := range keep {
+		r := &w.b.Action[i]
+		if line, ok := lineOf[r.Log.ID]; ok {
+			addBad(&bad, r.Line, fmt.Sprintf("field \"id\": id %d is also on line %d with another created_at; "+
+				"an action log id names one log", r.Log.ID, line))
+			continue
+		}
+		lineOf[r.Log.ID] = r.Line
+		ids = append(ids, r.Log.ID)
+	}
+	if bad.Total > 0 {
+		return nil, &bad
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO action_log_ids (workspace_id, id) SELECT $1, unnest($2::bigint[])
+		ON CONFLICT DO NOTHING RETURNING id`, w.ws, ids)
+	if err != nil {
+		return nil, fmt.Errorf("claim action ids: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("claim action ids: %w", err)
+	}
+	if len(claimed) == len(ids) {
+		return keep, nil
+	}
+	isClaimed := make(map[int64]bool, len(claimed))
+	for _, id := range claimed {
+		isClaimed[id] = true
+	}
+	var taken []string
+	var times []time.Time
+	for _, i := range keep {
+		if l := &w.b.Action[i].Log; !isClaimed[l.ID] {
+			taken = append(taken, strconv.FormatInt(l.ID, 10))
+			times = append(times, l.CreatedAt)
+		}
+	}
+	// A new statement: it sees what the batch that held the ids committed.
+	stored, err := w.storedKeys(ctx, tx, taken, times)
+	if err != nil {
+		return nil, err
+	}
+	out := keep[:0:0]
+	for _, i := range keep {
+		r := &w.b.Action[i]
+		switch {
+		case isClaimed[r.Log.ID]:
+			out = append(out, i)
+		case stored[recordKey{strconv.FormatInt(r.Log.ID, 10), r.Log.CreatedAt.UTC()}]:
+			// the same record, stored by a concurrent batch: a duplicate
+		default:
+			addBad(&bad, r.Line, fmt.Sprintf("field \"id\": id %d is already stored with another created_at; "+
+				"an action log id names one log", r.Log.ID))
+		}
+	}
+	if bad.Total > 0 {
+		return nil, &bad
+	}
+	return out, nil
 }
 
 // reserveActionIDs gives server-made ids to the action logs sent without one, from

@@ -85,3 +85,74 @@ func TestIngestEveryKindIdempotent(t *testing.T) {
 		t.Fatalf("server action id %d, want 106: the workspace's counter moved past the client's 105", seq)
 	}
 }
+
+// TestIngestActionIDRace: a batch that meets an action id held by a concurrent,
+// uncommitted batch waits for it; when that batch committed the same record (same id
+// and time), the waiting batch counts it as a duplicate, and when it committed the id
+// with another time, the waiting batch is refused naming the line.
+func TestIngestActionIDRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, ws, store := newIngestEnv(t)
+	parts := db.NewPartitions(d)
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	if err := parts.Ensure(ctx, model.KindAction, []time.Time{at}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		id      int64
+		heldAt  time.Time
+		wantErr string
+	}{
+		{"same record", 7, at, ""},
+		{"another time", 8, at.Add(time.Second), `batch rejected: 1 bad record(s); first at line 1: field "id": id 8 is already stored with another created_at; an action log id names one log`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tx, err := d.Pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx) //nolint:errcheck // committed below
+			if _, err := tx.Exec(ctx, `INSERT INTO action_log_ids (workspace_id, id) VALUES ($1, $2)`, ws.ID, c.id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO action_logs (workspace_id, id, created_at, level, logger_name, message, app_name)
+				VALUES ($1, $2, $3, 20, 'l', 'm', 'oms')`, ws.ID, c.id, c.heldAt); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				res db.IngestResult
+				err error
+			}
+			done := make(chan result, 1)
+			line := fmt.Sprintf(`{"id":%d,"level":20,"logger_name":"l","message":"m","app_name":"oms","created_at":%q}`, c.id, at.Format(time.RFC3339Nano))
+			batch := decode(t, model.KindAction, line)
+			go func() {
+				res, err := store.Ingest(ctx, ws.ID, batch)
+				done <- result{res, err}
+			}()
+			// The batch waits on the held id's key: wait until PostgreSQL says so.
+			for waiting := 0; waiting == 0; {
+				if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			switch {
+			case c.wantErr == "" && (r.err != nil || r.res != db.IngestResult{Duplicates: 1}):
+				t.Fatalf("got %+v, %v; want one duplicate", r.res, r.err)
+			case c.wantErr != "" && (r.err == nil || r.err.Error() != c.wantErr):
+				t.Fatalf("got %+v, %v; want %s", r.res, r.err, c.wantErr)
+			}
+			var n int
+			if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM action_logs WHERE workspace_id = $1 AND id = $2`, ws.ID, c.id).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("%d rows of id %d (%v), want 1", n, c.id, err)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,10 @@ type kindInfo struct {
 	// source is the column naming the common Log source and, when the source is an
 	// entity, the entity table whose name it is (sourceSQL gives the name's SQL).
 	source, sourceEntity string
+	// sourceType is the SQL type of the source column (log_rollups keeps it as text),
+	// and sourceAt record i's value of it as that text, at ingest.
+	sourceType string
+	sourceAt   func(w *batchWriter, i int) string
 	// gqlType is the GraphQL object type of the kind's logs; sourceField, when the
 	// source is an entity, is the logs' GraphQL field that resolves the same entity.
 	gqlType, sourceField string
@@ -70,6 +75,7 @@ func init() {
 		model.KindApp: {
 			gqlType: "AppLog",
 			idType:  "uuid", severity: "level", search: []string{"message"}, source: "service", traced: true,
+			sourceType: "text", sourceAt: func(w *batchWriter, i int) string { return w.b.App[i].Log.Service },
 			facets:  []facetDim{{col: "service", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldService}}},
 			message: bun.SafeQuery("t.message"),
 			rollup:  []string{"level", "service"},
@@ -99,7 +105,10 @@ func init() {
 		model.KindAPIRequest: {
 			gqlType: "ApiRequestLog", sourceField: "collection",
 			idType: "uuid", severity: "severity", search: []string{"endpoint", "status_details"}, traced: true,
-			source: "collection_id", sourceEntity: "api_collections",
+			source: "collection_id", sourceEntity: "api_collections", sourceType: "bigint",
+			sourceAt: func(w *batchWriter, i int) string {
+				return strconv.FormatInt(w.collectionIDs[w.b.APIRequest[i].Collection], 10)
+			},
 			facets: []facetDim{
 				{col: "collection_id", name: "api_collections", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldCollection}},
 				{col: "client_id", name: "api_clients", fields: []model.LogFacetField{model.LogFacetFieldClient}},
@@ -133,10 +142,11 @@ func init() {
 		model.KindIntegration: {
 			gqlType: "IntegrationLog", sourceField: "integration",
 			idType: "uuid", severity: "severity", search: []string{"error_detail", "body"},
-			source: "integration_id", sourceEntity: "integrations",
-			facets:  []facetDim{{col: "integration_id", name: "integrations", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldIntegration}}},
-			message: bun.SafeQuery("coalesce(t.error_detail, t.body, '')"),
-			rollup:  []string{"integration_id"},
+			source: "integration_id", sourceEntity: "integrations", sourceType: "uuid",
+			sourceAt: func(w *batchWriter, i int) string { return w.b.Integration[i].Log.IntegrationID.String() },
+			facets:   []facetDim{{col: "integration_id", name: "integrations", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldIntegration}}},
+			message:  bun.SafeQuery("coalesce(t.error_detail, t.body, '')"),
+			rollup:   []string{"integration_id"},
 			// A job's few rows are counted through its index, not the rollup.
 			filter: filterOf(func(q *bun.SelectQuery, _ uuid.UUID, f *model.IntegrationLogFilter) error {
 				return filterIntegration(q, f)
@@ -170,6 +180,7 @@ func init() {
 		model.KindAction: {
 			gqlType: "ActionLog",
 			idType:  "bigint", severity: "severity", search: []string{"message"}, source: "logger_name",
+			sourceType: "text", sourceAt: func(w *batchWriter, i int) string { return w.b.Action[i].Log.LoggerName },
 			facets: []facetDim{
 				{col: "logger_name", fields: []model.LogFacetField{model.LogFacetFieldSource, model.LogFacetFieldLoggerName}},
 				{col: "app_name", fields: []model.LogFacetField{model.LogFacetFieldAppName}}},
@@ -199,7 +210,8 @@ func init() {
 		model.KindAPIReference: {
 			gqlType: "ApiReferenceLog", sourceField: "apiReference",
 			idType: "text", severity: "severity", search: []string{"title"},
-			source: "api_reference_id", sourceEntity: "api_references",
+			source: "api_reference_id", sourceEntity: "api_references", sourceType: "text",
+			sourceAt: func(w *batchWriter, i int) string { return w.b.APIReference[i].Log.APIReferenceID },
 			facets: []facetDim{
 				{col: "api_reference_id", name: "api_references", fields: []model.LogFacetField{model.LogFacetFieldSource}},
 				{col: "user_id", name: "team_accounts", fields: []model.LogFacetField{model.LogFacetFieldUser}}},
@@ -301,11 +313,22 @@ func (ki *kindInfo) sourceSQL() (expr, join string) {
 // whereSource restricts q to the logs whose source is named one of names.
 // (Column and table names are constants of kinds, never user text.)
 func (ki *kindInfo) whereSource(q *bun.SelectQuery, ws uuid.UUID, names []string) {
+	ki.whereSourceIn(q, ki.source, "id", ws, names)
+}
+
+// whereRollupSource is whereSource on log_rollups (alias r), whose source is text.
+func (ki *kindInfo) whereRollupSource(q *bun.SelectQuery, ws uuid.UUID, names []string) {
+	ki.whereSourceIn(q, "r.source", "id::text", ws, names)
+}
+
+// whereSourceIn restricts column col to the sources named one of names; an entity's
+// id is read as idExpr.
+func (ki *kindInfo) whereSourceIn(q *bun.SelectQuery, col, idExpr string, ws uuid.UUID, names []string) {
 	if ki.sourceEntity == "" {
-		q.Where(ki.source+" IN (?)", bun.List(names))
+		q.Where(col+" IN (?)", bun.List(names))
 		return
 	}
-	q.Where(ki.source+" IN (SELECT id FROM "+ki.sourceEntity+" WHERE workspace_id = ? AND name IN (?))", ws, bun.List(names))
+	q.Where(col+" IN (SELECT "+idExpr+" FROM "+ki.sourceEntity+" WHERE workspace_id = ? AND name IN (?))", ws, bun.List(names))
 }
 
 // whereSearch restricts q to the logs one of whose search columns contains text
@@ -395,6 +418,16 @@ func filterOf[F any](apply func(q *bun.SelectQuery, ws uuid.UUID, f *F) error, f
 		},
 		fields: fields,
 	}
+}
+
+// withTime copies filter (nil: the empty filter) with another window.
+func (fs filterSpec) withTime(filter any, r *model.TimeRange) any {
+	c := reflect.New(fs.typ)
+	if f, ok := fs.value(filter); ok {
+		c.Elem().Set(f)
+	}
+	c.Elem().FieldByName("Time").Set(reflect.ValueOf(r))
+	return c.Interface()
 }
 
 // value is the filter struct filter points to (the zero struct for nil), or false

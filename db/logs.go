@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,7 +65,15 @@ func keyset(q *bun.SelectQuery, timeCol, idCast string, p model.Page) error {
 	if p.Backward {
 		dir = "ASC"
 	}
-	q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol)).Limit(readLimit(p))
+	if p.ByID {
+		if p.After != nil || p.Before != nil {
+			return errors.New("list: a page by id takes no cursor")
+		}
+		q.OrderExpr("id "+dir+", ? "+dir, bun.Ident(timeCol))
+	} else {
+		q.OrderExpr("? "+dir+", id "+dir, bun.Ident(timeCol))
+	}
+	q.Limit(readLimit(p))
 	if p.Offset > 0 {
 		q.Offset(int64(p.Offset))
 	}

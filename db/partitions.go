@@ -92,8 +92,13 @@ func MaxPartitions(o PartitionOptions, maxAge, maxFuture time.Duration, ahead in
 	return daily + monthly + yearly
 }
 
-// span is one partition's range [from, to).
-type span struct{ from, to time.Time }
+// span is one partition's range [from, to), its table's name and whether a DETACH
+// ... CONCURRENTLY of it was interrupted (retention finishes it).
+type span struct {
+	from, to time.Time
+	name     string
+	pending  bool
+}
 
 // Partitions creates the partitions of the log tables: daily ones ahead of time for
 // the coming days, and on demand whatever range a batch's times need (see
@@ -131,7 +136,8 @@ func listSpans(ctx context.Context, q interface {
 }, table string) ([]span, error) {
 	rows, err := q.Query(ctx, `
 		SELECT CASE WHEN b[1] = 'MINVALUE' THEN $2 ELSE trim(both '''' from b[1])::timestamptz END,
-		       CASE WHEN b[2] = 'MAXVALUE' THEN $3 ELSE trim(both '''' from b[2])::timestamptz END
+		       CASE WHEN b[2] = 'MAXVALUE' THEN $3 ELSE trim(both '''' from b[2])::timestamptz END,
+		       child.relname, i.inhdetachpending
 		FROM pg_inherits i
 		JOIN pg_class parent ON parent.oid = i.inhparent
 		JOIN pg_class child ON child.oid = i.inhrelid,
@@ -142,7 +148,7 @@ func listSpans(ctx context.Context, q interface {
 	}
 	spans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (span, error) {
 		var s span
-		err := r.Scan(&s.from, &s.to)
+		err := r.Scan(&s.from, &s.to, &s.name, &s.pending)
 		s.from, s.to = s.from.UTC(), s.to.UTC()
 		return s, err
 	})
@@ -320,7 +326,7 @@ func (p *Partitions) create(ctx context.Context, table string, t time.Time) erro
 				return err
 			}
 		}
-		spans = append(slices.Clone(spans[:next]), append([]span{{from, to}}, spans[next:]...)...)
+		spans = append(slices.Clone(spans[:next]), append([]span{{from: from, to: to, name: name}}, spans[next:]...)...)
 		return nil
 	})
 	if err != nil {

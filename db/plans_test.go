@@ -284,6 +284,16 @@ func TestPlansUseIndexes(t *testing.T) {
 			_, err := ents.JobsOfIntegrations(ctx, ws.ID, integrations, child)
 			return err
 		}, map[string][]string{"integration_jobs": {"integration_jobs_integration_idx"}}},
+		{"action logs by descending id, deep offset page (shim 004)", func(ctx context.Context) error {
+			var rows []*model.ActionLog
+			_, err := logs.List(ctx, ws.ID, model.KindAction, &model.ActionLogFilter{}, model.Page{Limit: 10, Offset: 200, ByID: true}, &rows)
+			return err
+		}, map[string][]string{"action_logs": {"action_logs_id_idx"}}},
+		{"jobs of one integration, one-delivery jobs included (shim 001)", func(ctx context.Context) error {
+			_, err := ents.JobsOfIntegration(ctx, ws.ID, integrations[0])
+			return err
+		}, map[string][]string{"integration_jobs": {"integration_jobs_integration_idx"},
+			"integration_logs": {"integration_logs_no_job_idx"}}},
 		{"job counts", func(ctx context.Context) error {
 			_, err := ents.JobCounts(ctx, ws.ID, byJobs[:2])
 			return err

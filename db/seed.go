@@ -151,7 +151,7 @@ func Seed(ctx context.Context, d *DB, parts *Partitions, ws uuid.UUID, opts Seed
 // seedTables are the tables Seed writes: the log tables (each ANALYZE of a parent
 // covers its partitions) and the entities.
 func seedTables() []string {
-	t := []string{"integrations", "integration_jobs", "api_collections", "api_clients", "api_references", "log_counts"}
+	t := []string{"integrations", "integration_jobs", "api_collections", "api_clients", "api_references", "log_counts", "log_rollups"}
 	for _, k := range model.AllKinds {
 		t = append(t, k.Table())
 	}
@@ -1378,7 +1378,16 @@ func (p *seedPlan) copyActions(ctx context.Context, tx pgx.Tx, n int) (int64, er
 		}
 		return vals, nil
 	}}
-	return p.copy(ctx, tx, "action_logs", []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace"}, src)
+	copied, err := p.copy(ctx, tx, "action_logs", []string{"workspace_id", "id", "created_at", "level", "logger_name", "message", "app_name", "trace"}, src)
+	if err != nil {
+		return 0, err
+	}
+	// The ids are the workspace's keys as if ingested (action_log_ids).
+	if _, err := tx.Exec(ctx, `INSERT INTO action_log_ids (workspace_id, id) SELECT $1, generate_series($2::bigint, $3::bigint)`,
+		p.ws, first, first+int64(n)-1); err != nil {
+		return 0, fmt.Errorf("action log ids: %w", err)
+	}
+	return copied, nil
 }
 
 // --- api reference logs ---

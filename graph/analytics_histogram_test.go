@@ -686,3 +686,38 @@ func TestHistogramAndFacetsAreOneStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogramSaysWhetherRollupsAnswered: extensions.stats.analytics says the
+// histogram came from log_rollups, or why it read the rows.
+func TestHistogramSaysWhetherRollupsAnswered(t *testing.T) {
+	t.Parallel()
+	e, _ := hfTwoWorkspaces(t)
+	window := `time: {from: "2024-06-13T12:00:00Z", to: "2024-06-13T13:00:00Z"}`
+	for _, c := range []struct {
+		name, args, want string
+	}{
+		{"rollup", `filter: {` + window + `}, interval: "15m"`, `[{"query":"histogram","rollup":true}]`},
+		{"search", `filter: {` + window + `, search: "m"}, interval: "15m"`,
+			`[{"query":"histogram","rollup":false,"reason":"the filter sets search, which only the rows can answer"}]`},
+		{"unaligned buckets", `filter: {` + window + `}, interval: "1m"`,
+			`[{"query":"histogram","rollup":false,"reason":"the window holds no whole 15-minute slot, or its buckets do not align with them"}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r struct {
+				Errors     []any `json:"errors"`
+				Extensions struct {
+					Stats struct {
+						Analytics json.RawMessage `json:"analytics"`
+					} `json:"stats"`
+				} `json:"extensions"`
+			}
+			e.GraphQL(e.Tokens[model.RoleRead], `{ logHistogram(`+c.args+`) { buckets { count } } }`, nil, &r)
+			if len(r.Errors) > 0 {
+				t.Fatal(r.Errors)
+			}
+			if string(r.Extensions.Stats.Analytics) != c.want {
+				t.Fatalf("analytics %s, want %s", r.Extensions.Stats.Analytics, c.want)
+			}
+		})
+	}
+}

@@ -30,6 +30,8 @@ type Resolver struct {
 	Tail *db.TailHub
 	// Limiter enforces the per-workspace ingest rates on the ingest mutations; nil: none.
 	Limiter *limits.Limiter
+	// Lifecycle reads retention and deletes logs (deleteLogs).
+	Lifecycle *db.Lifecycle
 }
 
 // withLoaders gives each response (each operation, each subscription event) fresh

@@ -19,6 +19,8 @@ import (
 //     produced (db.WithStatementCounter: a fresh counter per response, so per
 //     subscription event too). Work done before the operation, such as the token
 //     lookup of the HTTP middleware, is not in it.
+//   - analytics, present when the response ran an analytic that can read
+//     log_rollups, says for each whether it did (db.AnalyticsPlan), and if not why.
 //   - durationMs is the time from the start of the operation (request read, parse,
 //     validation included) to the response being ready, for queries and mutations;
 //     for a subscription event it is the time from the first field resolved for the
@@ -66,6 +68,7 @@ func (ResponseStats) InterceptResponse(ctx context.Context, next graphql.Respons
 		clock.start.Store(entered.UnixNano())
 	}
 	ctx, counter := db.WithStatementCounter(ctx)
+	ctx, plans := db.WithAnalyticsPlans(ctx)
 	resp := next(context.WithValue(ctx, responseStatsKey{}, clock))
 	if resp == nil {
 		return nil // end of a subscription's stream
@@ -77,7 +80,11 @@ func (ResponseStats) InterceptResponse(ctx context.Context, next graphql.Respons
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}
-	resp.Extensions["stats"] = statsValue(time.Since(time.Unix(0, start)), counter.Count())
+	stats := statsValue(time.Since(time.Unix(0, start)), counter.Count())
+	if p := plans(); len(p) > 0 {
+		stats["analytics"] = p
+	}
+	resp.Extensions["stats"] = stats
 	return resp
 }
 

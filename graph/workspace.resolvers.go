@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/graph/generated"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -57,3 +58,7 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]model.APIToken, error)
 	}
 	return r.Tokens.List(ctx, p.Workspace.ID)
 }
+
+func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
+
+type workspaceResolver struct{ *Resolver }

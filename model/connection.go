@@ -63,13 +63,16 @@ func DecodeCursor(arg, s, scope string) (*Cursor, error) {
 // Page is validated paging: read Limit rows (stores read one more to learn whether
 // more exist, and return the page and that) after After and before Before; Backward pages from the end (last/before). Offset
 // skips rows first: only the REST shims whose documented APIs page by offset or page
-// number use it; GraphQL and exports page by keyset.
+// number use it; GraphQL and exports page by keyset. ByID orders by id before time
+// (newest id first), for an offset page of a kind whose ids are the documented order
+// (seed 004's action logs, listed by descending id); it takes no cursor.
 type Page struct {
 	Limit    int
 	After    *Cursor
 	Before   *Cursor
 	Backward bool
 	Offset   int
+	ByID     bool
 }
 
 // ParsePage validates Relay arguments for a list of the given scope.

@@ -549,15 +549,22 @@ func (p *BatchParser) timeValue(c *fieldCheck, field string, v *string) (time.Ti
 	// one a retry computes. The checks apply to the rounded value: 9999-12-31T23:59:59.9999999Z
 	// is year 10000 once rounded.
 	t = t.Round(time.Microsecond)
+	p.checkTime(c, field, t, truncate(*v, 64))
+	return t, true
+}
+
+// checkTime checks a record's time (rounded to microseconds) against the supported
+// range and the accepted window; text is the time as the client sent it.
+func (p *BatchParser) checkTime(c *fieldCheck, field string, t time.Time, text string) {
+	received := p.batch.Received
 	switch {
 	case t.Before(minTime) || !t.Before(maxTime):
-		c.addf(field, "%s is outside the supported range 1900-01-01..9999-12-31", truncate(*v, 64))
+		c.addf(field, "%s is outside the supported range 1900-01-01..9999-12-31", text)
 	case t.Before(received.Add(-p.limits.MaxAge)):
-		c.addf(field, "%s is more than %s in the past; %s", truncate(*v, 64), windowText(p.limits.MaxAge), p.windowText())
+		c.addf(field, "%s is more than %s in the past; %s", text, windowText(p.limits.MaxAge), p.windowText())
 	case t.After(received.Add(p.limits.MaxFuture)):
-		c.addf(field, "%s is more than %s in the future; %s", truncate(*v, 64), windowText(p.limits.MaxFuture), p.windowText())
+		c.addf(field, "%s is more than %s in the future; %s", text, windowText(p.limits.MaxFuture), p.windowText())
 	}
-	return t, true
 }
 
 func (p *BatchParser) windowText() string {
@@ -624,26 +631,34 @@ func (p *BatchParser) AddApp(n int, l AppLogLine) {
 	}
 	rec.Log.Service = c.text("service", l.Service, true, maxNameBytes)
 	rec.Log.Message = c.text("message", l.Message, true, 0)
-	if d := bytes.TrimSpace(l.Details); len(d) > 0 && !bytes.Equal(d, []byte("null")) {
-		if d[0] != '{' {
-			c.addf("details", "must be a JSON object")
-		} else if depth, nul, badNum := scanJSON(d); nul {
-			c.addf("details", "contains a NUL character (\\u0000), which cannot be stored")
-		} else if badNum != "" {
-			c.addf("details", "number %s is beyond the range PostgreSQL can store "+
-				"(at most %d digits before the decimal point and %d after)", truncate(badNum, 64), maxNumericIntDigits, maxNumericScale)
-		} else if depth > p.limits.MaxDetailsDepth {
-			c.addf("details", "nesting depth %d exceeds the limit of %d", depth, p.limits.MaxDetailsDepth)
-		} else {
-			rec.Log.Details = json.RawMessage(d)
-		}
-	}
+	rec.Log.Details = p.details(&c, "details", l.Details)
 	rec.Log.TraceID, rec.Log.SpanID = c.traceValues(l.TraceID, l.SpanID)
 	if !c.ok() {
 		p.Reject(n, c.message())
 		return
 	}
 	p.batch.App = append(p.batch.App, rec)
+}
+
+// details checks an app log's details: a JSON object jsonb can store, nested at most
+// MaxDetailsDepth levels; null or nothing is no details.
+func (p *BatchParser) details(c *fieldCheck, field string, raw json.RawMessage) json.RawMessage {
+	d := bytes.TrimSpace(raw)
+	switch depth, nul, badNum := scanJSON(d); {
+	case len(d) == 0 || bytes.Equal(d, []byte("null")):
+	case d[0] != '{':
+		c.addf(field, "must be a JSON object")
+	case nul:
+		c.addf(field, "contains a NUL character (\\u0000), which cannot be stored")
+	case badNum != "":
+		c.addf(field, "number %s is beyond the range PostgreSQL can store "+
+			"(at most %d digits before the decimal point and %d after)", truncate(badNum, 64), maxNumericIntDigits, maxNumericScale)
+	case depth > p.limits.MaxDetailsDepth:
+		c.addf(field, "nesting depth %d exceeds the limit of %d", depth, p.limits.MaxDetailsDepth)
+	default:
+		return json.RawMessage(d)
+	}
+	return nil
 }
 
 // scanJSON walks valid JSON and reports its maximum nesting depth, whether a

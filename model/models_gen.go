@@ -186,6 +186,36 @@ type DelayStats struct {
 	P95 float64 `json:"p95"`
 }
 
+// Input of deleteLogs: the kind and the filter of that kind (set only the field named after the kind).
+type DeleteLogsInput struct {
+	// The kind of logs to delete.
+	Kind LogKind `json:"kind"`
+	// The filter when kind is APP.
+	App *AppLogFilter `json:"app,omitempty"`
+	// The filter when kind is API_REQUEST.
+	APIRequest *APIRequestLogFilter `json:"apiRequest,omitempty"`
+	// The filter when kind is INTEGRATION.
+	Integration *IntegrationLogFilter `json:"integration,omitempty"`
+	// The filter when kind is ACTION.
+	Action *ActionLogFilter `json:"action,omitempty"`
+	// The filter when kind is API_REFERENCE.
+	APIReference *APIReferenceLogFilter `json:"apiReference,omitempty"`
+	// true: count the matching logs and delete nothing.
+	DryRun bool `json:"dryRun"`
+}
+
+// What deleteLogs deleted or, with dryRun, would delete.
+type DeleteLogsResult struct {
+	// The kind of logs.
+	Kind LogKind `json:"kind"`
+	// Whether this was only a count.
+	DryRun bool `json:"dryRun"`
+	// Logs deleted (or matching, with dryRun).
+	Rows int `json:"rows"`
+	// Bytes of the deleted rows (0 with dryRun); vacuum makes their space reusable.
+	Bytes float64 `json:"bytes"`
+}
+
 // The breakdown of one field.
 type Facet struct {
 	// The field.
@@ -282,6 +312,16 @@ type IntegrationStatsRow struct {
 	Attempts *AttemptStats `json:"attempts"`
 	// Attempts that were retries (attempt 2 or later).
 	RetriedDeliveries int `json:"retriedDeliveries"`
+}
+
+// The retention of one kind of log.
+type KindRetention struct {
+	// The kind of log.
+	Kind LogKind `json:"kind"`
+	// Days kept: logs from UTC midnight this many days before today's stay. Null: kept forever.
+	Days *int `json:"days,omitempty"`
+	// Whether this is the server default or the workspace's override.
+	Source RetentionSource `json:"source"`
 }
 
 // A log and its neighbours from the same source.
@@ -664,6 +704,64 @@ func (e *LogFacetField) UnmarshalJSON(b []byte) error {
 }
 
 func (e LogFacetField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a workspace's retention of a kind comes from.
+type RetentionSource string
+
+const (
+	// The server-wide default of the kind.
+	RetentionSourceDefault RetentionSource = "DEFAULT"
+	// The workspace's own override.
+	RetentionSourceOverride RetentionSource = "OVERRIDE"
+)
+
+var AllRetentionSource = []RetentionSource{
+	RetentionSourceDefault,
+	RetentionSourceOverride,
+}
+
+func (e RetentionSource) IsValid() bool {
+	switch e {
+	case RetentionSourceDefault, RetentionSourceOverride:
+		return true
+	}
+	return false
+}
+
+func (e RetentionSource) String() string {
+	return string(e)
+}
+
+func (e *RetentionSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RetentionSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RetentionSource", str)
+	}
+	return nil
+}
+
+func (e RetentionSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RetentionSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RetentionSource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -169,7 +170,9 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 			if page, err = akinonPageNumber(pageArg, count, size); err != nil {
 				return model.Page{}, false, err
 			}
-			return model.Page{Limit: size, Offset: (page - 1) * size}, count > 0, nil
+			// The seed lists by descending id (105, 104, ..., 96), the order of DRF's
+			// ('-id',): a log sent late with a higher id comes first.
+			return model.Page{Limit: size, Offset: (page - 1) * size, ByID: true}, count > 0, nil
 		})
 	switch {
 	case errors.Is(err, errAkinonInvalidPage):
@@ -184,11 +187,11 @@ func (h *akinonHandler) serveList(w http.ResponseWriter, r *http.Request, p *mod
 		body.Results = append(body.Results, akinonLog(a))
 	}
 	if page < akinonNumPages(count, size) {
-		next := akinonLink(r, q, page+1)
+		next := akinonLink(r, h.d.Limits.TrustedProxies, q, page+1)
 		body.Next = &next
 	}
 	if page > 1 {
-		prev := akinonLink(r, q, page-1)
+		prev := akinonLink(r, h.d.Limits.TrustedProxies, q, page-1)
 		body.Previous = &prev
 	}
 	writeAkinonJSON(w, http.StatusOK, body)
@@ -309,14 +312,10 @@ func akinonPageNumber(arg string, count, size int) (int, error) {
 
 // akinonLink is DRF's replace_query_param (or remove_query_param for page 1) on the
 // request's absolute URI: every query key re-encoded in sorted order.
-func akinonLink(r *http.Request, q url.Values, page int) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	// Ours: there is no trust-proxy setting yet, so the links use the connection's
-	// scheme and the Host header and never X-Forwarded-Proto or X-Forwarded-Host
-	// (forwarded headers are not trusted: any client could set them).
+// The scheme and host are the connection's, or a trusted proxy's forwarded ones
+// (--trusted-proxies; from any other peer they are ignored: any client can send them).
+func akinonLink(r *http.Request, trusted []netip.Prefix, q url.Values, page int) string {
+	scheme, host := publicOrigin(r, trusted)
 	link := url.Values{}
 	for k, v := range q {
 		link[k] = v
@@ -326,7 +325,7 @@ func akinonLink(r *http.Request, q url.Values, page int) string {
 	} else {
 		link.Set(akinonPageParam, strconv.Itoa(page))
 	}
-	s := scheme + "://" + r.Host + r.URL.EscapedPath()
+	s := scheme + "://" + host + r.URL.EscapedPath()
 	if enc := link.Encode(); enc != "" {
 		s += "?" + enc
 	}

@@ -400,3 +400,131 @@ func TestAkinonWorkspaceIsolation(t *testing.T) {
 		t.Fatalf("B reads its own id: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestAkinonIDNamesOneLog: an action log id names one log of the workspace (the seed's
+// "primary key"). The same record again is an idempotent duplicate; the same id with
+// another created_at is refused with a 400 naming the line, stored or earlier in the
+// batch, and nothing of the batch is stored; the list shows the id once and the detail
+// the first log. Another workspace may use the same id.
+func TestAkinonIDNamesOneLog(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	ing, read := e.Tokens[model.RoleIngest], e.Tokens[model.RoleRead]
+	rec := func(id int, at string) string {
+		return fmt.Sprintf(`{"id":%d,"level":40,"logger_name":"l","message":"m %s","app_name":"oms","created_at":%q}`, id, at, at)
+	}
+	const t1, t2 = "2023-12-01T08:25:56.088353Z", "2023-12-01T09:00:00Z"
+	akIngest(t, e, ing, rec(105, t1)+"\n")
+	if resp, body := e.Ingest("action", ing, rec(105, t1)+"\n"); resp.StatusCode != http.StatusOK || body != `{"accepted":0,"duplicates":1}`+"\n" {
+		t.Fatalf("the same record again: %d %s", resp.StatusCode, body)
+	}
+	for _, c := range []struct {
+		name, body string
+		line       int
+		msg        string
+	}{
+		{"stored id, another created_at", rec(200, t1) + "\n" + rec(105, t2) + "\n", 2,
+			`field "id": id 105 is already stored with another created_at; an action log id names one log`},
+		{"one id twice in the batch", rec(300, t1) + "\n" + rec(301, t1) + "\n" + rec(300, t2) + "\n", 3,
+			`field "id": id 300 is also on line 1 with another created_at; an action log id names one log`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := e.Ingest("action", ing, c.body)
+			var r struct {
+				Code     string `json:"code"`
+				BadLines int    `json:"bad_lines"`
+				Errors   []struct {
+					Line    int    `json:"line"`
+					Message string `json:"message"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil || resp.StatusCode != http.StatusBadRequest ||
+				r.Code != "invalid_batch" || r.BadLines != 1 || len(r.Errors) != 1 || r.Errors[0].Line != c.line || r.Errors[0].Message != c.msg {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			if n := e.Count("action_logs"); n != 1 {
+				t.Fatalf("%d action logs stored, want the first one only", n)
+			}
+		})
+	}
+	p := akDecode(t)(akGet(e, "/api/v1/oms/logs/action_log/", read))
+	if p.Count != 1 || akIDs(p) != "105" {
+		t.Errorf("list: count %d, ids %s", p.Count, akIDs(p))
+	}
+	resp, body := akGet(e, "/api/v1/oms/logs/action_log/105/", read)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"created_at":"`+t1+`"`) {
+		t.Errorf("detail: %d %s", resp.StatusCode, body)
+	}
+	// Ids are keys per workspace.
+	_, otherIngest := addWorkspace(t, e, "akinon-other")
+	akIngest(t, e, otherIngest, rec(105, t2)+"\n")
+	if n := e.Count("action_log_ids"); n != 1 {
+		t.Errorf("%d ids claimed in the test workspace, want 1", n)
+	}
+}
+
+// TestAkinonTrustedProxies: with --trusted-proxies naming the peer, next/previous use
+// the proxy's X-Forwarded-Proto and X-Forwarded-Host (the last value of a list: the one
+// the trusted peer added), and ignore values that are not a scheme or a plain host;
+// from a peer outside the list the headers are ignored.
+func TestAkinonTrustedProxies(t *testing.T) {
+	t.Parallel()
+	loopback, err := rest.ParseTrustedProxies(" 127.0.0.0/8, ::1 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := rest.ParseTrustedProxies("10.0.0.0/8,192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusting := testserver.New(t, rest.Limits{TrustedProxies: loopback})
+	distrusting := testserver.New(t, rest.Limits{TrustedProxies: elsewhere})
+	for _, e := range []*testserver.Env{trusting, distrusting} {
+		akIngest(t, e, e.Tokens[model.RoleIngest], akManyRecords(25))
+	}
+	direct := func(e *testserver.Env) string { return "http://" + strings.TrimPrefix(e.Srv.URL, "http://") }
+	for _, c := range []struct {
+		name    string
+		e       *testserver.Env
+		headers []string
+		next    string
+	}{
+		{"trusted proxy", trusting, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "logs.example.com"},
+			"https://logs.example.com/api/v1/oms/logs/action_log/?page=3"},
+		{"upper-case scheme", trusting, []string{"X-Forwarded-Proto", "HTTPS"}, "https://HOST/api/v1/oms/logs/action_log/?page=3"},
+		{"the last of a list", trusting, []string{"X-Forwarded-Proto", "http, https", "X-Forwarded-Host", "client-sent.example, logs.example.com:8443"},
+			"https://logs.example.com:8443/api/v1/oms/logs/action_log/?page=3"},
+		{"not a scheme, not a host", trusting, []string{"X-Forwarded-Proto", "javascript", "X-Forwarded-Host", "evil.example/x"},
+			"http://HOST/api/v1/oms/logs/action_log/?page=3"},
+		{"untrusted peer", distrusting, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"},
+			"http://HOST/api/v1/oms/logs/action_log/?page=3"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := append([]string{"Authorization", "Token " + c.e.Tokens[model.RoleRead]}, c.headers...)
+			p := akDecode(t)(c.e.Do(http.MethodGet, "/api/v1/oms/logs/action_log/?page=2", nil, h...))
+			next := strings.ReplaceAll(c.next, "http://HOST", direct(c.e))
+			next = strings.ReplaceAll(next, "https://HOST", "https://"+strings.TrimPrefix(c.e.Srv.URL, "http://"))
+			prev := strings.TrimSuffix(next, "?page=3")
+			if akStr(p.Next) != next || akStr(p.Previous) != prev {
+				t.Errorf("next %s, previous %s; want %s, %s", akStr(p.Next), akStr(p.Previous), next, prev)
+			}
+		})
+	}
+}
+
+// TestAkinonListByID: the list is ordered by descending id, as the seed shows it
+// (105 first): a log sent late with a higher id but an older created_at comes first.
+func TestAkinonListByID(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	akIngest(t, e, e.Tokens[model.RoleIngest], akManyRecords(12)+
+		`{"id":50,"level":20,"logger_name":"l","message":"late","app_name":"oms","created_at":"2023-06-01T00:00:00Z"}`+"\n")
+	p := akDecode(t)(akGet(e, "/api/v1/oms/logs/action_log/?page_size=5", e.Tokens[model.RoleRead]))
+	if got := akIDs(p); got != "50,12,11,10,9" {
+		t.Errorf("ids %s, want 50,12,11,10,9", got)
+	}
+	p = akDecode(t)(akGet(e, "/api/v1/oms/logs/action_log/?page=last&page_size=5", e.Tokens[model.RoleRead]))
+	if got := akIDs(p); got != "3,2,1" {
+		t.Errorf("last page ids %s, want 3,2,1", got)
+	}
+}

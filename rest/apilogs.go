@@ -269,7 +269,7 @@ func apiLogsExport(d Deps, logs *db.LogStore) http.Handler {
 			return
 		}
 		streamLogs(d, logs, w, r, p.Workspace.ID, model.KindAPIRequest, f, "api-logs.csv",
-			newCSVEncoder(w, nil), apiLogRecord)
+			newCSVEncoder(w, nil, true), apiLogRecord)
 	})
 }
 

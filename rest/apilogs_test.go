@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,8 @@ func csvLines(body string) []string {
 
 // TestAPILogsExportCSVExact: header and rows byte for byte, newest first, with RFC
 // 4180 quoting of commas, quotes and line breaks, empty cells for absent values, the
-// reason phrase, Success/Error, and a row outside from/to left out.
+// reason phrase, Success/Error, and a row outside from/to left out; the file starts
+// with a UTF-8 byte order mark (testdata/apilogs/export.csv holds it).
 func TestAPILogsExportCSVExact(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
@@ -72,7 +74,7 @@ func TestAPILogsExportCSVExact(t *testing.T) {
 	}
 	// An empty result is the header alone.
 	_, body = get(e, e.Tokens[model.RoleAdmin], "/api-logs/export.csv?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z")
-	if want := "Date,Type,Code,Status,Gateway code,Status details,IP,Timing,Delay,API collection,Endpoint,Client,Job details\r\n"; body != want {
+	if want := "\uFEFFDate,Type,Code,Status,Gateway code,Status details,IP,Timing,Delay,API collection,Endpoint,Client,Job details\r\n"; body != want {
 		t.Fatalf("empty export: %q", body)
 	}
 }
@@ -360,5 +362,55 @@ func TestAPILogsAuth(t *testing.T) {
 	}
 	if resp, _ := e.Do(http.MethodPost, "/api-logs", nil); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /api-logs: %d", resp.StatusCode)
+	}
+}
+
+// TestAPILogsExportCSVSpreadsheetSafe checks what a spreadsheet sees of the download:
+// the UTF-8 byte order mark before the header (so that LibreOffice's default import and
+// Excel read non-ASCII names), and OWASP's CSV injection guard, a leading single quote
+// on every text cell that starts with = + - @ tab or CR, and on no other cell.
+func TestAPILogsExportCSVSpreadsheetSafe(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	cases := []struct{ name, details, want string }{
+		{"formula", `=HYPERLINK("http://evil.example","click")`, `'=HYPERLINK("http://evil.example","click")`},
+		{"plus", "+1+2", "'+1+2"},
+		{"minus", "-2+3", "'-2+3"},
+		{"at", "@SUM(A1:A2)", "'@SUM(A1:A2)"},
+		{"tab", "\t=1", "'\t=1"},
+		{"carriage return", "\r=1", "'=1"}, // guarded, then encoding/csv drops the lone CR
+		{"inner equals sign", "a=b", "a=b"},
+		{"plain", "Missing token", "Missing token"},
+	}
+	var lines []string
+	for i, c := range cases {
+		details, _ := json.Marshal(c.details)
+		lines = append(lines, fmt.Sprintf(`{"received_at":"2024-06-13T14:%02d:00Z","code":401,"status_details":%s,"ip":"203.0.113.9","timing_ms":%d,"delay_ms":0,"collection":"Équipe Müller – 東京","collection_type":"proxy","endpoint":"GET /x","client":"Équipe Müller – 東京"}`,
+			i, details, i))
+	}
+	mustIngest(t, e, "api-request", strings.Join(lines, "\n")+"\n")
+	resp, body := get(e, e.Tokens[model.RoleRead], "/api-logs/export.csv?"+window2024)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	after, ok := strings.CutPrefix(body, "\uFEFFDate,")
+	if !ok {
+		t.Fatalf("the file does not start with the BOM and the header: %q", body[:min(len(body), 20)])
+	}
+	recs, err := csvReader("Date," + after)
+	if err != nil || len(recs) != len(cases)+1 {
+		t.Fatalf("%v: %d records: %q", err, len(recs), body)
+	}
+	for _, rec := range recs[1:] {
+		i, _ := strconv.Atoi(rec[7]) // Timing holds the case's index
+		c := cases[i]
+		t.Run(c.name, func(t *testing.T) {
+			if rec[5] != c.want {
+				t.Errorf("Status details %q, want %q", rec[5], c.want)
+			}
+			if rec[9] != "Équipe Müller – 東京" || rec[11] != "Équipe Müller – 東京" {
+				t.Errorf("names %q, %q", rec[9], rec[11])
+			}
+		})
 	}
 }

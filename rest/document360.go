@@ -26,8 +26,10 @@ const (
 	d360DefaultPage = 1
 	// d360DefaultResultsPerPage is the page size when none is given (vendor default).
 	d360DefaultResultsPerPage = 5
-	// d360MaxResultsPerPage is ours: v2 documents no maximum; larger values are clamped.
-	d360MaxResultsPerPage = 100
+	// d360MaxResultsPerPage is ours: v2 documents no maximum. A larger value is a 400
+	// naming the limit, never a silent cap: the API has no paging metadata, so a client
+	// that got fewer rows than it asked for takes that page as the last one.
+	d360MaxResultsPerPage = 1000
 	// d360IntBits is the width of page and resultsPerPage (vendor: integer int32); wider
 	// values fail binding like any other non-integer.
 	d360IntBits = 32
@@ -43,6 +45,8 @@ const (
 	d360Forbidden = "You do not have permission to access this resource."
 	// d360InvalidValue is ours: the 400 for a query value that is not an int32.
 	d360InvalidValue = "Invalid value for '%s'."
+	// d360TooManyPerPage is ours: the 400 for resultsPerPage above d360MaxResultsPerPage.
+	d360TooManyPerPage = "Invalid value for 'resultsPerPage': at most %d results per page."
 	// d360Internal is ours: the 500 description (the cause is logged, never sent).
 	d360Internal = "An unexpected error occurred."
 )
@@ -205,8 +209,11 @@ func (h *document360) list(w http.ResponseWriter, r *http.Request, refID string)
 	if !pageOK {
 		invalid = append(invalid, fmt.Sprintf(d360InvalidValue, "page"))
 	}
-	if !perPageOK {
+	switch {
+	case !perPageOK:
 		invalid = append(invalid, fmt.Sprintf(d360InvalidValue, "resultsPerPage"))
+	case perPage > d360MaxResultsPerPage:
+		invalid = append(invalid, fmt.Sprintf(d360TooManyPerPage, d360MaxResultsPerPage))
 	}
 	if len(invalid) > 0 {
 		writeD360Error(w, http.StatusBadRequest, invalid...)
@@ -216,7 +223,6 @@ func (h *document360) list(w http.ResponseWriter, r *http.Request, refID string)
 		h.fail(w, r, err)
 		return
 	}
-	perPage = min(perPage, d360MaxResultsPerPage)
 	ctx := r.Context()
 	ws := p.Workspace.ID
 	found, err := h.referenceExists(ctx, ws, refID)
@@ -347,9 +353,10 @@ func d360Issues(in []model.ImportIssue) []d360Issue {
 	return out
 }
 
-// d360Time formats like .NET's ISO converter: UTC with Z, fractional seconds only when
-// non-zero and without trailing zeros (the seed shows 2024-06-13T14:30:00Z).
-func d360Time(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// d360Time formats as the seed documents modified_at: YYYY-MM-DDTHH:MM:SSZ in UTC,
+// the fraction of a second cut off (truncated, never rounded up into the next second),
+// so that clients parsing the documented format (jq's fromdateiso8601) read every row.
+func d360Time(t time.Time) string { return wholeSecondUTC(t) }
 
 // d360IntParam reads an int32 query value as ASP.NET binds it: the key matches in any
 // case, the first occurrence wins, surrounding white space and a sign are allowed.

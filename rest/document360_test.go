@@ -301,6 +301,8 @@ func TestDocument360Errors(t *testing.T) {
 		{"resultsPerPage not an integer", list + "?resultsPerPage=ten", read, 400, "error_invalid_results_per_page.json"},
 		{"resultsPerPage beyond int32", list + "?resultsPerPage=99999999999", read, 400, "error_invalid_results_per_page.json"},
 		{"both invalid, in documented order", list + "?resultsPerPage=ten&page=x", read, 400, "error_invalid_both.json"},
+		{"resultsPerPage above the maximum", list + "?resultsPerPage=1001", read, 400, "error_too_many_per_page.json"},
+		{"resultsPerPage above the maximum, page invalid too", list + "?resultsPerPage=5000&page=x", read, 400, "error_invalid_page_too_many.json"},
 		{"validation before lookup", "/v2/APIReferences/nope/Logs?page=x", read, 400, "error_invalid_page.json"},
 		{"unknown reference", "/v2/APIReferences/nope/Logs", read, 400, "error_reference_not_found.json"},
 		{"reference ids are exact", "/v2/APIReferences/PETSTORE/Logs", read, 400, "error_reference_not_found.json"},
@@ -328,7 +330,8 @@ func TestDocument360Errors(t *testing.T) {
 // TestDocument360Paging checks page-number paging newest first (modified_at, then id
 // descending): defaults, the pages concatenating to the whole list without gaps or
 // repeats, pages past the end and empty references answering data [], values below
-// 1 falling back to the defaults, the clamp at 100, and query keys bound in any case.
+// 1 falling back to the defaults, up to 1000 rows per page (never a silent cap), and
+// query keys bound in any case.
 func TestDocument360Paging(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})
@@ -403,8 +406,13 @@ func TestDocument360Paging(t *testing.T) {
 
 	resp, body := d360Get(t, e, "/v2/APIReferences/bulk/Logs?resultsPerPage=1000", read)
 	d360Status(t, resp, body, http.StatusOK)
-	if got := d360IDs(t, body); len(got) != 100 || got[0] != "bulk-104" || got[99] != "bulk-005" {
-		t.Errorf("resultsPerPage=1000 gave %d rows (%v...), want the newest 100", len(got), got[:min(len(got), 3)])
+	if got := d360IDs(t, body); len(got) != 105 || got[0] != "bulk-104" || got[104] != "bulk-000" {
+		t.Errorf("resultsPerPage=1000 gave %d rows (%v...), want all 105", len(got), got[:min(len(got), 3)])
+	}
+	resp, body = d360Get(t, e, "/v2/APIReferences/bulk/Logs?resultsPerPage=200", read)
+	d360Status(t, resp, body, http.StatusOK)
+	if got := d360IDs(t, body); len(got) != 105 {
+		t.Errorf("resultsPerPage=200 gave %d rows, want all 105 (never a silent cap)", len(got))
 	}
 	resp, body = d360Get(t, e, "/v2/APIReferences/bulk/Logs?resultsPerPage=100&page=2", read)
 	d360Status(t, resp, body, http.StatusOK)
@@ -539,5 +547,46 @@ func TestDocument360WorkspaceIsolation(t *testing.T) {
 	d360Status(t, resp, body, http.StatusOK)
 	if body != string(d360File(t, "list.json")) {
 		t.Errorf("A's list changed: %s", body)
+	}
+}
+
+// TestDocument360WholeSeconds checks that modified_at is sent as the seed documents
+// it, YYYY-MM-DDTHH:MM:SSZ, whatever fraction of a second was stored: the fraction is
+// cut off, never rounded into the next second.
+func TestDocument360WholeSeconds(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	stored := map[string]string{
+		"half":   "2024-06-13T14:30:00.5Z",
+		"micros": "2024-06-13T14:30:01.123456Z",
+		"almost": "2024-06-13T14:30:02.999999+02:00",
+		"whole":  "2024-06-13T14:30:03Z",
+	}
+	want := map[string]string{
+		"half": "2024-06-13T14:30:00Z", "micros": "2024-06-13T14:30:01Z",
+		"almost": "2024-06-13T12:30:02Z", "whole": "2024-06-13T14:30:03Z",
+	}
+	var lines []string
+	for id, at := range stored {
+		lines = append(lines, fmt.Sprintf(`{"logs_id":%q,"api_reference_id":"secs","user_id":"u","user_name":"U","title":"t","modified_at":%q,"error_count":0,"alerts_count":0}`, id, at))
+	}
+	d360Ingest(t, e, e.Tokens[model.RoleIngest], lines...)
+	resp, body := d360Get(t, e, "/v2/APIReferences/secs/Logs?resultsPerPage=10", e.Tokens[model.RoleRead])
+	d360Status(t, resp, body, http.StatusOK)
+	var got struct {
+		Data []struct {
+			ID         string `json:"logs_id"`
+			ModifiedAt string `json:"modified_at"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.Data) != len(want) {
+		t.Fatalf("%v: %s", err, body)
+	}
+	for _, d := range got.Data {
+		t.Run(d.ID, func(t *testing.T) {
+			if d.ModifiedAt != want[d.ID] {
+				t.Errorf("modified_at %q, want %q", d.ModifiedAt, want[d.ID])
+			}
+		})
 	}
 }

@@ -54,7 +54,8 @@ type epRef struct {
 	Type string `json:"type"`
 }
 
-// epRelationship is {data}; data is null for a log with no job.
+// epRelationship is {data}. A log stored without a job still has one: its own
+// one-delivery job (see epJobOf), so data is never null.
 type epRelationship struct {
 	Data *epRef `json:"data"`
 }
@@ -65,16 +66,16 @@ type epRelationships struct {
 }
 
 // epLog is one integration log in the seed's key order. body and error_detail are
-// nullable in our store and are sent as null rather than left out, so the keys are
-// always present.
+// nullable in our store; the vendor types them string (not nullable), so an absent
+// value is sent as "" and a client's string handling never meets a null.
 type epLog struct {
 	ID            string          `json:"id"`
 	Type          string          `json:"type"`
 	Succeeded     bool            `json:"succeeded"`
 	Attempt       int             `json:"attempt"`
-	Body          *string         `json:"body"`
+	Body          string          `json:"body"`
 	StatusCode    int             `json:"status_code"`
-	ErrorDetail   *string         `json:"error_detail"`
+	ErrorDetail   string          `json:"error_detail"`
 	Relationships epRelationships `json:"relationships"`
 }
 
@@ -293,7 +294,23 @@ func (ep *elasticPath) jobLogs(w http.ResponseWriter, r *http.Request) {
 		writeEP(w, http.StatusNotFound, epNotFound)
 		return
 	}
-	if err := ep.entities.JobOfIntegrationExists(r.Context(), p.Workspace.ID, integration, job); err != nil {
+	ctx, ws := r.Context(), p.Workspace.ID
+	err := ep.entities.JobOfIntegrationExists(ctx, ws, integration, job)
+	if errors.Is(err, db.ErrNotFound) {
+		// Not a stored job: maybe a delivery stored without one, its own job.
+		l, err := ep.logs.OneDeliveryJob(ctx, ws, integration, job)
+		if err != nil {
+			ep.fail(w, r, "job", err)
+			return
+		}
+		var page []*model.IntegrationLog
+		if pg.Offset == 0 {
+			page = []*model.IntegrationLog{l}
+		}
+		writeEP(w, http.StatusOK, epPageOf(page, 1, pg))
+		return
+	}
+	if err != nil {
 		ep.fail(w, r, "job", err)
 		return
 	}
@@ -325,34 +342,58 @@ func (ep *elasticPath) integrationJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := epJobList{Data: make([]epRef, 0, len(jobs))}
 	for _, j := range jobs {
-		out.Data = append(out.Data, epRef{ID: j.ID.String(), Type: EPJobType})
+		out.Data = append(out.Data, epRef{ID: j.String(), Type: EPJobType})
 	}
 	writeEP(w, http.StatusOK, out)
 }
 
-// list answers one page of the logs f selects, with the seed's meta arithmetic:
-// current = offset/limit + 1, total = ceil(results.total/limit) (0 for no rows).
+// list answers one page of the logs f selects.
 func (ep *elasticPath) list(w http.ResponseWriter, r *http.Request, p *model.Principal, f *model.IntegrationLogFilter, pg model.Page) {
 	logs, total, err := ep.logs.IntegrationLogPage(r.Context(), p.Workspace.ID, f, pg)
 	if err != nil {
 		ep.fail(w, r, "list logs", err)
 		return
 	}
+	writeEP(w, http.StatusOK, epPageOf(logs, total, pg))
+}
+
+// epPageOf is one page of logs out of total with the seed's meta arithmetic:
+// current = offset/limit + 1, total = ceil(results.total/limit) (0 for no rows).
+func epPageOf(logs []*model.IntegrationLog, total int, pg model.Page) epLogList {
 	out := epLogList{
 		Data:    make([]epLog, 0, len(logs)),
 		Meta:    epMeta{Limit: pg.Limit, Offset: pg.Offset, Current: pg.Offset/pg.Limit + 1, Total: (total + pg.Limit - 1) / pg.Limit},
 		Results: epResults{Total: total},
 	}
 	for _, l := range logs {
-		item := epLog{
+		out.Data = append(out.Data, epLog{
 			ID: l.ID.String(), Type: EPLogType, Succeeded: l.Succeeded, Attempt: l.Attempt,
-			Body: l.Body, StatusCode: l.StatusCode, ErrorDetail: l.ErrorDetail,
-			Relationships: epRelationships{Integration: epRelationship{Data: &epRef{ID: l.IntegrationID.String(), Type: EPIntegrationType}}},
-		}
-		if l.JobID != nil {
-			item.Relationships.Job.Data = &epRef{ID: l.JobID.String(), Type: EPJobType}
-		}
-		out.Data = append(out.Data, item)
+			Body: deref(l.Body), StatusCode: l.StatusCode, ErrorDetail: deref(l.ErrorDetail),
+			Relationships: epRelationships{
+				Integration: epRelationship{Data: &epRef{ID: l.IntegrationID.String(), Type: EPIntegrationType}},
+				Job:         epRelationship{Data: &epRef{ID: epJobOf(l).String(), Type: EPJobType}},
+			},
+		})
 	}
-	writeEP(w, http.StatusOK, out)
+	return out
+}
+
+// epJobOf is the job a log is listed under: its stored job, or, for a delivery
+// stored without one, the delivery itself as a one-delivery job (same id). Elastic
+// Path has no log outside a job (a job is one event's delivery with its attempts), so
+// clients read relationships.job.data.id unguarded; ours is always there and leads to
+// /jobs/{job_uuid}/logs like any job.
+func epJobOf(l *model.IntegrationLog) uuid.UUID {
+	if l.JobID != nil {
+		return *l.JobID
+	}
+	return l.ID
+}
+
+// deref is a nullable text as the vendor's non-nullable string: "" when absent.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -58,7 +58,7 @@ func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var enc rowEncoder
 	if ext == "csv" {
-		enc = newCSVEncoder(w, nil)
+		enc = newCSVEncoder(w, nil, false)
 	} else {
 		enc = newNDJSONEncoder(w)
 	}
@@ -331,6 +331,10 @@ func exportFilter(kind model.LogKind, q url.Values) (any, error) {
 	return filter, nil
 }
 
+// ExportFilter is exportFilter for the CLI (`loggraph logs delete --filter`): the
+// same parameters select the same rows.
+func ExportFilter(kind model.LogKind, q url.Values) (any, error) { return exportFilter(kind, q) }
+
 // rowEncoder writes one export format.
 type rowEncoder interface {
 	contentType() string
@@ -429,16 +433,23 @@ func (e *ndjsonEncoder) flush() error        { return e.bw.Flush() }
 
 // csvEncoder writes RFC 4180 CSV (CRLF line ends, quotes where needed) whose columns
 // are a record struct's fields: the `csv` tag names the column, else the `json` tag.
+// Text cells are guarded against CSV injection (formulaGuard).
 type csvEncoder struct {
+	w      io.Writer
 	cw     *csv.Writer
+	bom    bool     // start the file with a UTF-8 byte order mark
 	header []string // nil: derived from the record type
 	cells  []string
 }
 
-func newCSVEncoder(w io.Writer, header []string) *csvEncoder {
+// utf8BOM starts a CSV meant for spreadsheets: without it LibreOffice's default import
+// and Excel read UTF-8 as a legacy code page and garble every non-ASCII name.
+const utf8BOM = "\uFEFF"
+
+func newCSVEncoder(w io.Writer, header []string, bom bool) *csvEncoder {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
-	return &csvEncoder{cw: cw, header: header}
+	return &csvEncoder{w: w, cw: cw, bom: bom, header: header}
 }
 
 func (e *csvEncoder) contentType() string { return "text/csv; charset=utf-8" }
@@ -449,7 +460,24 @@ func (e *csvEncoder) begin(first any) error {
 			e.header = append(e.header, c.name)
 		}
 	}
+	if e.bom {
+		// Nothing is buffered in cw yet, so the mark goes out first.
+		if _, err := io.WriteString(e.w, utf8BOM); err != nil {
+			return err
+		}
+	}
 	return e.cw.Write(e.header)
+}
+
+// formulaGuard is OWASP's CSV injection rule: a text cell that starts with = + - @ tab
+// or carriage return would be run as a formula by a spreadsheet (=HYPERLINK(...)), so
+// it gets a leading single quote, which spreadsheets show as text and do not print.
+// Numbers are never guarded (a negative number is not a formula).
+func formulaGuard(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func (e *csvEncoder) row(rec any) error {
@@ -517,7 +545,7 @@ func csvCell(v reflect.Value) (string, error) {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		return v.String(), nil
+		return formulaGuard(v.String()), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return strconv.FormatInt(v.Int(), 10), nil
 	case reflect.Bool:

@@ -619,3 +619,31 @@ func TestStreamBatchesAndStatements(t *testing.T) {
 		t.Fatalf("bad filter: %v", err)
 	}
 }
+
+// TestExportCSVFormulaGuard checks that /v1/export's CSV shares the 003 download's
+// CSV injection guard (a text cell starting with = + - @ tab or CR gets a leading
+// single quote) and has no byte order mark, while the NDJSON export keeps the text
+// exactly as ingested.
+func TestExportCSVFormulaGuard(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	mustIngest(t, e, "app", `{"timestamp":"2024-06-13T14:30:00Z","level":"ERROR","service":"@svc","message":"=HYPERLINK(\"http://evil.example\")"}`+"\n")
+	const path = "/v1/export/app.%s?time.from=2024-01-01T00:00:00Z&time.to=2025-01-01T00:00:00Z"
+	body := exportBody(t, e, e.Tokens[model.RoleRead], fmt.Sprintf(path, "csv"))
+	recs, err := csvReader(body)
+	if err != nil || len(recs) != 2 || !strings.HasPrefix(body, "id,") {
+		t.Fatalf("%v: %q", err, body)
+	}
+	cells := map[string]string{}
+	for i, name := range recs[0] {
+		cells[name] = recs[1][i]
+	}
+	if cells["service"] != "'@svc" || cells["message"] != `'=HYPERLINK("http://evil.example")` || cells["level"] != "ERROR" {
+		t.Errorf("CSV cells: service %q, message %q, level %q", cells["service"], cells["message"], cells["level"])
+	}
+	var rec struct{ Service, Message string }
+	if err := json.Unmarshal([]byte(exportBody(t, e, e.Tokens[model.RoleRead], fmt.Sprintf(path, "ndjson"))), &rec); err != nil ||
+		rec.Service != "@svc" || rec.Message != `=HYPERLINK("http://evil.example")` {
+		t.Errorf("NDJSON: %+v (%v)", rec, err)
+	}
+}

@@ -155,7 +155,7 @@ func (h *genericLogsHandler) list(ctx context.Context, p *model.Principal, q gen
 	out.Data.Pagination.Total = total
 	for _, l := range rows {
 		out.Data.Logs = append(out.Data.Logs, genericEntry{
-			Timestamp: l.Timestamp.UTC().Format(time.RFC3339Nano),
+			Timestamp: wholeSecondUTC(l.Timestamp),
 			Level:     l.Level.String(),
 			Service:   l.Service,
 			Message:   l.Message,

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loggraph/loggraph/db"
 	"github.com/loggraph/loggraph/internal/guard"
+	"github.com/loggraph/loggraph/internal/limits"
 	"github.com/loggraph/loggraph/internal/reqctx"
 	"github.com/loggraph/loggraph/model"
 )
@@ -45,74 +48,179 @@ func (h *ingestHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"send application/x-ndjson (one JSON object per line) or application/json (an array of objects)")
 		return
 	}
-	limit := d.Limits.MaxIngestBodyBytes
-	if r.ContentLength > limit {
-		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(limit))
+	body, f := d.openIngestBody(w, r, p.Workspace)
+	if f != nil {
+		writeV1Failure(w, r, f)
 		return
 	}
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	gzipped := enc == "gzip" || enc == "x-gzip"
-	if !gzipped && enc != "" && enc != "identity" {
-		writeV1Error(w, r, http.StatusUnsupportedMediaType, "unsupported_encoding",
-			fmt.Sprintf("unsupported Content-Encoding %q; send gzip or no encoding", enc))
-		return
-	}
-	// The workspace's ingest quotas, before a byte of the body is read: its memory
-	// for the batch and, if its row or byte bucket is already empty, a refusal
-	// without reading. The reservation starts from Content-Length (unknown when
-	// chunked; a lower bound when gzipped) and grows as the inflated body is read.
-	reservation, ref := d.Limiter.AdmitIngest(p.Workspace, r.ContentLength)
-	if ref != nil {
-		writeV1Refusal(w, r, ref)
-		return
-	}
-	defer reservation.Release() // the decoded batch lives until the COPY is done
-	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	if gzipped {
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			h.readError(w, r, err)
-			return
-		}
-		defer zr.Close()
-		body = &limitedReader{r: zr, left: limit} // a small gzip body may inflate past the limit
-	}
-	batch, err := model.DecodeBatch(kind, reservation.Reader(body), time.Now(), d.Limits.Ingest)
+	defer body.Close() // the decoded batch lives until the COPY is done
+	batch, err := model.DecodeBatch(kind, body.Reader(), time.Now(), d.Limits.Ingest)
 	if err != nil {
 		h.readError(w, r, err)
 		return
 	}
-	// Rows and bytes per second, after decoding (the row count is known) and before
-	// anything is stored.
-	if ref := d.Limiter.ChargeIngest(p.Workspace, int64(batch.Len()), reservation.BodyBytes()); ref != nil {
-		writeV1Refusal(w, r, ref)
+	res, be, f := d.storeBatch(r, p.Workspace, batch, body.BodyBytes())
+	switch {
+	case be != nil:
+		h.rejected(w, r, be)
+	case f != nil && r.Context().Err() != nil:
+		// the client went away: the transaction was rolled back, nobody to answer
+	case f != nil:
+		writeV1Failure(w, r, f)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// failure is a refused request, for each ingest protocol to answer in its own
+// envelope: a status with the /v1 code and message, or a capacity refusal (429 or
+// 503 with Retry-After).
+type failure struct {
+	status  int
+	code    string
+	message string
+	refusal *guard.Refusal
+}
+
+func refusedBy(ref *guard.Refusal) *failure {
+	return &failure{status: ref.Status, code: refusalCode(ref), message: ref.Message, refusal: ref}
+}
+
+// setHeaders sets a failure's headers: a refusal's Retry-After, a 401's
+// WWW-Authenticate.
+func (f *failure) setHeaders(h http.Header) {
+	if f.refusal != nil {
+		f.refusal.SetHeader(h)
+	}
+	if f.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="loggraph"`)
+	}
+}
+
+// writeV1Failure answers a failure in the /v1 envelope.
+func writeV1Failure(w http.ResponseWriter, r *http.Request, f *failure) {
+	if f.refusal != nil {
+		writeV1Refusal(w, r, f.refusal)
 		return
 	}
-	res, err := d.Ingest.Ingest(r.Context(), p.Workspace.ID, batch)
+	writeV1Error(w, r, f.status, f.code, f.message)
+}
+
+// ingestBody is an admitted ingest request body: inflated, within the body limit,
+// with the workspace's ingest memory reserved for it until Close.
+type ingestBody struct {
+	raw         io.Reader
+	reservation *limits.Reservation
+	zr          *gzip.Reader
+}
+
+// Reader reads the inflated body, growing the reservation as it goes (a read fails
+// with the *guard.Refusal when the workspace's ingest memory is used up).
+func (b *ingestBody) Reader() io.Reader { return b.reservation.Reader(b.raw) }
+
+// BodyBytes is how many inflated bytes were read through Reader.
+func (b *ingestBody) BodyBytes() int64 { return b.reservation.BodyBytes() }
+
+// count reads data derived from the body (a decompressed copy) through the
+// reservation, which grows to cover it (or fails with the *guard.Refusal).
+func (b *ingestBody) count(data []byte) error {
+	_, err := io.Copy(io.Discard, b.reservation.Reader(bytes.NewReader(data)))
+	return err
+}
+
+// Close gives the reservation back.
+func (b *ingestBody) Close() {
+	if b.zr != nil {
+		_ = b.zr.Close()
+	}
+	b.reservation.Release()
+}
+
+// openIngestBody checks the body's length and Content-Encoding (gzip or none) and
+// admits it against the workspace's ingest quotas before a byte of it is read: its
+// memory for the batch and, if its row or byte bucket is already empty, a refusal
+// without reading. The reservation starts from Content-Length (unknown when chunked;
+// a lower bound when gzipped) and grows as the inflated body is read.
+func (d Deps) openIngestBody(w http.ResponseWriter, r *http.Request, ws model.Workspace) (*ingestBody, *failure) {
+	limit := d.Limits.MaxIngestBodyBytes
+	if r.ContentLength > limit {
+		return nil, &failure{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: bodyTooLarge(limit)}
+	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	gzipped := enc == "gzip" || enc == "x-gzip"
+	if !gzipped && enc != "" && enc != "identity" {
+		return nil, &failure{status: http.StatusUnsupportedMediaType, code: "unsupported_encoding",
+			message: fmt.Sprintf("unsupported Content-Encoding %q; send gzip or no encoding", enc)}
+	}
+	reservation, ref := d.Limiter.AdmitIngest(ws, r.ContentLength)
+	if ref != nil {
+		return nil, refusedBy(ref)
+	}
+	b := &ingestBody{raw: http.MaxBytesReader(w, r.Body, limit), reservation: reservation}
+	if gzipped {
+		zr, err := gzip.NewReader(b.raw)
+		if err != nil {
+			b.Close()
+			return nil, d.bodyFailure(err)
+		}
+		b.zr = zr
+		b.raw = &limitedReader{r: zr, left: limit} // a small gzip body may inflate past the limit
+	}
+	return b, nil
+}
+
+// bodyFailure is the answer to a body that could not be read.
+func (d Deps) bodyFailure(err error) *failure {
+	var mbe *http.MaxBytesError
+	switch {
+	case guard.As(err) != nil: // the body outgrew the workspace's ingest memory while being read
+		return refusedBy(guard.As(err))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body did not arrive within the body read timeout (bodyReadDeadline).
+		return &failure{status: http.StatusRequestTimeout, code: "body_timeout",
+			message: "the request body did not arrive in time; nothing was stored"}
+	case errors.As(err, &mbe), errors.Is(err, model.ErrBodyTooLarge):
+		return &failure{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: bodyTooLarge(d.Limits.MaxIngestBodyBytes)}
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):
+		return &failure{status: http.StatusBadRequest, code: "invalid_gzip", message: "the body is not valid gzip: " + err.Error()}
+	}
+	return &failure{status: http.StatusBadRequest, code: "unreadable_body", message: "could not read the request body: " + err.Error()}
+}
+
+// storeBatch charges a decoded batch to the workspace's ingest rate limits (rows and
+// bodyBytes) and stores it, counting it in the metrics. A *model.BatchError is a
+// batch that contradicts stored data; a failure with status 500 is an unexpected
+// store error (logged here). When the client went away (r's context ended), the
+// failure is nobody's to read.
+func (d Deps) storeBatch(r *http.Request, ws model.Workspace, batch *model.Batch, bodyBytes int64) (db.IngestResult, *model.BatchError, *failure) {
+	// Rows and bytes per second, after decoding (the row count is known) and before
+	// anything is stored.
+	if ref := d.Limiter.ChargeIngest(ws, int64(batch.Len()), bodyBytes); ref != nil {
+		return db.IngestResult{}, nil, refusedBy(ref)
+	}
+	kind := batch.Kind
+	res, err := d.Ingest.Ingest(r.Context(), ws.ID, batch)
 	var be *model.BatchError
 	switch {
 	case errors.As(err, &be):
-		h.rejected(w, r, kind, be)
-		return
+		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
+		return db.IngestResult{}, be, nil
 	case err != nil:
 		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "failed").Inc()
-		if r.Context().Err() != nil {
-			return // the client went away: the transaction was rolled back, nobody to answer
+		if r.Context().Err() == nil {
+			if ref := d.refusal(r.Context(), "ingest", err); ref != nil {
+				return db.IngestResult{}, nil, refusedBy(ref)
+			}
+			d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route())
 		}
-		if ref := d.refusal(r.Context(), "ingest", err); ref != nil {
-			writeV1Refusal(w, r, ref)
-			return
-		}
-		d.Log.ErrorContext(r.Context(), "ingest failed", "err", err, "kind", kind.Route())
-		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error; nothing was stored")
-		return
+		return db.IngestResult{}, nil, &failure{status: http.StatusInternalServerError, code: "internal",
+			message: "internal error; nothing was stored"}
 	}
 	d.Metrics.Ingested(kind, res)
-	writeJSON(w, http.StatusOK, res)
+	return res, nil, nil
 }
 
-func (h *ingestHandler) rejected(w http.ResponseWriter, r *http.Request, kind model.LogKind, be *model.BatchError) {
-	h.deps.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
+func (h *ingestHandler) rejected(w http.ResponseWriter, r *http.Request, be *model.BatchError) {
 	writeJSON(w, http.StatusBadRequest, v1Error{
 		Error:     fmt.Sprintf("%d bad line(s); nothing was stored", be.Total),
 		Code:      "invalid_batch",
@@ -128,25 +236,13 @@ func bodyTooLarge(limit int64) string {
 
 // readError answers a body that could not be read or decoded.
 func (h *ingestHandler) readError(w http.ResponseWriter, r *http.Request, err error) {
-	var mbe *http.MaxBytesError
-	var be *model.BatchError
-	switch {
-	case guard.As(err) != nil: // the body outgrew the workspace's ingest memory while being read
-		writeV1Refusal(w, r, guard.As(err))
-	case errors.As(err, &be):
+	if be, ok := errors.AsType[*model.BatchError](err); ok {
 		kind, _ := model.KindFromRoute(r.PathValue("kind"))
-		h.rejected(w, r, kind, be)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		// The body did not arrive within the body read timeout (bodyReadDeadline).
-		writeV1Error(w, r, http.StatusRequestTimeout, "body_timeout",
-			"the request body did not arrive in time; nothing was stored")
-	case errors.As(err, &mbe), errors.Is(err, model.ErrBodyTooLarge):
-		writeV1Error(w, r, http.StatusRequestEntityTooLarge, "body_too_large", bodyTooLarge(h.deps.Limits.MaxIngestBodyBytes))
-	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):
-		writeV1Error(w, r, http.StatusBadRequest, "invalid_gzip", "the body is not valid gzip: "+err.Error())
-	default:
-		writeV1Error(w, r, http.StatusBadRequest, "unreadable_body", "could not read the request body: "+err.Error())
+		h.deps.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
+		h.rejected(w, r, be)
+		return
 	}
+	writeV1Failure(w, r, h.deps.bodyFailure(err))
 }
 
 // limitedReader fails with model.ErrBodyTooLarge past its limit (unlike

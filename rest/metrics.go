@@ -21,6 +21,9 @@ type Metrics struct {
 	ingestedDups  *prometheus.CounterVec
 	ingestBatches *prometheus.CounterVec
 	throttled     *prometheus.CounterVec
+	// protocolRecords counts the records of the shippers' protocols (otlp, loki) by
+	// outcome: stored, duplicate (already stored) or rejected (invalid).
+	protocolRecords *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP, ingest, DB pool and Go runtime metrics.
@@ -47,8 +50,12 @@ func NewMetrics(pool *pgxpool.Pool) *Metrics {
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loggraph_throttled_total", Help: "Requests refused by a per-workspace rate limit or quota, by workspace slug and limit.",
 		}, []string{"workspace", "limit"}),
+		protocolRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loggraph_ingest_protocol_records_total",
+			Help: "Log records received over OTLP/HTTP and the Loki push API, by protocol and outcome (stored, duplicate, rejected).",
+		}, []string{"protocol", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.ingestedRows, m.ingestedDups, m.ingestBatches, m.throttled,
+	reg.MustRegister(m.requests, m.latency, m.ingestedRows, m.ingestedDups, m.ingestBatches, m.throttled, m.protocolRecords,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&poolCollector{pool: pool})
 	for _, k := range model.AllKinds {
@@ -62,6 +69,13 @@ func (m *Metrics) Ingested(kind model.LogKind, res db.IngestResult) {
 	m.ingestedRows.WithLabelValues(kind.Route()).Add(float64(res.Accepted))
 	m.ingestedDups.WithLabelValues(kind.Route()).Add(float64(res.Duplicates))
 	m.ingestBatches.WithLabelValues(kind.Route(), "stored").Inc()
+}
+
+// protocolIngested counts a request's records of a shipper protocol.
+func (m *Metrics) protocolIngested(protocol string, res db.IngestResult, rejected int) {
+	m.protocolRecords.WithLabelValues(protocol, "stored").Add(float64(res.Accepted))
+	m.protocolRecords.WithLabelValues(protocol, "duplicate").Add(float64(res.Duplicates))
+	m.protocolRecords.WithLabelValues(protocol, "rejected").Add(float64(rejected))
 }
 
 // Throttled counts a refusal by a workspace's limit (limits.Config.Refused).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,51 @@ func TestLastUsedIsNotWrittenEveryRequest(t *testing.T) {
 	at2, x2 := lastUsed()
 	if !at1.Equal(at2) || x1 != x2 {
 		t.Fatalf("the token row was rewritten: %v/%d -> %v/%d", at1, x1, at2, x2)
+	}
+}
+
+// TestStorageMetrics: /metrics carries each kind's table bytes and partitions, and
+// rows and bytes per kind and workspace, as read every --storage-metrics-interval.
+func TestStorageMetrics(t *testing.T) {
+	t.Parallel()
+	e := testserver.NewEnv(t, testserver.Options{StorageMetrics: 20 * time.Millisecond})
+	if resp, body := e.Ingest("app", e.Tokens[model.RoleIngest], goodApp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	testwait.Until(t, "the storage metrics to count the app log", func() bool {
+		return metric(t, e, `loggraph_storage_rows{kind="app",workspace="acme"}`) == "1"
+	})
+	var parts int
+	if err := e.DB.Pool.QueryRow(t.Context(), "SELECT count(*) FROM pg_inherits WHERE inhparent = 'app_logs'::regclass").Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		series string
+		check  func(float64) bool
+	}{
+		{`loggraph_storage_partitions{kind="app"}`, func(v float64) bool { return v == float64(parts) && parts > 0 }},
+		{`loggraph_storage_table_bytes{kind="app"}`, func(v float64) bool { return v > 0 }},
+		{`loggraph_storage_bytes{kind="app",workspace="acme"}`, func(v float64) bool { return v > 0 }},
+		{`loggraph_storage_refreshed_timestamp_seconds`, func(v float64) bool { return v > 1e9 }},
+	} {
+		t.Run(c.series, func(t *testing.T) {
+			got := metric(t, e, c.series)
+			v, err := strconv.ParseFloat(got, 64)
+			if err != nil || !c.check(v) {
+				t.Fatalf("%s = %q (%d app partitions)", c.series, got, parts)
+			}
+		})
+	}
+	if got := metric(t, e, `loggraph_storage_rows{kind="action",workspace="acme"}`); got != "" {
+		t.Errorf("a kind without rows has a rows series: %q", got)
+	}
+}
+
+// TestStorageMetricsOff: without an interval no storage series is exported.
+func TestStorageMetricsOff(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	if got := metric(t, e, `loggraph_storage_partitions{kind="app"}`); got != "" {
+		t.Fatalf("storage metrics exported while off: %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -43,13 +44,17 @@ type Deps struct {
 	ReadSlots *guard.ReadSlots
 }
 
-// Limits bound request bodies.
+// Limits bound request bodies, and say which peers are trusted proxies.
 type Limits struct {
 	MaxIngestBodyBytes int64 // compressed and decompressed (default 64 MiB)
 	// BodyReadTimeout bounds reading a request's body, from the request's start
 	// (default DefaultBodyReadTimeout; negative: none).
 	BodyReadTimeout time.Duration
 	Ingest          model.IngestLimits
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host
+	// name the client's scheme and host in absolute links (004's next/previous);
+	// empty: none, the links use the connection's scheme and the Host header.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultMaxIngestBodyBytes bounds one ingest request body.
@@ -72,6 +77,10 @@ func NewRouter(d Deps) http.Handler {
 	ing := &ingestHandler{deps: d}
 	handle("POST /v1/ingest/{kind}", ing)
 	handle("/v1/ingest/{kind}", methodNotAllowed("POST"))
+	handle("POST /v1/logs", &otlpHandler{deps: d})
+	handle("/v1/logs", http.HandlerFunc(otlpMethodNotAllowed))
+	handle("POST /loki/api/v1/push", &lokiHandler{deps: d})
+	handle("/loki/api/v1/push", http.HandlerFunc(lokiMethodNotAllowed))
 	handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

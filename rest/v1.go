@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/loggraph/loggraph/internal/auth"
 	"github.com/loggraph/loggraph/internal/reqctx"
@@ -57,41 +58,48 @@ func writeV1Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 // the workspace's requests-per-second limit and checks the role; on failure it has
 // written the 401/429/403 and returns nil.
 func authV1(d Deps, w http.ResponseWriter, r *http.Request, allowed func(model.Role) bool, what string) *model.Principal {
+	p, f := d.authenticate(r, allowed, what)
+	if f != nil {
+		writeV1Failure(w, r, f)
+		return nil
+	}
+	return p
+}
+
+// authenticate is authV1 without the answer: the failure is for the caller's
+// surface to write (a 401 also needs `WWW-Authenticate`).
+func (d Deps) authenticate(r *http.Request, allowed func(model.Role) bool, what string) (*model.Principal, *failure) {
+	unauthenticated := func(msg string) (*model.Principal, *failure) {
+		return nil, &failure{status: http.StatusUnauthorized, code: "unauthenticated", message: msg}
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "an API token is required: send `Authorization: Bearer <token>`")
-		return nil
+		return unauthenticated("an API token is required: send `Authorization: Bearer <token>`")
 	}
 	tok, ok := auth.BearerToken(h)
 	if !ok {
-		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", "the Authorization header must be `Bearer <token>`")
-		return nil
+		return unauthenticated("the Authorization header must be `Bearer <token>`")
 	}
 	p, err := d.Tokens.Authenticate(r.Context(), tok)
 	switch {
 	case auth.Rejected(err):
-		writeV1Error(w, r, http.StatusUnauthorized, "unauthenticated", err.Error())
-		return nil
+		return unauthenticated(err.Error())
 	case err != nil:
 		if ref := d.refusal(r.Context(), "authenticate", err); ref != nil {
-			writeV1Refusal(w, r, ref)
-			return nil
+			return nil, refusedBy(ref)
 		}
 		d.Log.ErrorContext(r.Context(), "authenticate", "err", err)
-		writeV1Error(w, r, http.StatusInternalServerError, "internal", "internal error")
-		return nil
+		return nil, &failure{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
 	}
 	// Every authenticated request counts, a forbidden one too: a token cannot flood
 	// a route its role may not use.
 	if ref := d.Limiter.AdmitRequest(p.Workspace); ref != nil {
-		writeV1Refusal(w, r, ref)
-		return nil
+		return nil, refusedBy(ref)
 	}
 	if !allowed(p.Role) {
-		writeV1Error(w, r, http.StatusForbidden, "forbidden", "this token's role ("+string(p.Role)+") may not "+what)
-		return nil
+		return nil, &failure{status: http.StatusForbidden, code: "forbidden", message: "this token's role (" + string(p.Role) + ") may not " + what}
 	}
-	return p
+	return p, nil
 }
 
 // authV1Read is authV1 for the read routes (/api-logs, exports): it also takes one of
@@ -106,4 +114,10 @@ func authV1Read(d Deps, w http.ResponseWriter, r *http.Request) *model.Principal
 		return nil
 	}
 	return p
+}
+
+// wholeSecondUTC formats t as YYYY-MM-DDTHH:MM:SSZ in UTC, the precision the 000 and
+// 002 seeds document: the fraction of a second is cut off, never rounded up.
+func wholeSecondUTC(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z")
 }

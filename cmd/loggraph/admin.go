@@ -16,6 +16,8 @@ import (
 
 func cmdMigrate(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
 	fs, dbURL := newFlags("migrate", env, stderr)
+	to := fs.String("to", "", "down: roll back every migration after this version (0: all of them) instead of the last one")
+	yes := fs.Bool("yes", false, "down: roll back even when that drops stored rows")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -26,6 +28,12 @@ func cmdMigrate(ctx context.Context, args []string, env envReader, stdout, stder
 	}
 	if len(pos) > 1 {
 		return usagef("migrate takes one of up, down, status")
+	}
+	if action != "down" && (*to != "" || *yes) {
+		return usagef("--to and --yes are flags of migrate down")
+	}
+	if *to != "" && !isVersion(*to) {
+		return usagef("--to: %q is not a migration version (digits, as migrate status lists them, or 0)", *to)
 	}
 	d, err := openDB(ctx, *dbURL, db.Options{})
 	if err != nil {
@@ -45,15 +53,20 @@ func cmdMigrate(ctx context.Context, args []string, env envReader, stdout, stder
 			fmt.Fprintln(stdout, "applied", m)
 		}
 	case "down":
-		rolled, err := d.MigrateDown(ctx)
-		if err != nil {
+		plan, rolled, err := d.MigrateDown(ctx, *to, *yes, func(p db.RollbackPlan) error {
+			fmt.Fprint(stdout, p)
+			return nil
+		})
+		switch {
+		case errors.Is(err, db.ErrUnknownVersion):
+			return usageError{err.Error()}
+		case errors.Is(err, db.ErrRollbackLosesData):
+			return fmt.Errorf("%w; run it again with --yes to drop them", err)
+		case err != nil:
 			return err
 		}
-		if len(rolled) == 0 {
-			fmt.Fprintln(stdout, "nothing to roll back")
-		}
-		for _, m := range rolled {
-			fmt.Fprintln(stdout, "rolled back", m)
+		for i, v := range rolled {
+			fmt.Fprintln(stdout, "rolled back", v, plan.Steps[i].Comment)
 		}
 	case "status":
 		st, err := d.MigrationState(ctx)
@@ -67,9 +80,26 @@ func cmdMigrate(ctx context.Context, args []string, env envReader, stdout, stder
 	return nil
 }
 
+// isVersion reports whether s is all digits (a migration version, or 0).
+func isVersion(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func cmdWorkspace(ctx context.Context, args []string, env envReader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "limits" {
-		return cmdWorkspaceLimits(ctx, args[1:], env, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "limits":
+			return cmdWorkspaceLimits(ctx, args[1:], env, stdout, stderr)
+		case "list":
+			return cmdWorkspaceList(ctx, args[1:], env, stdout, stderr)
+		case "delete":
+			return cmdWorkspaceDelete(ctx, args[1:], env, stdout, stderr)
+		}
 	}
 	fs, dbURL := newFlags("workspace", env, stderr)
 	name := fs.String("name", "", "display name (default: the slug)")

@@ -53,8 +53,12 @@ const usage = `loggraph: a log-analytics backend over PostgreSQL
 
 Usage:
   loggraph serve [--addr :8080] [--demo]            migrate, then serve everything on one port
-  loggraph migrate [up|down|status]                 embedded schema migrations
+  loggraph migrate [up|status]                      apply pending migrations, or list applied and pending
+  loggraph migrate down [--to VERSION] [--yes]      undo the last migration (or all after VERSION); shows
+                                                    what it drops, refuses to drop rows without --yes
   loggraph workspace create SLUG [--name N]         prints the workspace id
+  loggraph workspace list                           every workspace, and any deletion left unfinished
+  loggraph workspace delete SLUG [--yes]            the workspace and everything it owns (resumable)
   loggraph workspace limits SLUG [--requests-per-second V] [--ingest-rows-per-second V]
         [--ingest-bytes-per-second V] [--ingest-concurrent-bytes V] [--reset]
                                                     show or override a workspace's rate limits
@@ -63,6 +67,10 @@ Usage:
                                                     prints the token alone on the last line
   loggraph token list --workspace SLUG              the workspace's tokens
   loggraph token revoke --workspace SLUG TOKEN_ID   refuse the token from the next request on
+  loggraph retention show|set|apply [--workspace SLUG] [--kind K --days N|forever|default] [--dry-run]
+                                                    days kept per log kind: defaults, overrides, a run now
+  loggraph logs delete --workspace SLUG --kind K --filter QUERY [--dry-run]
+                                                    delete one kind's logs matching a filter
   loggraph seed --workspace SLUG [--create] --rows N [--days D] [--daily-partition-days N]
                                                     synthetic logs of all five kinds (COPY)
   loggraph bench ingest [flags]                     ingest throughput against psql \copy
@@ -91,6 +99,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdWorkspace(ctx, rest, env, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, env, stdout, stderr)
+	case "retention":
+		return cmdRetention(ctx, rest, env, stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, rest, env, stdout, stderr)
 	case "seed":
 		return cmdSeed(ctx, rest, env, stdout, stderr)
 	case "bench":

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,33 +109,149 @@ func TestWorkspaceAndTokenCommands(t *testing.T) {
 	}
 }
 
-func TestMigrateDownAndUp(t *testing.T) {
+// statusLines runs migrate status and returns its lines split into fields.
+func statusLines(t *testing.T, u string) [][]string {
+	t.Helper()
+	var lines [][]string
+	for _, l := range strings.Split(strings.TrimSpace(mustCLI(t, u, "migrate", "status")), "\n") {
+		lines = append(lines, strings.Fields(l))
+	}
+	return lines
+}
+
+// TestMigrateDownOneAtATime: down undoes the last migration only, status lists it as
+// pending, up applies it again; on an empty database nothing is refused.
+func TestMigrateDownOneAtATime(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	if out := mustCLI(t, u, "migrate", "status"); !strings.HasPrefix(out, "applied  ") {
-		t.Fatalf("status: %s", out)
+	before := statusLines(t, u)
+	for _, l := range before {
+		if l[0] != "applied" || len(l) != 4 {
+			t.Fatalf("fresh database: status line %q, want applied VERSION COMMENT TIME", l)
+		}
 	}
-	if out := mustCLI(t, u, "migrate", "down"); !strings.HasPrefix(out, "rolled back ") {
+	last, previous := before[len(before)-1], before[len(before)-2]
+	out := mustCLI(t, u, "migrate", "down")
+	if !strings.HasPrefix(out, "roll back "+last[1]+" "+last[2]+"\n") || !strings.HasSuffix(out, "rolled back "+last[1]+" "+last[2]+"\n") {
 		t.Fatalf("down: %s", out)
 	}
-	if out := mustCLI(t, u, "migrate", "status"); !strings.HasPrefix(out, "pending  ") {
-		t.Fatalf("status after down: %s", out)
+	after := statusLines(t, u)
+	if got := after[len(after)-1]; len(after) != len(before) || got[0] != "pending" || got[1] != last[1] {
+		t.Fatalf("status after one down: %q", after)
 	}
+	if got := after[len(after)-2]; got[0] != "applied" {
+		t.Fatalf("down undid more than one migration: %q", after)
+	}
+	out = mustCLI(t, u, "migrate", "down")
+	if !strings.HasSuffix(out, "rolled back "+previous[1]+" "+previous[2]+"\n") {
+		t.Fatalf("second down: %s", out)
+	}
+	if out := mustCLI(t, u, "migrate", "up"); out != "applied "+previous[1]+"\napplied "+last[1]+"\n" {
+		t.Fatalf("up: %q", out)
+	}
+	if out := mustCLI(t, u, "migrate"); out != "schema is up to date\n" {
+		t.Fatalf("second up: %s", out)
+	}
+}
+
+// TestMigrateDownRefusesToDropRows: with logs stored, down shows what it would drop
+// (tables with their row counts) and refuses without --yes, leaving everything in
+// place; bad flags are usage errors that change nothing; --to 0 --yes drops it all.
+func TestMigrateDownRefusesToDropRows(t *testing.T) {
+	t.Parallel()
+	u := dbtest.NewURL(t)
+	mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "200", "--days", "1")
 	conn, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	count := func(table string) int64 {
+		var n int64
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	appRows := count("app_logs")
+	if appRows == 0 {
+		t.Fatal("seed stored no app logs")
+	}
+	status := statusLines(t, u)
+	unchanged := func(what string) {
+		t.Helper()
+		if got := statusLines(t, u); len(got) != len(status) || got[len(got)-1][0] != "applied" {
+			t.Fatalf("%s: status changed: %q", what, got)
+		}
+		if n := count("app_logs"); n != appRows {
+			t.Fatalf("%s: app_logs holds %d rows, had %d", what, n, appRows)
+		}
+	}
+
+	out, err := cli(t, u, "migrate", "down", "--to", "0")
+	lost := regexp.MustCompile(`^the rollback drops stored data \((\d+) rows\); nothing was rolled back; run it again with --yes to drop them$`)
+	if err == nil || !lost.MatchString(err.Error()) {
+		t.Fatalf("down --to 0 with rows: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("  drops table app_logs (%d rows)\n", appRows),
+		fmt.Sprintf("  drops table workspaces (%d rows)\n", count("workspaces")),
+		fmt.Sprintf("  drops table log_counts (%d rows)\n", count("log_counts")),
+		"roll back " + status[0][1] + " " + status[0][2] + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	var sum int64
+	for _, m := range regexp.MustCompile(`\((\d+) rows`).FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		sum += n
+	}
+	if got := lost.FindStringSubmatch(err.Error())[1]; got != strconv.FormatInt(sum, 10) {
+		t.Errorf("refusal counts %s rows, the plan lists %d", got, sum)
+	}
+	if strings.Contains(out, "rolled back") {
+		t.Errorf("refused down says it rolled back: %s", out)
+	}
+	unchanged("refused down")
+
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"migrate", "down", "--to", "abc"}, `--to: "abc" is not a migration version (digits, as migrate status lists them, or 0)`},
+		{[]string{"migrate", "down", "--to", "19990101000000"}, `unknown migration version "19990101000000" (loggraph migrate status lists them)`},
+		{[]string{"migrate", "status", "--yes"}, "--to and --yes are flags of migrate down"},
+		{[]string{"migrate", "up", "--to", "0"}, "--to and --yes are flags of migrate down"},
+		{[]string{"migrate", "down", "extra"}, "migrate takes one of up, down, status"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			_, err := cli(t, u, c.args...)
+			if _, ok := err.(usageError); !ok || err.Error() != c.msg {
+				t.Fatalf("got %v, want usage error %q", err, c.msg)
+			}
+			unchanged(strings.Join(c.args, " "))
+		})
+	}
+
+	out = mustCLI(t, u, "migrate", "down", "--to", "0", "--yes")
+	if strings.Count(out, "rolled back ") != len(status) {
+		t.Fatalf("down --to 0 --yes rolled back %d of %d:\n%s", strings.Count(out, "rolled back "), len(status), out)
+	}
 	var tables int
 	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'bun_%'").Scan(&tables); err != nil || tables != 0 {
-		t.Fatalf("down left %d tables (%v)", tables, err)
+		t.Fatalf("down --to 0 left %d tables (%v)", tables, err)
 	}
-	if out := mustCLI(t, u, "migrate", "up"); !strings.HasPrefix(out, "applied ") {
-		t.Fatalf("up: %s", out)
+	for _, l := range statusLines(t, u) {
+		if l[0] != "pending" {
+			t.Fatalf("after down --to 0: %q", l)
+		}
 	}
-	if out := mustCLI(t, u, "migrate"); out != "schema is up to date\n" {
-		t.Fatalf("second up: %s", out)
+	if out := mustCLI(t, u, "migrate", "down"); out != "nothing to roll back\n" {
+		t.Fatalf("down with nothing applied: %q", out)
 	}
+	mustCLI(t, u, "migrate", "up")
 }
 
 func TestUnreachableDatabaseIsOneLine(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -47,8 +48,12 @@ type serveConfig struct {
 	TokenCacheTTL    time.Duration // how long a token's principal is reused without a lookup; 0 = no cache
 	TokenCacheSize   int           // most principals cached
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
-	PprofAddr        string        // where net/http/pprof listens; empty = nowhere
-	GraphQL          graph.Config  // limits only; the resolver is wired in internal/app
+	StorageMetrics   time.Duration // how often the storage metrics are read; 0 = not exported
+	// RetentionInterval is how often retention runs (one server at a time); 0 = never.
+	RetentionInterval time.Duration
+	PprofAddr         string         // where net/http/pprof listens; empty = nowhere
+	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-Proto/Host are honoured
+	GraphQL           graph.Config   // limits only; the resolver is wired in internal/app
 	// RateLimits are the per-workspace rate limits and quotas (zero: none, as in
 	// the benchmarks); LimitsReload is how often overrides are reread.
 	RateLimits   limits.Config
@@ -101,6 +106,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most token principals cached, least recently used evicted first (env LOGGRAPH_TOKEN_CACHE_SIZE)")
 	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
+	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
+		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
+	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
+		"how often retention is applied (one server at a time, advisory-locked); it deletes nothing until a retention is set with loggraph retention set; 0 = never (env LOGGRAPH_RETENTION_INTERVAL)")
 	// GraphQL document limits (checked before parsing), caches, deadline, statements.
 	fs.IntVar(&cfg.GraphQL.MaxQueryBytes, "max-query-bytes", env.int("LOGGRAPH_MAX_QUERY_BYTES", graph.DefaultMaxQueryBytes),
 		"largest GraphQL query text, in bytes; -1 = off (env LOGGRAPH_MAX_QUERY_BYTES)")
@@ -124,6 +133,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most SQL statements one GraphQL query may run; -1 = off (env LOGGRAPH_MAX_QUERY_STATEMENTS)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("LOGGRAPH_PPROF_ADDR", ""),
 		"serve Go's profiles (net/http/pprof, /debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it publicly; empty = off (env LOGGRAPH_PPROF_ADDR)")
+	trustedProxies := fs.String("trusted-proxies", env.str("LOGGRAPH_TRUSTED_PROXIES", ""),
+		"comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host are honoured in absolute links (the Akinon shim's next/previous); empty = none (env LOGGRAPH_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	partitionOptions := addPartitionFlags(fs, env)
@@ -138,8 +149,14 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	cfg.DatabaseURL = *dbURL
+	if cfg.TrustedProxies, err = rest.ParseTrustedProxies(*trustedProxies); err != nil {
+		return usagef("--trusted-proxies: %v", err)
+	}
 	if cfg.IngestMaxAge <= 0 || cfg.IngestMaxFuture <= 0 {
 		return usagef("--ingest-max-age and --ingest-max-future must be positive durations, e.g. 43824h or 48h")
+	}
+	if cfg.RetentionInterval < 0 {
+		return usagef("--retention-interval must be 0 (never) or a positive duration, e.g. 1h")
 	}
 	if cfg.TokenCacheTTL < 0 || cfg.TokenCacheSize < 1 {
 		return usagef("--token-cache-ttl must be 0 (no cache) or a positive duration, e.g. 30s, and --token-cache-size at least 1")
@@ -187,7 +204,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 	// ctx (the server's signal context) ends.
 	a, err := app.New(ctx, d, log, app.Config{
 		REST: rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
-			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}},
+			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}, TrustedProxies: cfg.TrustedProxies},
 		GraphQL:         cfg.GraphQL,
 		ConcurrentReads: cfg.ConcurrentReads,
 		ReadSlotWait:    cfg.DBAcquireTimeout,
@@ -196,6 +213,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		RateLimits:      &cfg.RateLimits,
 		LimitsReload:    reload,
 		Partitions:      cfg.Partitions,
+		StorageMetrics:  cfg.StorageMetrics,
 	})
 	if err != nil {
 		d.Close()
@@ -265,6 +283,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	go keepPartitions(ctx, a.DB, a.Parts, log)
 	if cfg.AnalyzeInterval > 0 {
 		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)
+	}
+	if cfg.RetentionInterval > 0 {
+		go keepRetention(ctx, a.Lifecycle, cfg.RetentionInterval, log)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -342,6 +363,23 @@ func keepStatistics(ctx context.Context, d *db.DB, interval time.Duration, log *
 		done, err := db.KeepStatistics(ctx, d, db.StatsOptions{})
 		if len(done) > 0 {
 			log.Debug("analyzed", "tables", done)
+		}
+		return err
+	})
+}
+
+// keepRetention applies retention every interval (db.Lifecycle.ApplyRetention); a
+// run another server holds the lock for is skipped.
+func keepRetention(ctx context.Context, life *db.Lifecycle, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, log, "retention", func(time.Time) error {
+		rep, err := life.ApplyRetention(ctx, db.RetentionOptions{})
+		if errors.Is(err, db.ErrRetentionBusy) {
+			log.Debug("retention skipped: another server is running it")
+			return nil
+		}
+		if err == nil {
+			rows, bytes, parts := rep.Totals()
+			log.Info("retention applied", "rows", rows, "partitions", parts, "bytes", bytes)
 		}
 		return err
 	})

@@ -4,6 +4,7 @@ package migrations
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/uptrace/bun/migrate"
 )
@@ -22,3 +23,19 @@ func Load() (*migrate.Migrations, error) {
 
 // FS exposes the embedded files (tests hash them to name the template database).
 func FS() embed.FS { return sqlFiles }
+
+// DownSQL returns the text of the down migration of version (the name bun gives a
+// migration: the digits its files start with); "" when it has none.
+func DownSQL(version string) (string, error) {
+	for _, pattern := range []string{version + "_*.tx.down.sql", version + "_*.down.sql"} {
+		names, err := fs.Glob(sqlFiles, pattern)
+		if err != nil {
+			return "", err
+		}
+		if len(names) > 0 {
+			b, err := sqlFiles.ReadFile(names[0])
+			return string(b), err
+		}
+	}
+	return "", nil
+}

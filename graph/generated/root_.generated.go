@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	Workspace() WorkspaceResolver
 }
 
 type DirectiveRoot struct {
@@ -258,6 +259,13 @@ type ComplexityRoot struct {
 		P95 func(childComplexity int) int
 	}
 
+	DeleteLogsResult struct {
+		Bytes  func(childComplexity int) int
+		DryRun func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Rows   func(childComplexity int) int
+	}
+
 	Facet struct {
 		Field      func(childComplexity int) int
 		OtherCount func(childComplexity int) int
@@ -370,6 +378,12 @@ type ComplexityRoot struct {
 		Successes         func(childComplexity int) int
 	}
 
+	KindRetention struct {
+		Days   func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Source func(childComplexity int) int
+	}
+
 	LogConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -409,6 +423,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
+		DeleteLogs             func(childComplexity int, input model.DeleteLogsInput) int
 		IngestAPIReferenceLogs func(childComplexity int, logs []model.APIReferenceLogInput) int
 		IngestAPIRequestLogs   func(childComplexity int, logs []model.APIRequestLogInput) int
 		IngestActionLogs       func(childComplexity int, logs []model.ActionLogInput) int
@@ -480,6 +495,7 @@ type ComplexityRoot struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Retention func(childComplexity int) int
 		Slug      func(childComplexity int) int
 	}
 }
@@ -1368,6 +1384,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DelayStats.P95(childComplexity), true
 
+	case "DeleteLogsResult.bytes":
+		if e.ComplexityRoot.DeleteLogsResult.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteLogsResult.Bytes(childComplexity), true
+	case "DeleteLogsResult.dryRun":
+		if e.ComplexityRoot.DeleteLogsResult.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteLogsResult.DryRun(childComplexity), true
+	case "DeleteLogsResult.kind":
+		if e.ComplexityRoot.DeleteLogsResult.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteLogsResult.Kind(childComplexity), true
+	case "DeleteLogsResult.rows":
+		if e.ComplexityRoot.DeleteLogsResult.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteLogsResult.Rows(childComplexity), true
+
 	case "Facet.field":
 		if e.ComplexityRoot.Facet.Field == nil {
 			break
@@ -1783,6 +1824,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntegrationStatsRow.Successes(childComplexity), true
 
+	case "KindRetention.days":
+		if e.ComplexityRoot.KindRetention.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KindRetention.Days(childComplexity), true
+	case "KindRetention.kind":
+		if e.ComplexityRoot.KindRetention.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KindRetention.Kind(childComplexity), true
+	case "KindRetention.source":
+		if e.ComplexityRoot.KindRetention.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KindRetention.Source(childComplexity), true
+
 	case "LogConnection.edges":
 		if e.ComplexityRoot.LogConnection.Edges == nil {
 			break
@@ -1914,6 +1974,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.deleteLogs":
+		if e.ComplexityRoot.Mutation.DeleteLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLogs(childComplexity, args["input"].(model.DeleteLogsInput)), true
 	case "Mutation.ingestApiReferenceLogs":
 		if e.ComplexityRoot.Mutation.IngestAPIReferenceLogs == nil {
 			break
@@ -2335,6 +2406,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workspace.Name(childComplexity), true
+	case "Workspace.retention":
+		if e.ComplexityRoot.Workspace.Retention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.Retention(childComplexity), true
 	case "Workspace.slug":
 		if e.ComplexityRoot.Workspace.Slug == nil {
 			break
@@ -2361,6 +2438,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AppLogFilter", ec.unmarshalInputAppLogFilter),
 			graphql.NewInputUnmarshaler("AppLogInput", ec.unmarshalInputAppLogInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
+			graphql.NewInputUnmarshaler("DeleteLogsInput", ec.unmarshalInputDeleteLogsInput),
 			graphql.NewInputUnmarshaler("ImportIssueInput", ec.unmarshalInputImportIssueInput),
 			graphql.NewInputUnmarshaler("IntegrationLogFilter", ec.unmarshalInputIntegrationLogFilter),
 			graphql.NewInputUnmarshaler("IntegrationLogInput", ec.unmarshalInputIntegrationLogInput),
@@ -4134,6 +4212,78 @@ type LogTailEvent {
   dropped: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/lifecycle.graphqls", Input: `# Data lifecycle: how long logs are kept, and deleting them.
+
+extend type Mutation {
+  """
+  Delete the logs of one kind that a filter matches (admin only), e.g. for a data-subject request. Run it with
+  ` + "`" + `dryRun: true` + "`" + ` first: it counts the logs and deletes nothing. The filter is the kind's own, as its reads take it
+  (an empty filter matches every log of the kind). Logs go in batches; totals never count a deleted log.
+  """
+  deleteLogs("The kind, its filter and whether to only count." input: DeleteLogsInput!): DeleteLogsResult!
+}
+
+extend type Workspace {
+  "How long the workspace's logs are kept, per kind, in model order (set with ` + "`" + `loggraph retention set` + "`" + `)."
+  retention: [KindRetention!]!
+}
+
+"""
+Where a workspace's retention of a kind comes from.
+"""
+enum RetentionSource {
+  "The server-wide default of the kind."
+  DEFAULT
+  "The workspace's own override."
+  OVERRIDE
+}
+
+"""
+The retention of one kind of log.
+"""
+type KindRetention {
+  "The kind of log."
+  kind: LogKind!
+  "Days kept: logs from UTC midnight this many days before today's stay. Null: kept forever."
+  days: Int
+  "Whether this is the server default or the workspace's override."
+  source: RetentionSource!
+}
+
+"""
+Input of deleteLogs: the kind and the filter of that kind (set only the field named after the kind).
+"""
+input DeleteLogsInput {
+  "The kind of logs to delete."
+  kind: LogKind!
+  "The filter when kind is APP."
+  app: AppLogFilter
+  "The filter when kind is API_REQUEST."
+  apiRequest: ApiRequestLogFilter
+  "The filter when kind is INTEGRATION."
+  integration: IntegrationLogFilter
+  "The filter when kind is ACTION."
+  action: ActionLogFilter
+  "The filter when kind is API_REFERENCE."
+  apiReference: ApiReferenceLogFilter
+  "true: count the matching logs and delete nothing."
+  dryRun: Boolean!
+}
+
+"""
+What deleteLogs deleted or, with dryRun, would delete.
+"""
+type DeleteLogsResult {
+  "The kind of logs."
+  kind: LogKind!
+  "Whether this was only a count."
+  dryRun: Boolean!
+  "Logs deleted (or matching, with dryRun)."
+  rows: Int!
+  "Bytes of the deleted rows (0 with dryRun); vacuum makes their space reusable."
+  bytes: Float!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4579,6 +4729,20 @@ func (ec *executionContext) childFields_DelayStats(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type DelayStats", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteLogsResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_DeleteLogsResult_kind(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_DeleteLogsResult_dryRun(ctx, field)
+	case "rows":
+		return ec.fieldContext_DeleteLogsResult_rows(ctx, field)
+	case "bytes":
+		return ec.fieldContext_DeleteLogsResult_bytes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteLogsResult", field.Name)
+}
+
 func (ec *executionContext) childFields_Facet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "field":
@@ -4803,6 +4967,18 @@ func (ec *executionContext) childFields_IntegrationStatsRow(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type IntegrationStatsRow", field.Name)
 }
 
+func (ec *executionContext) childFields_KindRetention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_KindRetention_kind(ctx, field)
+	case "days":
+		return ec.fieldContext_KindRetention_days(ctx, field)
+	case "source":
+		return ec.fieldContext_KindRetention_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KindRetention", field.Name)
+}
+
 func (ec *executionContext) childFields_LogConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -4949,6 +5125,8 @@ func (ec *executionContext) childFields_Workspace(ctx context.Context, field gra
 		return ec.fieldContext_Workspace_name(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Workspace_createdAt(ctx, field)
+	case "retention":
+		return ec.fieldContext_Workspace_retention(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Workspace", field.Name)
 }

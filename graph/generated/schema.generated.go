@@ -27,6 +27,7 @@ type MutationResolver interface {
 	IngestIntegrationLogs(ctx context.Context, logs []model.IntegrationLogInput) (*model.IngestResult, error)
 	IngestActionLogs(ctx context.Context, logs []model.ActionLogInput) (*model.IngestResult, error)
 	IngestAPIReferenceLogs(ctx context.Context, logs []model.APIReferenceLogInput) (*model.IngestResult, error)
+	DeleteLogs(ctx context.Context, input model.DeleteLogsInput) (*model.DeleteLogsResult, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Principal, error)
@@ -65,6 +66,20 @@ func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateAPITokenInput, error) {
 			return ec.unmarshalNCreateApiTokenInput2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐCreateAPITokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteLogs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteLogsInput, error) {
+			return ec.unmarshalNDeleteLogsInput2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐDeleteLogsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1171,6 +1186,50 @@ func (ec *executionContext) fieldContext_Mutation_ingestApiReferenceLogs(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_deleteLogs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLogs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLogs(ctx, fc.Args["input"].(model.DeleteLogsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteLogsResult) graphql.Marshaler {
+			return ec.marshalNDeleteLogsResult2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐDeleteLogsResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLogs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteLogsResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2267,6 +2326,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "ingestApiReferenceLogs":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_ingestApiReferenceLogs(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLogs":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLogs(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

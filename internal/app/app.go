@@ -49,6 +49,9 @@ type Config struct {
 	// Partitions is the granularity of the partitions ingest and upkeep create
 	// (zero fields: db's defaults).
 	Partitions db.PartitionOptions
+	// StorageMetrics, if positive, is how often the storage metrics (rows and bytes
+	// per kind and workspace, partitions) are read for /metrics; zero: not exported.
+	StorageMetrics time.Duration
 }
 
 // App is the wired server.
@@ -67,6 +70,9 @@ type App struct {
 	Limiter *limits.Limiter
 	// Revocations ends the websockets of revoked tokens (nil if Configure removed it).
 	Revocations *graph.Revocations
+	// Lifecycle applies retention and deletes logs and workspaces (its counters
+	// feed the metrics).
+	Lifecycle *db.Lifecycle
 	// ShuttingDown, once set, makes /readyz answer 503 while the server drains.
 	ShuttingDown *atomic.Bool
 
@@ -92,6 +98,11 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	a.stops = append(a.stops, a.Tail.Start(ctx))
 	metrics.WatchTail(a.Tail)
 	metrics.WatchTokens(a.Tokens)
+	if cfg.StorageMetrics > 0 {
+		a.run(ctx, func(ctx context.Context) { metrics.KeepStorage(ctx, d, cfg.StorageMetrics, log) })
+	}
+	a.Lifecycle = db.NewLifecycle(d)
+	metrics.Registry.MustRegister(a.Lifecycle.Collector())
 	if cfg.RateLimits != nil {
 		lc := *cfg.RateLimits
 		refused := lc.Refused
@@ -114,7 +125,8 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 		}
 	}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: a.Tokens, IngestLimits: cfg.REST.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter}
+		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter,
+		Lifecycle: a.Lifecycle}
 	gcfg := cfg.GraphQL
 	gcfg.Resolver, gcfg.Log, gcfg.ReadSlots = resolver, log, slots
 	// Revoking a token on any server ends its websockets on this one (NOTIFY, plus a

@@ -80,6 +80,8 @@ type Options struct {
 	RateLimits *limits.Config
 	// TokenCache is the principal cache (a zero TTL: serve's default; negative: none).
 	TokenCache db.TokenCacheOptions
+	// StorageMetrics, if positive, exports the storage metrics, read this often.
+	StorageMetrics time.Duration
 }
 
 // NewEnv starts a server over a fresh database as configured.
@@ -126,7 +128,8 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	}
 	// Stopped (tail hub, revocation listener) before the database closes.
 	a, err := app.New(context.Background(), d, log, app.Config{REST: o.Limits, ConcurrentReads: o.ConcurrentReads,
-		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure, TokenCache: o.TokenCache})
+		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure, TokenCache: o.TokenCache,
+		StorageMetrics: o.StorageMetrics})
 	if err != nil {
 		t.Fatal(err)
 	}

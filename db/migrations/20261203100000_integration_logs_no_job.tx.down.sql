@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS integration_logs_no_job_idx;

@@ -1,0 +1,216 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// RollupSlot is the width of a log_rollups slot. Every UTC offset in use is a whole
+// number of quarter hours, so a slot lies within one bucket of any time zone's wall
+// clock whose width is a multiple of it.
+const RollupSlot = 15 * time.Minute
+
+// slotOf is the start of the UTC slot holding t.
+func slotOf(t time.Time) time.Time { return t.UTC().Truncate(RollupSlot) }
+
+// rollupRows are the batch's stored records counted per slot, severity and source,
+// as the parallel arrays the ingest statement unnests (in a stable order).
+func (w *batchWriter) rollupRows(keep []int) (slots []time.Time, sevs []int16, sources []string, counts []int64) {
+	type key struct {
+		slot   int64
+		sev    int16
+		source string
+	}
+	sourceAt := kindOf(w.kind).sourceAt
+	n := map[key]int64{}
+	for _, i := range keep {
+		l, _ := w.logAt(i)
+		n[key{slotOf(l.Time()).Unix(), int16(l.Severity()), sourceAt(w, i)}]++
+	}
+	keys := make([]key, 0, len(n))
+	for k := range n {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), strings.Compare(a.source, b.source))
+	})
+	for _, k := range keys {
+		slots, sevs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev)
+		sources, counts = append(sources, k.source), append(counts, n[k])
+	}
+	return slots, sevs, sources, counts
+}
+
+// logFilterRollup classifies every field of model.LogFilter: "" when log_rollups can
+// answer a filter that sets it (its dimensions are the kind, the slot and the
+// severity, source), else the field's GraphQL name, which only the rows can answer.
+// TestLogFilterRollupFields fails when a field is missing here, so a new filter field
+// cannot silently be ignored by the rollup.
+var logFilterRollup = map[string]string{
+	"Kinds": "", "Time": "", "Severities": "", "MinSeverity": "",
+	"Sources": "", "Search": "search", "TraceIDs": "traceIds",
+}
+
+// rollupRefusal names the first set field of f that log_rollups cannot answer ("" when
+// the rollup can serve f).
+func rollupRefusal(f *model.LogFilter) string {
+	if f == nil {
+		return ""
+	}
+	v := reflect.ValueOf(f).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name := t.Field(i).Name
+		gql, known := logFilterRollup[name]
+		if !known {
+			gql = name
+		}
+		if gql != "" && isSet(v.Field(i)) {
+			return gql
+		}
+	}
+	return ""
+}
+
+// rollupSpan is the part of a histogram's window that log_rollups answers: the whole
+// slots [lo, hi). ok is false when the rollup cannot answer the histogram at all (a
+// bucket width that is not a whole number of slots, a time zone whose offset is not
+// a whole number of quarter hours somewhere in the window, or no whole slot).
+func (h HistogramSpec) rollupSpan() (lo, hi time.Time, ok bool) {
+	if h.Interval%RollupSlot != 0 {
+		return lo, hi, false
+	}
+	if lo, hi, ok = wholeSlots(h.From, h.To); !ok {
+		return lo, hi, false
+	}
+	if h.Location != nil && !quarterHourZones(h.Location, lo, hi) {
+		return lo, hi, false
+	}
+	return lo, hi, true
+}
+
+// wholeSlots is the span of the whole slots of [from, to): [lo, hi), ok when there is
+// at least one.
+func wholeSlots(from, to time.Time) (lo, hi time.Time, ok bool) {
+	lo, hi = slotOf(from), slotOf(to)
+	if lo.Before(from) {
+		lo = lo.Add(RollupSlot)
+	}
+	return lo, hi, lo.Before(hi)
+}
+
+// quarterHourZones reports whether every offset loc uses in [from, to) is a whole
+// number of quarter hours and changes only on a slot boundary: then each slot lies
+// within one wall-clock bucket (local mean times of the 19th century are not).
+func quarterHourZones(loc *time.Location, from, to time.Time) bool {
+	for t := from.In(loc); t.Before(to); {
+		if _, offset := t.Zone(); offset%int(RollupSlot/time.Second) != 0 {
+			return false
+		}
+		_, end := t.ZoneBounds()
+		if end.IsZero() || !end.Before(to) { // the zone lasts past the window
+			return true
+		}
+		if !slotOf(end).Equal(end) {
+			return false
+		}
+		t = end
+	}
+	return true
+}
+
+// rollupWhere restricts q, over log_rollups AS r, to kind k's slots of [lo, hi) of
+// workspace ws that filter f keeps (f's fields are those rollupRefusal accepts).
+func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
+	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
+	if f == nil {
+		return
+	}
+	if len(f.Severities) > 0 {
+		q.Where("r.severity IN (?)", bun.List(f.Severities))
+	}
+	if f.MinSeverity != nil {
+		q.Where("r.severity >= ?", *f.MinSeverity)
+	}
+	if len(f.Sources) > 0 {
+		kindOf(k).whereRollupSource(q, ws, f.Sources)
+	}
+}
+
+// RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws
+// whose log_rollups sum differs from a fresh count of the rows: 0 when the rollups are
+// exact, as ingest, retention and deletion keep them.
+func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
+	total := 0
+	for _, k := range model.AllKinds {
+		ki := kindOf(k)
+		var n int
+		err := d.Pool.QueryRow(ctx, fmt.Sprintf(`
+			SELECT count(*) FROM (
+				SELECT date_bin('15 minutes', %[1]s, 'epoch') AS slot, %[2]s AS severity, %[3]s::text AS source, count(*) AS n
+				FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 2, 3
+			) raw FULL JOIN (
+				SELECT slot, severity, source, sum(n) AS n FROM log_rollups
+				WHERE workspace_id = $1 AND kind = $2 GROUP BY 1, 2, 3 HAVING sum(n) <> 0
+			) r USING (slot, severity, source)
+			WHERE raw.n IS DISTINCT FROM r.n`,
+			pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{ki.severity}.Sanitize(),
+			pgx.Identifier{ki.source}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize()), ws, string(k)).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("compare rollups of %s: %w", k.Table(), err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// AnalyticsPlan says how one analytic was answered: from log_rollups (with raw rows
+// for the partial slots at the window's edges) or from the rows, and why.
+type AnalyticsPlan struct {
+	// Query names the analytic (histogram).
+	Query string `json:"query"`
+	// Rollup is true when whole slots came from log_rollups.
+	Rollup bool `json:"rollup"`
+	// Reason says why the rows were read instead (empty when Rollup).
+	Reason string `json:"reason,omitempty"`
+}
+
+type analyticsPlansKey struct{}
+
+// analyticsPlans collects the plans of one response.
+type analyticsPlans struct {
+	mu    sync.Mutex
+	plans []AnalyticsPlan
+}
+
+// WithAnalyticsPlans returns ctx collecting the plans of the analytics run with it,
+// and a function that returns them (nil when none ran).
+func WithAnalyticsPlans(ctx context.Context) (context.Context, func() []AnalyticsPlan) {
+	p := new(analyticsPlans)
+	return context.WithValue(ctx, analyticsPlansKey{}, p), func() []AnalyticsPlan {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Clone(p.plans)
+	}
+}
+
+// noteAnalyticsPlan records p in ctx's collector, if any.
+func noteAnalyticsPlan(ctx context.Context, p AnalyticsPlan) {
+	if c, _ := ctx.Value(analyticsPlansKey{}).(*analyticsPlans); c != nil {
+		c.mu.Lock()
+		c.plans = append(c.plans, p)
+		c.mu.Unlock()
+	}
+}
