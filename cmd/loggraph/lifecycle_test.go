@@ -14,7 +14,7 @@ import (
 func TestRetentionCommands(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "2000", "--days", "10", "--daily-partition-days", "12")
+	mustCLI(t, u, "seed", "--workspace", "acme", "--create", "--rows", "2000", "--days", "10", "--daily-partition-days", "12")
 	mustCLI(t, u, "workspace", "create", "other")
 	out := mustCLI(t, u, "retention", "show")
 	if !strings.Contains(out, "app            forever  server default") || !strings.Contains(out, "last retention run: none") {
@@ -72,7 +72,7 @@ func TestRetentionCommands(t *testing.T) {
 // answer deletes nothing); with it the workspace goes and list no longer shows it.
 func TestWorkspaceDeleteCommand(t *testing.T) { // not parallel: it replaces stdin
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "500")
+	mustCLI(t, u, "seed", "--workspace", "acme", "--create", "--rows", "500")
 	mustCLI(t, u, "workspace", "create", "other")
 	saved := stdin
 	defer func() { stdin = saved }()
@@ -104,7 +104,7 @@ func TestWorkspaceDeleteCommand(t *testing.T) { // not parallel: it replaces std
 func TestLogsDeleteCommand(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "3000")
+	mustCLI(t, u, "seed", "--workspace", "acme", "--create", "--rows", "3000")
 	bad := []struct {
 		name string
 		args []string

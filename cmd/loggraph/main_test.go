@@ -160,7 +160,7 @@ func TestMigrateDownOneAtATime(t *testing.T) {
 func TestMigrateDownRefusesToDropRows(t *testing.T) {
 	t.Parallel()
 	u := dbtest.NewURL(t)
-	mustCLI(t, u, "seed", "--workspace", "acme", "--rows", "200", "--days", "1")
+	mustCLI(t, u, "seed", "--workspace", "acme", "--create", "--rows", "200", "--days", "1")
 	conn, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
