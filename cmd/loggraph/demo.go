@@ -56,56 +56,57 @@ func setUpDemo(ctx context.Context, a *app.App, rows int, tokenFile string, stdo
 	ws, err := wss.Create(ctx, demoSlug, "Demo")
 	now := time.Now()
 	created := err == nil
+	seed := db.SeedOptions{Rows: rows, Days: demoSeedDays, Now: now}
 	switch {
 	case created:
 		fmt.Fprintf(stdout, "demo: creating workspace %q with %d sample logs of all five kinds...\n", demoSlug, rows)
-		if _, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, db.SeedOptions{Rows: rows, Days: demoSeedDays, Now: now}); err != nil {
-			return "", err
-		}
 	case errors.Is(err, db.ErrWorkspaceExists):
 		// Two servers starting at once: the loser finds the winner's workspace.
 		if ws, err = wss.BySlug(ctx, demoSlug); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(stdout, "demo: workspace %q already exists; keeping its data\n", demoSlug)
-		if err := topUpDemo(ctx, a, ws.ID, rows, now, stdout); err != nil {
+		// Measured before the examples' records of the last hour are added.
+		if seed, err = demoTopUp(ctx, a, ws.ID, rows, now, stdout); err != nil {
 			return "", err
 		}
 	default:
 		return "", err
 	}
-	added, err := addDemoExamples(ctx, a, ws.ID, now, created)
-	if err != nil {
+	// The examples' records go first: the action log id they name (105) is then
+	// stored before the sample logs take the workspace's next action ids.
+	if err := addDemoExamples(ctx, a, ws.ID, now, created, stdout); err != nil {
 		return "", fmt.Errorf("the README examples' records: %w", err)
 	}
-	if added > 0 {
-		fmt.Fprintf(stdout, "demo: added %d records the README's examples ask for\n", added)
+	if seed.Rows > 0 {
+		if _, err := db.Seed(ctx, a.DB, a.Parts, ws.ID, seed); err != nil {
+			return "", err
+		}
 	}
 	return demoToken(ctx, a, ws.ID, tokenFile, stdout)
 }
 
-// topUpDemo seeds fresh synthetic logs when the demo's newest log is older than
-// demoFresh: up to demoSeedDays days of them, as many per day as a new demo gets.
-func topUpDemo(ctx context.Context, a *app.App, ws uuid.UUID, rows int, now time.Time, stdout io.Writer) error {
+// demoTopUp says what fresh synthetic logs an existing demo gets: none while its
+// newest log is at most demoFresh old, else up to demoSeedDays days of them, as many
+// per day as a new demo gets.
+func demoTopUp(ctx context.Context, a *app.App, ws uuid.UUID, rows int, now time.Time, stdout io.Writer) (db.SeedOptions, error) {
 	logs, _, err := db.NewLogStore(a.DB.Bun).Logs(ctx, ws, &model.LogFilter{}, model.Page{Limit: 1})
 	if err != nil {
-		return err
+		return db.SeedOptions{}, err
 	}
 	why, days := "it has no logs", demoSeedDays
 	if len(logs) > 0 {
 		age := now.Sub(logs[0].Time())
 		if age <= demoFresh {
-			return nil
+			return db.SeedOptions{}, nil
 		}
 		why, days = fmt.Sprintf("its newest log is %s old", age.Round(time.Minute)), min(demoSeedDays, int(age/(24*time.Hour))+1)
 	}
 	n := rows * days / demoSeedDays
-	if n == 0 {
-		return nil
+	if n > 0 {
+		fmt.Fprintf(stdout, "demo: %s; adding %d sample logs over the last %d day(s)...\n", why, n, days)
 	}
-	fmt.Fprintf(stdout, "demo: %s; adding %d sample logs over the last %d day(s)...\n", why, n, days)
-	_, err = db.Seed(ctx, a.DB, a.Parts, ws, db.SeedOptions{Rows: n, Days: days, Now: now, Seed: now.UnixNano()})
-	return err
+	return db.SeedOptions{Rows: n, Days: days, Now: now, Seed: now.UnixNano()}, nil
 }
 
 // demoExample is one line of demo_examples.ndjson.
@@ -115,10 +116,12 @@ type demoExample struct {
 	Record json.RawMessage `json:"record"`
 }
 
-// addDemoExamples ingests the records of demoExamples: those with an id on every
-// start (a record already stored is a duplicate, not added again), those with "ago"
-// when the demo is new or has none in the last hour. It returns how many were added.
-func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Time, created bool) (int, error) {
+// addDemoExamples ingests the records of demoExamples, one batch per kind, and says
+// how many were added: those with an id on every start (a record already stored is a
+// duplicate, not added again), those with "ago" when the demo is new or has none in
+// the last hour. A batch that contradicts the demo's data (a demo made by an older
+// version, whose sample logs took an id the examples name) is reported and skipped.
+func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Time, created bool, stdout io.Writer) error {
 	recent := created
 	if !recent {
 		// The first list example: a WARN or worse "timeout" of the last hour.
@@ -126,7 +129,7 @@ func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Tim
 		logs, _, err := db.NewLogStore(a.DB.Bun).Logs(ctx, ws, &model.LogFilter{
 			Time: &model.TimeRange{From: &from}, MinSeverity: &warn, Search: &search}, model.Page{Limit: 1})
 		if err != nil {
-			return 0, err
+			return err
 		}
 		recent = len(logs) == 0
 	}
@@ -136,11 +139,11 @@ func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Tim
 	for line := 1; sc.Scan(); line++ {
 		var ex demoExample
 		if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
-			return 0, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 		kind, ok := model.KindFromRoute(ex.Kind)
 		if !ok {
-			return 0, fmt.Errorf("line %d: unknown kind %q", line, ex.Kind)
+			return fmt.Errorf("line %d: unknown kind %q", line, ex.Kind)
 		}
 		rec := ex.Record
 		if ex.Ago != "" {
@@ -149,15 +152,15 @@ func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Tim
 			}
 			ago, err := time.ParseDuration(ex.Ago)
 			if err != nil {
-				return 0, fmt.Errorf("line %d: %w", line, err)
+				return fmt.Errorf("line %d: %w", line, err)
 			}
 			var fields map[string]json.RawMessage
 			if err := json.Unmarshal(rec, &fields); err != nil {
-				return 0, fmt.Errorf("line %d: %w", line, err)
+				return fmt.Errorf("line %d: %w", line, err)
 			}
 			fields[kind.TimeColumn()], _ = json.Marshal(now.Add(-ago).UTC().Format(time.RFC3339Nano))
 			if rec, err = json.Marshal(fields); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		if bodies[kind] == nil {
@@ -168,22 +171,29 @@ func addDemoExamples(ctx context.Context, a *app.App, ws uuid.UUID, now time.Tim
 		bodies[kind].WriteByte('\n')
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	store := db.NewIngestStore(a.DB.IngestDB(), a.Parts)
 	added := 0
 	for _, kind := range order {
 		batch, err := model.DecodeBatch(kind, bodies[kind], now, model.IngestLimits{})
 		if err != nil {
-			return added, fmt.Errorf("%s: %w", kind.Route(), err)
+			return fmt.Errorf("%s: %w", kind.Route(), err)
 		}
 		res, err := store.Ingest(ctx, ws, batch)
-		if err != nil {
-			return added, fmt.Errorf("%s: %w", kind.Route(), err)
+		var bad *model.BatchError
+		switch {
+		case errors.As(err, &bad):
+			fmt.Fprintf(stdout, "demo: the README examples' %s records were not added: %v (delete the demo workspace to make it again)\n", kind.Route(), err)
+		case err != nil:
+			return fmt.Errorf("%s: %w", kind.Route(), err)
 		}
 		added += res.Accepted
 	}
-	return added, nil
+	if added > 0 {
+		fmt.Fprintf(stdout, "demo: added %d records the README's examples ask for\n", added)
+	}
+	return nil
 }
 
 // demoToken returns the admin token kept in tokenFile when it still opens the demo
