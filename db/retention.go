@@ -286,18 +286,27 @@ func (l *Lifecycle) retainKind(ctx context.Context, k model.LogKind, cuts []cuto
 			dropBefore = &at
 		}
 	}
+	// floor: the rows before it were all in the partitions dropped (the run of
+	// droppable partitions from the oldest on); the rows left start there.
+	var floor *time.Time
 	if dropBefore != nil {
 		spans, err := listSpans(ctx, l.db.Pool, k.Table())
 		if err != nil {
 			return err
 		}
+		prefix := true
 		for _, s := range spans {
 			// Only partitions ending at a UTC midnight: log_counts rows are per day.
 			if s.to.After(*dropBefore) || !s.to.Equal(s.to.Truncate(day)) {
+				prefix = false
 				continue
 			}
 			if err := l.dropPartition(ctx, k, s, o.DryRun, kd); err != nil {
 				return err
+			}
+			if prefix {
+				to := s.to
+				floor = &to
 			}
 		}
 	}
@@ -305,10 +314,10 @@ func (l *Lifecycle) retainKind(ctx context.Context, k model.LogKind, cuts []cuto
 		if c.at == nil {
 			continue
 		}
-		window := &model.TimeRange{From: dropBefore, To: c.at}
-		if dropBefore != nil && !dropBefore.Before(*c.at) {
+		if floor != nil && !floor.Before(*c.at) {
 			continue // the dropped partitions held all of it
 		}
+		window := &model.TimeRange{From: floor, To: c.at}
 		if o.DryRun {
 			n, err := l.logs.Count(ctx, c.ws, k, filterWithTime(k, window))
 			if err != nil {

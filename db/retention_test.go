@@ -406,3 +406,54 @@ func TestRetentionDuringIngestAndReads(t *testing.T) {
 	}
 	e.checkTotals(t, ws)
 }
+
+// TestRetentionCoarsePartitions: rows older than the daily range share monthly
+// partitions that end after the cutoff: none is dropped, and the rows before the
+// cutoff in them are deleted all the same, with their counts.
+func TestRetentionCoarsePartitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	now := time.Now().UTC()
+	parts := db.NewPartitionsWith(d, db.PartitionOptions{DailyDays: 2})
+	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Seed(ctx, d, parts, ws.ID, db.SeedOptions{Rows: 3000, Days: 40, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	e := &lifecycleEnv{d: d, parts: parts, life: db.NewLifecycle(d), now: now, ws: map[string]uuid.UUID{"acme": ws.ID}}
+	// The cutoff falls inside the monthly partition before the daily range (which
+	// starts two days ago): from the 3rd of the month on, 3 days back is in it.
+	const keep = 3
+	cutoff := now.Truncate(24*time.Hour).AddDate(0, 0, -keep)
+	for _, k := range model.AllKinds {
+		if err := e.life.SetDefaultRetention(ctx, k, intp(keep)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kept, old int
+	for _, k := range model.AllKinds {
+		kept += e.rows(t, ws.ID, k, nil) - e.rows(t, ws.ID, k, &cutoff)
+		old += e.rows(t, ws.ID, k, &cutoff)
+	}
+	rep, err := e.life.ApplyRetention(ctx, db.RetentionOptions{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, _ := rep.Totals(); int(rows) != old {
+		t.Fatalf("deleted %d rows, want %d", rows, old)
+	}
+	left := 0
+	for _, k := range model.AllKinds {
+		if n := e.rows(t, ws.ID, k, &cutoff); n != 0 {
+			t.Errorf("%s: %d rows before the cutoff remain", k, n)
+		}
+		left += e.rows(t, ws.ID, k, nil)
+	}
+	if left != kept {
+		t.Fatalf("%d rows left, want %d", left, kept)
+	}
+	e.checkTotals(t, ws.ID)
+}

@@ -56,9 +56,13 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	fs.IntVar(&load.batch, "load-batch", 500, "rows per ingest batch (bench load)")
 	fs.IntVar(&load.readers, "readers", 16, "concurrent GraphQL readers (bench load)")
 	fs.IntVar(&load.subscribers, "subscribers", 20, "logTail subscribers (bench load)")
+	retentionRows := fs.Int("retention-rows", 10_000_000, "rows seeded over 30 days into a fresh workspace (bench retention)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 1 && pos[0] == "retention" {
+		return cmdBenchRetention(ctx, *dbURL, *retentionRows, load.round, stdout)
 	}
 	if len(pos) == 1 && pos[0] == "read" {
 		return cmdBenchRead(ctx, *dbURL, *readRows, *requests, stdout)
@@ -77,7 +81,7 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return cmdBenchShims(ctx, *dbURL, *readRows, *requests, *exportRows, stdout)
 	}
 	if len(pos) != 1 || pos[0] != "ingest" {
-		return usagef("usage: loggraph bench ingest|read|shims|analytics|load|storage [flags]")
+		return usagef("usage: loggraph bench ingest|read|shims|analytics|load|storage|retention [flags]")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("bench needs psql on PATH for the raw \\copy baseline: %w", err)

@@ -56,6 +56,7 @@ type loadRound struct {
 
 	ingestRows  int
 	ingest429   int
+	ingestMs    []float64 // acknowledged ingest requests' latency
 	readMs      []float64
 	tailLagMs   []float64 // from the row's sending (its timestamp) to its arrival
 	tailAckMs   []float64 // from its batch's acknowledgment (commit) to its arrival; 0 if it came first
@@ -337,6 +338,7 @@ func loadIngester(ctx context.Context, c *http.Client, base, token string, size 
 		finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		for {
 			r := cur()
+			start := time.Now()
 			req, _ := http.NewRequestWithContext(finish, http.MethodPost, base+"/v1/ingest/app", bytes.NewReader(body.Bytes()))
 			req.Header.Set("Authorization", "Bearer "+token)
 			req.Header.Set("Content-Type", "application/x-ndjson")
@@ -357,7 +359,8 @@ func loadIngester(ctx context.Context, c *http.Client, base, token string, size 
 				// The batch's rows share its timestamp: the subscribers find the batch's
 				// acknowledgment by it.
 				acks.Store(now.UnixNano(), time.Now())
-				r.add(func(r *loadRound) { r.ingestRows += res.Accepted })
+				elapsed := ms(time.Since(start))
+				r.add(func(r *loadRound) { r.ingestRows, r.ingestMs = r.ingestRows+res.Accepted, append(r.ingestMs, elapsed) })
 				break
 			}
 			if resp.StatusCode >= 500 {

@@ -78,6 +78,8 @@ Usage:
   loggraph bench shims [flags]                      REST shim first pages and streamed exports
   loggraph bench analytics [flags]                  histograms, facets, stats and patterns
   loggraph bench storage [--storage-rows N]         bytes per row on disk per kind, against raw NDJSON
+  loggraph bench load [flags]                       a mixed load with a hostile client
+  loggraph bench retention [flags]                  a retention run under ingest and reads, against a calm phase
 
 Every command takes --database-url (env DATABASE_URL, default ` + db.DefaultURL + `).
 Run 'loggraph COMMAND -h' for a command's flags.
