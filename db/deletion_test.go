@@ -102,6 +102,10 @@ func TestDeleteWorkspace(t *testing.T) {
 	if len(list) != 2 || list[0].Slug != "doomed" || list[0].DeletingSince == nil || list[1].DeletingSince != nil {
 		t.Fatalf("workspaces after the interruption: %+v", list)
 	}
+	// While it is being deleted it takes no new token (nothing new may arrive).
+	if _, _, err := tokens.Create(ctx, doomed, "late", model.RoleIngest); !errors.Is(err, db.ErrWorkspaceDeleting) {
+		t.Fatalf("a token for a workspace being deleted: %v", err)
+	}
 	mid := rowsOfWorkspace(t, e.d, doomed)
 	if mid["app_logs"] != before["app_logs"]-50 {
 		t.Fatalf("after one batch: %d app logs, want %d", mid["app_logs"], before["app_logs"]-50)

@@ -102,11 +102,27 @@ func (s *TokenStore) Create(ctx context.Context, ws uuid.UUID, name string, role
 	}
 	t := &model.APIToken{WorkspaceID: ws, ID: id, Name: name, Role: role, Hash: hashToken(text),
 		Hint: text[:len(text)-39] + "…" + text[len(text)-4:]}
-	if _, err := s.db.NewInsert().Model(t).Returning("created_at").Exec(ctx); err != nil {
+	// A workspace being deleted takes no new token: the share lock waits for a
+	// deletion marking it meanwhile (which then revokes every token it finds) and is
+	// refused by one already marked.
+	var created []time.Time
+	err = s.db.NewRaw(`INSERT INTO api_tokens (workspace_id, id, name, role, token_hash, token_hint)
+		SELECT ?, ?, ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = ? AND deleting_since IS NULL FOR SHARE)
+		RETURNING created_at`, ws, id, name, role, t.Hash, t.Hint, ws).Scan(ctx, &created)
+	if err != nil {
 		return nil, "", fmt.Errorf("create token: %w", err)
 	}
+	if len(created) == 0 {
+		return nil, "", ErrWorkspaceDeleting
+	}
+	t.CreatedAt = created[0]
 	return t, text, nil
 }
+
+// ErrWorkspaceDeleting refuses a new token for a workspace that is being deleted (or
+// does not exist): an input error, which every surface answers with its 4xx.
+var ErrWorkspaceDeleting = model.InputErrorf("the workspace is being deleted; it takes no new token")
 
 // List returns the workspace's tokens, newest first.
 func (s *TokenStore) List(ctx context.Context, ws uuid.UUID) ([]model.APIToken, error) {

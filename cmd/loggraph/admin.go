@@ -175,6 +175,9 @@ func cmdToken(ctx context.Context, args []string, env envReader, stdout, stderr 
 			*name = string(role) + " token"
 		}
 		t, text, err := tokens.Create(ctx, ws.ID, *name, role)
+		if errors.Is(err, db.ErrWorkspaceDeleting) {
+			return usagef("workspace %s is being deleted (see loggraph workspace list); it takes no new token", ws.Slug)
+		}
 		if err != nil {
 			return err
 		}
