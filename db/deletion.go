@@ -27,6 +27,9 @@ type DeleteOptions struct {
 	// AfterBatch, if not nil, is called after each committed batch (tests interrupt
 	// a deletion there).
 	AfterBatch func()
+	// BeforeFinal, if not nil, is called by DeleteWorkspace between its batched
+	// deletes and the final transaction (tests store a late row there).
+	BeforeFinal func()
 }
 
 func (o DeleteOptions) batch() int {
@@ -161,9 +164,19 @@ func (l *Lifecycle) DeleteWorkspace(ctx context.Context, ws uuid.UUID, o DeleteO
 			return rep, err
 		}
 	}
+	if o.BeforeFinal != nil {
+		o.BeforeFinal()
+	}
+	// The workspace row goes first: deleting it waits for any batch still in flight
+	// (its counts' foreign key share-locks the row), whose rows the sweep then takes;
+	// a later batch fails the key. Counts and rollups go with the row (ON DELETE
+	// CASCADE); entities, tokens, limits and retention overrides by their keys.
+	stmts := []string{`DELETE FROM workspaces WHERE id = $1`}
+	for _, k := range model.AllKinds {
+		stmts = append(stmts, "DELETE FROM "+pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1")
+	}
 	err = pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`,
-			`DELETE FROM workspaces WHERE id = $1`} {
+		for _, q := range stmts {
 			if _, err := tx.Exec(ctx, q, ws); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -121,9 +122,25 @@ func TestDeleteWorkspace(t *testing.T) {
 	}
 	e.checkTotals(t, doomed) // the batch's counts went with it
 
-	rep, err := e.life.DeleteWorkspace(ctx, doomed, db.DeleteOptions{BatchSize: 400})
+	// A batch committed after the batched deletes (an ingest in flight when the tokens
+	// were revoked) is swept by the final transaction; one arriving after it stores
+	// nothing.
+	ingest := db.NewIngestStore(e.d, db.NewPartitions(e.d))
+	late := func() error {
+		line := fmt.Sprintf(`{"timestamp":%q,"level":"INFO","service":"late","message":"in flight"}`, e.now.Add(-time.Hour).Format(time.RFC3339))
+		_, err := ingest.Ingest(ctx, doomed, decode(t, model.KindApp, line))
+		return err
+	}
+	rep, err := e.life.DeleteWorkspace(ctx, doomed, db.DeleteOptions{BatchSize: 400, BeforeFinal: func() {
+		if err := late(); err != nil {
+			t.Errorf("late batch before the final transaction: %v", err)
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := late(); !errors.Is(err, db.ErrWorkspaceDeleted) {
+		t.Fatalf("a batch for the deleted workspace: %v", err)
 	}
 	if rows, _, _ := rep.Totals(); int(rows) != before["app_logs"]+before["api_request_logs"]+before["integration_logs"]+before["action_logs"]+before["api_reference_logs"]-50 {
 		t.Fatalf("resumed delete: %d rows", rows)

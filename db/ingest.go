@@ -88,11 +88,26 @@ func (s *IngestStore) Ingest(ctx context.Context, ws uuid.UUID, b *model.Batch) 
 			}
 			continue
 		}
+		if err != nil && isWorkspaceGone(err) {
+			return IngestResult{}, ErrWorkspaceDeleted
+		}
 		if err != nil {
 			return IngestResult{}, err
 		}
 		return res, nil
 	}
+}
+
+// ErrWorkspaceDeleted refuses a batch whose workspace was deleted while it was in
+// flight (its counts' foreign key found no workspace): nothing was stored.
+var ErrWorkspaceDeleted = errors.New("the workspace was deleted; nothing was stored")
+
+// isWorkspaceGone reports the foreign key of log_counts or log_rollups failing: the
+// batch's workspace no longer exists.
+func isWorkspaceGone(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" &&
+		(pgErr.ConstraintName == "log_counts_workspace_fk" || pgErr.ConstraintName == "log_rollups_workspace_fk")
 }
 
 func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestResult, error) {

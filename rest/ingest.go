@@ -205,6 +205,11 @@ func (d Deps) storeBatch(r *http.Request, ws model.Workspace, batch *model.Batch
 	case errors.As(err, &be):
 		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
 		return db.IngestResult{}, be, nil
+	case errors.Is(err, db.ErrWorkspaceDeleted):
+		// The token was revoked with its workspace while this batch was in flight.
+		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "rejected").Inc()
+		return db.IngestResult{}, nil, &failure{status: http.StatusUnauthorized, code: "unauthenticated",
+			message: "this token's workspace was deleted; nothing was stored"}
 	case err != nil:
 		d.Metrics.ingestBatches.WithLabelValues(kind.Route(), "failed").Inc()
 		if r.Context().Err() == nil {
