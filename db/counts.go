@@ -142,13 +142,13 @@ func countsSQL(k model.LogKind, from, n string) string {
 		dims, string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), from, groups, n)
 }
 
-// rollupsSQL is countsSQL for log_rollups: grouped by workspace, 15-minute slot,
-// severity and source.
+// rollupsSQL is countsSQL for log_rollups: grouped by workspace, 15-minute slot and
+// severity, per source and in total (source NULL).
 func rollupsSQL(k model.LogKind, from, n string) string {
 	ki := kindOf(k)
 	return fmt.Sprintf(`INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
 		SELECT workspace_id, '%[1]s', date_bin('15 minutes', %[2]s, 'epoch'), %[3]s, %[4]s::text, %[6]s
-		FROM %[5]s GROUP BY 1, 3, 4, 5`,
+		FROM %[5]s GROUP BY GROUPING SETS ((1, 3, 4, 5), (1, 3, 4))`,
 		string(k), pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{ki.severity}.Sanitize(),
 		pgx.Identifier{ki.source}.Sanitize(), from, n)
 }

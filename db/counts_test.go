@@ -128,9 +128,10 @@ func TestCompactCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Days 10 and 11 (7 batches) merge into 2 keys each, in log_counts and in
-	// log_rollups (10:00 INFO and 11:00 ERROR); day 12's 3 batches stay.
-	if merged != 4+4 || rows() != 4+6 || total() != 10 {
+	// Days 10 and 11 (7 batches) merge into 2 keys each in log_counts, and 4 in
+	// log_rollups (10:00 INFO and 11:00 ERROR, per source and in total); day 12's 3
+	// batches stay.
+	if merged != 4+8 || rows() != 4+6 || total() != 10 {
 		t.Fatalf("after: merged %d, rows %d, total %d", merged, rows(), total())
 	}
 }

@@ -73,7 +73,7 @@ func fieldStrings(fs []model.LogFacetField) []string {
 // with the field's total.
 func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
 	fields []model.LogFacetField, first int) ([]model.Facet, error) {
-	return s.facets(ctx, ws, f, from, to, fields, first, true)
+	return s.facets(ctx, ws, f, from, to, fields, first, !s.rowsOnly)
 }
 
 // facets is Facets, reading only rows unless useRollup (tests compare the two).
@@ -217,7 +217,11 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 			return nil, "", err
 		}
 	} else {
-		rows, err := s.facetRows(ws, k, f, from, to, lo, hi)
+		bySource := false
+		for _, u := range uses {
+			bySource = bySource || u.dim.col == ki.source
+		}
+		rows, err := s.facetRows(ws, k, f, from, to, lo, hi, bySource)
 		if err != nil {
 			return nil, "", err
 		}
@@ -288,14 +292,15 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 }
 
 // facetRows are kind k's logs of [from, to) that f keeps, as (severity, source, n)
-// rows under the kind's own column names: log_rollups for the whole slots [lo, hi),
-// the rows, grouped, for the partial slots at the edges.
-func (s *LogStore) facetRows(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to, lo, hi time.Time) (*bun.SelectQuery, error) {
+// rows under the kind's own column names: log_rollups for the whole slots [lo, hi)
+// (the per-source rows when bySource, else the totals, whose source is NULL), the
+// rows, grouped, for the partial slots at the edges.
+func (s *LogStore) facetRows(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to, lo, hi time.Time, bySource bool) (*bun.SelectQuery, error) {
 	ki := kindOf(k)
 	sev, src := bun.Ident(ki.severity), bun.Ident(ki.source)
 	rows := s.db.NewSelect().TableExpr("log_rollups AS r").
 		ColumnExpr("r.severity AS ?, r.source::"+ki.sourceType+" AS ?, r.n", sev, src)
-	rollupWhere(rows, ws, k, f, lo, hi)
+	rollupWhere(rows, ws, k, f, lo, hi, bySource)
 	for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
 		if !edge[0].Before(edge[1]) {
 			continue

@@ -88,7 +88,7 @@ func (h HistogramSpec) BucketCount() int64 {
 // the window's whole 15-minute slots are summed from it and only the rows of its
 // partial first and last slots are read: the counts are the same, exactly.
 func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec) ([]model.HistogramBucket, error) {
-	return s.histogram(ctx, ws, f, h, true)
+	return s.histogram(ctx, ws, f, h, !s.rowsOnly)
 }
 
 // histogram is Histogram, reading only rows unless useRollup (tests compare the two).
@@ -183,11 +183,13 @@ func (s *LogStore) histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 			}
 		}
 		for _, k := range kinds {
-			q := s.db.NewSelect().TableExpr("log_rollups AS r").
+			// Summed per slot first, so that each slot is put in its bucket once.
+			slots := s.db.NewSelect().TableExpr("log_rollups AS r").
+				ColumnExpr("r.slot, r.severity, sum(r.n) AS n").GroupExpr("1, 2")
+			rollupWhere(slots, ws, k, f, lo, hi, false)
+			add(s.db.NewSelect().TableExpr("(?) AS r", slots).
 				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", bucketOf(bun.SafeQuery("r.slot"))).
-				GroupExpr("1, 2")
-			rollupWhere(q, ws, k, f, lo, hi)
-			add(q)
+				GroupExpr("1, 2"))
 		}
 	}
 	noteAnalyticsPlan(ctx, plan)

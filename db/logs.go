@@ -17,10 +17,23 @@ import (
 
 // LogStore reads logs: every surface (GraphQL, REST shims, exports) lists through it
 // with the model's filter structs, which become SQL here and only here.
-type LogStore struct{ db bun.IDB }
+type LogStore struct {
+	db bun.IDB
+	// rowsOnly answers every analytic from the rows, never from log_rollups.
+	rowsOnly bool
+}
 
 // NewLogStore returns the log reader.
 func NewLogStore(db bun.IDB) *LogStore { return &LogStore{db: db} }
+
+// WithoutRollups returns a reader of the same database whose analytics read only
+// rows (serve --analytics-rollups=false; the analytics benchmark's baseline). The
+// answers are the same, only slower over long windows.
+func (s *LogStore) WithoutRollups() *LogStore {
+	c := *s
+	c.rowsOnly = true
+	return &c
+}
 
 // Clock gives "now" to time ranges such as last: 24h (tests pin it).
 var Clock = time.Now

@@ -25,32 +25,53 @@ const RollupSlot = 15 * time.Minute
 // slotOf is the start of the UTC slot holding t.
 func slotOf(t time.Time) time.Time { return t.UTC().Truncate(RollupSlot) }
 
-// rollupRows are the batch's stored records counted per slot, severity and source,
-// as the parallel arrays the ingest statement unnests (in a stable order).
-func (w *batchWriter) rollupRows(keep []int) (slots []time.Time, sevs []int16, sources []string, counts []int64) {
+// rollupRows are the batch's stored records counted per slot and severity, in total
+// (a nil source) and per source, as the parallel arrays the ingest statement unnests
+// (in a stable order).
+func (w *batchWriter) rollupRows(keep []int) (slots []time.Time, sevs []int16, sources []*string, counts []int64) {
 	type key struct {
-		slot   int64
-		sev    int16
-		source string
+		slot     int64
+		sev      int16
+		source   string
+		bySource bool
 	}
 	sourceAt := kindOf(w.kind).sourceAt
 	n := map[key]int64{}
 	for _, i := range keep {
 		l, _ := w.logAt(i)
-		n[key{slotOf(l.Time()).Unix(), int16(l.Severity()), sourceAt(w, i)}]++
+		slot, sev := slotOf(l.Time()).Unix(), int16(l.Severity())
+		n[key{slot, sev, "", false}]++
+		n[key{slot, sev, sourceAt(w, i), true}]++
 	}
 	keys := make([]key, 0, len(n))
 	for k := range n {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), strings.Compare(a.source, b.source))
+		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), cmpBool(a.bySource, b.bySource),
+			strings.Compare(a.source, b.source))
 	})
 	for _, k := range keys {
+		var source *string
+		if k.bySource {
+			source = &k.source
+		}
 		slots, sevs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev)
-		sources, counts = append(sources, k.source), append(counts, n[k])
+		sources, counts = append(sources, source), append(counts, n[k])
 	}
 	return slots, sevs, sources, counts
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	default:
+		return 1
+	}
 }
 
 // logFilterRollup classifies every field of model.LogFilter: "" when log_rollups can
@@ -132,9 +153,15 @@ func quarterHourZones(loc *time.Location, from, to time.Time) bool {
 }
 
 // rollupWhere restricts q, over log_rollups AS r, to kind k's slots of [lo, hi) of
-// workspace ws that filter f keeps (f's fields are those rollupRefusal accepts).
-func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
+// workspace ws that filter f keeps (f's fields are those rollupRefusal accepts): the
+// per-source rows when bySource or f names sources, else the totals.
+func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time, bySource bool) {
 	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
+	if bySource || (f != nil && len(f.Sources) > 0) {
+		q.Where("r.source IS NOT NULL")
+	} else {
+		q.Where("r.source IS NULL")
+	}
 	if f == nil {
 		return
 	}
@@ -149,9 +176,9 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 	}
 }
 
-// RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws
-// whose log_rollups sum differs from a fresh count of the rows: 0 when the rollups are
-// exact, as ingest, retention and deletion keep them.
+// RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws,
+// totals (source NULL) included, whose log_rollups sum differs from a fresh count of
+// the rows: 0 when the rollups are exact, as ingest, retention and deletion keep them.
 func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 	total := 0
 	for _, k := range model.AllKinds {
@@ -160,11 +187,11 @@ func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 		err := d.Pool.QueryRow(ctx, fmt.Sprintf(`
 			SELECT count(*) FROM (
 				SELECT date_bin('15 minutes', %[1]s, 'epoch') AS slot, %[2]s AS severity, %[3]s::text AS source, count(*) AS n
-				FROM %[4]s WHERE workspace_id = $1 GROUP BY 1, 2, 3
+				FROM %[4]s WHERE workspace_id = $1 GROUP BY GROUPING SETS ((1, 2, 3), (1, 2))
 			) raw FULL JOIN (
 				SELECT slot, severity, source, sum(n) AS n FROM log_rollups
 				WHERE workspace_id = $1 AND kind = $2 GROUP BY 1, 2, 3 HAVING sum(n) <> 0
-			) r USING (slot, severity, source)
+			) r ON r.slot = raw.slot AND r.severity = raw.severity AND r.source IS NOT DISTINCT FROM raw.source
 			WHERE raw.n IS DISTINCT FROM r.n`,
 			pgx.Identifier{k.TimeColumn()}.Sanitize(), pgx.Identifier{ki.severity}.Sanitize(),
 			pgx.Identifier{ki.source}.Sanitize(), pgx.Identifier{k.Table()}.Sanitize()), ws, string(k)).Scan(&n)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -42,9 +43,22 @@ func cmdBenchAnalytics(ctx context.Context, dbURL string, rows, requests int, st
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(a.Handler)
+	// The same queries against a second server of the same database whose analytics
+	// read only rows (serve --analytics-rollups=false), interleaved: the rollups'
+	// gain measured side by side.
+	rowsApp, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour, RowsOnly: true},
+		slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		rowsApp.Stop()
+		rowsApp.DB.Close()
+	}()
+	srv, rowsSrv := httptest.NewServer(a.Handler), httptest.NewServer(rowsApp.Handler)
 	defer srv.Close()
-	send := func(query string) error {
+	defer rowsSrv.Close()
+	send := func(srv *httptest.Server, query string) error {
 		body, _ := json.Marshal(map[string]any{"query": query})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -67,19 +81,27 @@ func cmdBenchAnalytics(ctx context.Context, dbURL string, rows, requests int, st
 		{"apiRequestStats by ENDPOINT, 7 days, ordered by p95", `{ apiRequestStats(filter: {time: {last: "7d"}}, groupBy: [ENDPOINT], orderBy: {field: TIMING_P95}) { rows { endpoint other count errorRate timing { p50 p95 p99 } delay { p95 } } } }`},
 		{"logPatterns, 24 h", `{ logPatterns(filter: {time: {last: "24h"}}) { pattern count severity } }`},
 	}
-	fmt.Fprintf(stdout, "%d requests each after 3 warm-up requests; milliseconds\n| query | p50 | p95 | max |\n|---|---|---|---|\n", requests)
+	fmt.Fprintf(stdout, "%d requests each after 3 warm-up requests, the two servers alternating (which goes first too); milliseconds\n"+
+		"| query | p50 | p95 | max | rows only: p50 | p95 | p50 ratio |\n|---|---|---|---|---|---|---|\n", requests)
 	for _, q := range queries {
-		var ms []float64
+		var ms, rowsMs []float64
 		for i := 0; i < requests+3; i++ {
-			start := time.Now()
-			if err := send(q.query); err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
-			}
-			if i >= 3 {
-				ms = append(ms, msOf(time.Since(start)))
+			for j := range 2 {
+				target, into := srv, &ms
+				if (i+j)%2 == 1 {
+					target, into = rowsSrv, &rowsMs
+				}
+				start := time.Now()
+				if err := send(target, q.query); err != nil {
+					return fmt.Errorf("%s: %w", q.name, err)
+				}
+				if i >= 3 {
+					*into = append(*into, msOf(time.Since(start)))
+				}
 			}
 		}
-		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f |\n", q.name, pct(ms, 50), pct(ms, 95), pct(ms, 100))
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx |\n", q.name, pct(ms, 50), pct(ms, 95), pct(ms, 100),
+			pct(rowsMs, 50), pct(rowsMs, 95), pct(rowsMs, 50)/pct(ms, 50))
 	}
 	return nil
 }

@@ -147,12 +147,17 @@ func (e envReader) int(name string, def int) int {
 	return def
 }
 
-func (e envReader) bool(name string) bool {
+func (e envReader) bool(name string) bool { return e.boolDefault(name, false) }
+
+// boolDefault reads a boolean variable, def when it is unset or not a boolean.
+func (e envReader) boolDefault(name string, def bool) bool {
 	switch strings.ToLower(e(name)) {
 	case "1", "true", "yes", "on":
 		return true
+	case "0", "false", "no", "off":
+		return false
 	}
-	return false
+	return def
 }
 
 // newFlags makes a flag set that reports errors instead of exiting, with the shared

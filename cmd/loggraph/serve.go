@@ -49,6 +49,7 @@ type serveConfig struct {
 	TokenCacheSize   int           // most principals cached
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
 	StorageMetrics   time.Duration // how often the storage metrics are read; 0 = not exported
+	RowsOnly         bool          // analytics read rows only, never log_rollups
 	// RetentionInterval is how often retention runs (one server at a time); 0 = never.
 	RetentionInterval time.Duration
 	PprofAddr         string         // where net/http/pprof listens; empty = nowhere
@@ -106,6 +107,8 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"most token principals cached, least recently used evicted first (env LOGGRAPH_TOKEN_CACHE_SIZE)")
 	fs.DurationVar(&cfg.AnalyzeInterval, "analyze-interval", env.duration("LOGGRAPH_ANALYZE_INTERVAL", time.Minute),
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
+	rollups := fs.Bool("analytics-rollups", env.boolDefault("LOGGRAPH_ANALYTICS_ROLLUPS", true),
+		"answer logHistogram and logFacets from the 15-minute rollups kept at ingest where they can (same answers); false reads rows only (env LOGGRAPH_ANALYTICS_ROLLUPS)")
 	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
 		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
@@ -141,6 +144,7 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
+	cfg.RowsOnly = !*rollups
 	if err := checkLimits(); err != nil {
 		return err
 	}
@@ -205,15 +209,16 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 	a, err := app.New(ctx, d, log, app.Config{
 		REST: rest.Limits{MaxIngestBodyBytes: cfg.MaxIngestBytes, BodyReadTimeout: cfg.BodyReadTimeout,
 			Ingest: model.IngestLimits{MaxAge: cfg.IngestMaxAge, MaxFuture: cfg.IngestMaxFuture}, TrustedProxies: cfg.TrustedProxies},
-		GraphQL:         cfg.GraphQL,
-		ConcurrentReads: cfg.ConcurrentReads,
-		ReadSlotWait:    cfg.DBAcquireTimeout,
-		TokenRecheck:    cfg.TokenRecheck,
-		TokenCache:      db.TokenCacheOptions{TTL: cfg.TokenCacheTTL, Size: cfg.TokenCacheSize},
-		RateLimits:      &cfg.RateLimits,
-		LimitsReload:    reload,
-		Partitions:      cfg.Partitions,
-		StorageMetrics:  cfg.StorageMetrics,
+		GraphQL:           cfg.GraphQL,
+		ConcurrentReads:   cfg.ConcurrentReads,
+		ReadSlotWait:      cfg.DBAcquireTimeout,
+		TokenRecheck:      cfg.TokenRecheck,
+		TokenCache:        db.TokenCacheOptions{TTL: cfg.TokenCacheTTL, Size: cfg.TokenCacheSize},
+		RateLimits:        &cfg.RateLimits,
+		LimitsReload:      reload,
+		Partitions:        cfg.Partitions,
+		StorageMetrics:    cfg.StorageMetrics,
+		RowsOnlyAnalytics: cfg.RowsOnly,
 	})
 	if err != nil {
 		d.Close()

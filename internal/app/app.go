@@ -52,6 +52,8 @@ type Config struct {
 	// StorageMetrics, if positive, is how often the storage metrics (rows and bytes
 	// per kind and workspace, partitions) are read for /metrics; zero: not exported.
 	StorageMetrics time.Duration
+	// RowsOnlyAnalytics answers the analytics from rows, never from log_rollups.
+	RowsOnlyAnalytics bool
 }
 
 // App is the wired server.
@@ -124,8 +126,12 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 			a.run(ctx, func(ctx context.Context) { a.Limiter.Run(ctx, cfg.LimitsReload, log) })
 		}
 	}
+	logs := db.NewLogStore(d.Bun)
+	if cfg.RowsOnlyAnalytics {
+		logs = logs.WithoutRollups()
+	}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: a.Tokens, IngestLimits: cfg.REST.Ingest, OnIngest: metrics.Ingested,
-		LogStore: db.NewLogStore(d.Bun), EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter,
+		LogStore: logs, EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter,
 		Lifecycle: a.Lifecycle}
 	gcfg := cfg.GraphQL
 	gcfg.Resolver, gcfg.Log, gcfg.ReadSlots = resolver, log, slots
