@@ -2,7 +2,7 @@
 DATABASE_URL ?= postgres://postgres@localhost:5432/loggraph?sslmode=disable
 export DATABASE_URL
 
-.PHONY: run test build generate check lint bench-ingest audit playground browser-test
+.PHONY: run test build generate check lint bench-ingest audit otlp-js otelcol playground browser-test
 
 ## run: build bin/loggraph, then serve on :8080 (make run PORT=9090 for another port)
 ## with a demo workspace (needs PostgreSQL at $DATABASE_URL). Ctrl-C stops it.
@@ -46,6 +46,16 @@ bench-ingest: build
 ## audit: the graphql-http audit suite against a freshly started server (needs PostgreSQL and Node.js)
 audit:
 	bash .ci/audit/run.sh
+
+## otlp-js: the OpenTelemetry JS SDK's OTLP/HTTP log exporters (JSON and protobuf) against a
+## freshly started server, checked through GraphQL (needs PostgreSQL and Node.js 18.19+)
+otlp-js:
+	bash .ci/otlp-js/run.sh
+
+## otelcol: end to end, the OpenTelemetry Collector built from its Go modules (.ci/otelcol) ships
+## a log file to a freshly started server, checked through GraphQL (needs PostgreSQL)
+otelcol:
+	bash .ci/otelcol/run.sh
 
 ## playground: rebuild the embedded playground (internal/playground/dist) from the npm
 ## packages pinned in internal/playground/web/package-lock.json (needs Node.js and npm)
