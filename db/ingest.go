@@ -51,9 +51,10 @@ type IngestStore struct {
 // NewIngestStore returns the ingest store.
 func NewIngestStore(d *DB, parts *Partitions) *IngestStore { return &IngestStore{db: d, parts: parts} }
 
-// maxAttempts bounds retries when a concurrent batch stored the same client ids
-// between our duplicate check and our COPY.
-const maxAttempts = 3
+// maxAttempts bounds retries when the batch's client ids turn out to be stored: by an
+// earlier batch (found on the unchecked first attempt) or by a concurrent one between
+// the duplicate check and the COPY.
+const maxAttempts = 4
 
 // Ingest stores a batch in one transaction and notifies listeners after the commit.
 // A *model.BatchError is returned when the batch contradicts stored data (a job that
@@ -72,9 +73,14 @@ func (s *IngestStore) Ingest(ctx context.Context, ws uuid.UUID, b *model.Batch) 
 	if err := w.reserveActionIDs(ctx, s.db.Pool); err != nil {
 		return IngestResult{}, err
 	}
+	// The first attempt stores without looking the batch's given ids up (one round
+	// trip less per batch): a record already stored fails the list index's
+	// uniqueness, which rolls the batch back, and the next attempts check. Action ids
+	// have rules of their own (claimActionIDs), checked every time.
+	optimistic := w.kind != model.KindAction
 	reEnsured := false
 	for attempt := 1; ; attempt++ {
-		res, err := s.ingestOnce(ctx, w)
+		res, err := s.ingestOnce(ctx, w, optimistic && attempt == 1)
 		if err != nil && IsUniqueViolation(err) && attempt < maxAttempts {
 			continue // a concurrent retry of the same records won; recheck duplicates
 		}
@@ -110,17 +116,21 @@ func isWorkspaceGone(err error) bool {
 		(pgErr.ConstraintName == "log_counts_workspace_fk" || pgErr.ConstraintName == "log_rollups_workspace_fk")
 }
 
-func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter) (IngestResult, error) {
+func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter, unchecked bool) (IngestResult, error) {
 	var res IngestResult
 	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
 		if err := w.syncEntities(ctx, tx); err != nil {
 			return err
 		}
-		keep, err := w.dropDuplicates(ctx, tx)
-		if err != nil {
-			return err
+		keep := w.firstOccurrences()
+		if !unchecked {
+			var err error
+			if keep, err = w.dropDuplicates(ctx, tx); err != nil {
+				return err
+			}
 		}
-		if keep, err = w.claimActionIDs(ctx, tx, keep); err != nil {
+		keep, err := w.claimActionIDs(ctx, tx, keep)
+		if err != nil {
 			return err
 		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{w.kind.Table()}, w.columns(), w.rows(keep))
@@ -275,6 +285,18 @@ func (w *batchWriter) timeRange(keep []int) (from, to time.Time) {
 
 // dropDuplicates returns the indexes of the records to store: those not repeated
 // within the batch and not already stored with the same (id, time).
+// firstOccurrences lists the records that do not repeat an earlier record of the
+// batch.
+func (w *batchWriter) firstOccurrences() []int {
+	keep := make([]int, 0, w.n)
+	for i := 0; i < w.n; i++ {
+		if !w.seenAt[i] {
+			keep = append(keep, i)
+		}
+	}
+	return keep
+}
+
 func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, error) {
 	var ids []string
 	var ts []time.Time
