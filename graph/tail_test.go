@@ -552,3 +552,31 @@ func benchmarkTailLatency(b *testing.B, subscribers int) {
 	b.ReportMetric(pct(acked, 50), "acked-p50-ms")
 	b.ReportMetric(pct(acked, 99), "acked-p99-ms")
 }
+
+// TestLogTailSeesOTLPAndLoki: logs ingested through OTLP/HTTP and the Loki push API
+// reach the live tail like NDJSON ones (the same store, one NOTIFY per batch).
+func TestLogTailSeesOTLPAndLoki(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	ingest := e.Tokens[model.RoleIngest]
+	tc := openTail(t, e, e.Tokens[model.RoleRead], "graphql-transport-ws", nil)
+	now := time.Now().UnixNano()
+	otlp := fmt.Sprintf(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
+		"scopeLogs":[{"logRecords":[{"timeUnixNano":"%d","severityNumber":17,"body":{"stringValue":"from otlp"}}]}]}]}`, now)
+	if resp, reply := e.Do(http.MethodPost, "/v1/logs", strings.NewReader(otlp),
+		"Authorization", "Bearer "+ingest, "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("otlp: %d %s", resp.StatusCode, reply)
+	}
+	loki := fmt.Sprintf(`{"streams":[{"stream":{"service":"checkout","level":"warn"},"values":[["%d","from loki"]]}]}`, now+1)
+	if resp, reply := e.Do(http.MethodPost, "/loki/api/v1/push", strings.NewReader(loki),
+		"Authorization", "Bearer "+ingest, "Content-Type", "application/json"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("loki: %d %s", resp.StatusCode, reply)
+	}
+	logs, dropped := tc.collect(t, 2)
+	if got := msgs(logs); !slices.Equal(got, []string{"from otlp", "from loki"}) || dropped != 0 {
+		t.Fatalf("tail: %v dropped %d", got, dropped)
+	}
+	if logs[0].Severity != "ERROR" || logs[1].Severity != "WARN" || *logs[0].Source != "checkout" {
+		t.Fatalf("tail: %+v %+v", logs[0], logs[1])
+	}
+}
