@@ -73,12 +73,6 @@ func fieldStrings(fs []model.LogFacetField) []string {
 // with the field's total.
 func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
 	fields []model.LogFacetField, first int) ([]model.Facet, error) {
-	return s.facets(ctx, ws, f, from, to, fields, first, !s.rowsOnly)
-}
-
-// facets is Facets, reading only rows unless useRollup (tests compare the two).
-func (s *LogStore) facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter, from, to time.Time,
-	fields []model.LogFacetField, first int, useRollup bool) ([]model.Facet, error) {
 	if first < 1 || first > MaxFacetValues {
 		return nil, model.InputErrorf("first: %d is not between 1 and %d", first, MaxFacetValues)
 	}
@@ -104,7 +98,7 @@ func (s *LogStore) facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 	plan := AnalyticsPlan{Query: "facets", Rollup: true}
 	var union *bun.SelectQuery
 	for _, k := range logKinds(bf) {
-		branch, refusal, err := s.facetBranch(ws, k, f, from, to, asked, useRollup)
+		branch, refusal, err := s.facetBranch(ws, k, f, from, to, asked)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +164,7 @@ func (s *LogStore) facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 // fields. When the asked fields are the severity and the source, log_rollups answers
 // the window's whole slots (facetRows); otherwise refusal says why the rows were read.
 func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to time.Time,
-	asked []model.LogFacetField, useRollup bool) (_ *bun.SelectQuery, refusal string, _ error) {
+	asked []model.LogFacetField) (_ *bun.SelectQuery, refusal string, _ error) {
 	type use struct {
 		dim    facetDim
 		fields []string
@@ -200,7 +194,7 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 	}
 	lo, hi, spanned := wholeSlots(from, to)
 	switch r := rollupRefusal(f); {
-	case !useRollup:
+	case s.rowsOnly:
 		refusal = "rollups off"
 	case refusal != "":
 	case r != "":

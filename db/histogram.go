@@ -88,11 +88,6 @@ func (h HistogramSpec) BucketCount() int64 {
 // the window's whole 15-minute slots are summed from it and only the rows of its
 // partial first and last slots are read: the counts are the same, exactly.
 func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec) ([]model.HistogramBucket, error) {
-	return s.histogram(ctx, ws, f, h, !s.rowsOnly)
-}
-
-// histogram is Histogram, reading only rows unless useRollup (tests compare the two).
-func (s *LogStore) histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilter, h HistogramSpec, useRollup bool) ([]model.HistogramBucket, error) {
 	h = h.normalized()
 	if h.Interval <= 0 {
 		return nil, model.InputErrorf("interval: must be a positive duration")
@@ -158,7 +153,7 @@ func (s *LogStore) histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 	plan := AnalyticsPlan{Query: "histogram"}
 	lo, hi, spanned := h.rollupSpan()
 	switch refusal := rollupRefusal(f); {
-	case !useRollup:
+	case s.rowsOnly:
 		plan.Reason = "rollups off"
 	case refusal != "":
 		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"

@@ -300,8 +300,8 @@ func (w *batchWriter) firstOccurrences() []int {
 func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, error) {
 	var ids []string
 	var ts []time.Time
-	for i := 0; i < w.n; i++ {
-		if k, given := w.key(i); given && !w.seenAt[i] {
+	for _, i := range w.firstOccurrences() {
+		if k, given := w.key(i); given {
 			ids = append(ids, k.id)
 			ts = append(ts, k.t)
 		}
@@ -310,17 +310,11 @@ func (w *batchWriter) dropDuplicates(ctx context.Context, tx pgx.Tx) ([]int, err
 	if err != nil {
 		return nil, err
 	}
-	keep := make([]int, 0, w.n)
-	for i := 0; i < w.n; i++ {
-		if w.seenAt[i] {
-			continue
-		}
-		if k, given := w.key(i); given && stored[recordKey{k.id, k.t.UTC()}] {
-			continue
-		}
-		keep = append(keep, i)
-	}
-	return keep, nil
+	keep := w.firstOccurrences()
+	return slices.DeleteFunc(keep, func(i int) bool {
+		k, given := w.key(i)
+		return given && stored[recordKey{k.id, k.t.UTC()}]
+	}), nil
 }
 
 // storedKeys returns which of the (id, time) keys are stored (times in UTC).

@@ -161,10 +161,7 @@ func cmdToken(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	defer d.Close()
-	ws, err := db.NewWorkspaceStore(d.Bun).BySlug(ctx, *slug)
-	if errors.Is(err, db.ErrNotFound) {
-		return usagef("no workspace %q (create it with: loggraph workspace create %s)", *slug, *slug)
-	}
+	ws, err := workspaceOr(ctx, d, *slug, "create it with: loggraph workspace create "+*slug)
 	if err != nil {
 		return err
 	}

@@ -40,9 +40,15 @@ func workspaceBySlug(ctx context.Context, d *db.DB, slug string) (*model.Workspa
 	if slug == "" {
 		return nil, usagef("--workspace is required")
 	}
+	return workspaceOr(ctx, d, slug, "see loggraph workspace list")
+}
+
+// workspaceOr looks a workspace up by slug; a missing one is a usage error whose
+// parenthesis says what to do (hint).
+func workspaceOr(ctx context.Context, d *db.DB, slug, hint string) (*model.Workspace, error) {
 	ws, err := db.NewWorkspaceStore(d.Bun).BySlug(ctx, slug)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, usagef("no workspace %q (see loggraph workspace list)", slug)
+		return nil, usagef("no workspace %q (%s)", slug, hint)
 	}
 	return ws, err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -133,10 +132,7 @@ func cmdWorkspaceLimits(ctx context.Context, args []string, env envReader, stdou
 		return err
 	}
 	defer d.Close()
-	ws, err := db.NewWorkspaceStore(d.Bun).BySlug(ctx, pos[0])
-	if errors.Is(err, db.ErrNotFound) {
-		return usagef("no workspace %q (create it with: loggraph workspace create %s)", pos[0], pos[0])
-	}
+	ws, err := workspaceOr(ctx, d, pos[0], "create it with: loggraph workspace create "+pos[0])
 	if err != nil {
 		return err
 	}
