@@ -128,9 +128,8 @@ func TestLogsWithEveryRelation(t *testing.T) {
 
 // TestPartialPagesAreAnnouncedExactly: pages that hold fewer rows than were fetched
 // (the extra row that tells whether a next page exists) must announce only the rows
-// they show, or the next level's batch would wait for parents that never ask. The
-// fallback wait is far longer than the test may take (TestMain), so a wrong
-// announcement fails the test instead of slowing it.
+// they show: the next level loads the children of exactly the announced parents, in
+// one statement, and a parent left out would cost a statement of its own.
 func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
 	t.Parallel()
 	e := testserver.New(t, rest.Limits{})

@@ -20,24 +20,36 @@ import (
 //   - belongs-to relations (collection, client, integration, job, API reference,
 //     user) are loaded at once for every item, one statement per relation type, into
 //     the operation's caches, before the items' resolvers ask for them;
-//   - each nested connection is told how many parents will ask for it, so that its
-//     loader fires exactly when the last one has asked.
+//   - each nested connection is told which parents will ask for it, so that the first
+//     to ask loads the pages of all of them in one statement and nobody waits.
 // The result is one statement per nesting level and relation type, whatever the load.
 
 // fieldPath is the response path of the field being resolved, without list indexes:
-// the key that plan and the child resolvers agree on.
+// the key that plan and the child resolvers agree on. It walks the field contexts as
+// graphql.FieldContext.Path does, without building that path (every nested
+// connection of every parent asks, so it is on the hot path of nested queries).
 func fieldPath(ctx context.Context) string {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
-		return ""
-	}
-	var parts []string
-	for _, p := range fc.Path() {
-		if name, ok := p.(ast.PathName); ok {
-			parts = append(parts, string(name))
+	var buf [16]string
+	names := buf[:0]
+	size := 0
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index == nil && fc.Field.Field != nil {
+			names = append(names, fc.Field.Alias)
+			size += len(fc.Field.Alias) + 1
 		}
 	}
-	return strings.Join(parts, "/")
+	if len(names) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(size - 1)
+	for i := len(names) - 1; i >= 0; i-- {
+		b.WriteString(names[i])
+		if i > 0 {
+			b.WriteByte('/')
+		}
+	}
+	return b.String()
 }
 
 // planConnection plans the items of a connection field just fetched in ctx: the
@@ -98,6 +110,24 @@ func typeNames(o any) []string {
 // childConnections are the fields that are paginated children of each type.
 var childConnections = map[string]bool{"jobs": true, "logs": true, "requestLogs": true}
 
+// parentKey is the key an object's child connections load by (the key its resolvers
+// pass to the loaders).
+func parentKey(o any) any {
+	switch x := o.(type) {
+	case *model.Integration:
+		return x.ID
+	case *model.IntegrationJob:
+		return x.ID
+	case *model.APICollection:
+		return x.ID
+	case *model.APIClient:
+		return x.ID
+	case *model.APIReference:
+		return x.ID
+	}
+	return nil
+}
+
 // relations gathers one belongs-to loader's keys, per alias of the fields that use
 // it: refs keeps one entry per asking object (for counting nested connections),
 // the loader gets each key once.
@@ -118,7 +148,7 @@ func (r relations[K]) add(alias string, k K, sel ast.SelectionSet) {
 }
 
 // planObjects prefetches the belongs-to relations the objects' selection asks for
-// and tells nested connections how many parents will ask.
+// and tells nested connections which parents will ask.
 func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []any) {
 	if len(objs) == 0 {
 		return
@@ -128,7 +158,7 @@ func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []
 	integrations, jobs := relations[uuid.UUID]{}, relations[uuid.UUID]{}
 	collections, clients := relations[int64]{}, relations[int64]{}
 	references, users := relations[string]{}, relations[string]{}
-	expect := map[string]int{}
+	announce := map[string][]any{}
 	for _, o := range objs {
 		for _, f := range graphql.CollectFields(oc, sel, typeNames(o)) {
 			name := f.Name // a log's source is the entity of one of its fields, if any
@@ -167,18 +197,19 @@ func planObjects(ctx context.Context, sel ast.SelectionSet, path string, objs []
 				}
 			}
 			if childConnections[f.Name] {
+				k := parentKey(o)
 				child := path + "/" + f.Alias
-				expect[child]++
+				announce[child] = append(announce[child], k)
 				for _, c := range graphql.CollectFields(oc, f.Selections, nil) {
 					if c.Name == "totalCount" {
-						expect[child+"/"+c.Alias]++
+						announce[child+"/"+c.Alias] = append(announce[child+"/"+c.Alias], k)
 					}
 				}
 			}
 		}
 	}
-	for p, n := range expect {
-		ld.Expect(p, n)
+	for p, keys := range announce {
+		ld.Announce(p, keys...)
 	}
 	// Jobs first: the integrations their selection asks for join the integration batch.
 	prefetch(ctx, ld, ld.Job, jobs, path)

@@ -139,6 +139,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	trustedProxies := fs.String("trusted-proxies", env.str("LOGGRAPH_TRUSTED_PROXIES", ""),
 		"comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host are honoured in absolute links (the Akinon shim's next/previous); empty = none (env LOGGRAPH_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env.str("LOGGRAPH_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGGRAPH_LOG_LEVEL)")
+	gcPercent := fs.Int("gc-percent", env.int("LOGGRAPH_GC_PERCENT", defaultGCPercent),
+		"Go garbage collector target (GOGC): heap growth in percent between collections, 25..1000; GOGC in the environment wins (env LOGGRAPH_GC_PERCENT)")
+	memoryLimit := fs.Int64("memory-limit", int64(env.int("LOGGRAPH_MEMORY_LIMIT", defaultMemoryLimit)),
+		"soft limit of the Go heap in bytes (GOMEMLIMIT): the collector runs harder as the heap nears it, whatever --gc-percent; 0 = none; GOMEMLIMIT in the environment wins (env LOGGRAPH_MEMORY_LIMIT)")
 	checkLimits := addLimitFlags(fs, env, &cfg)
 	partitionOptions := addPartitionFlags(fs, env)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -169,11 +173,15 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		// One slow statement, not a chain of them, is the most an operation may take.
 		cfg.GraphQL.OperationTimeout = cfg.StatementTimeout
 	}
+	if *gcPercent < 25 || *gcPercent > 1000 || *memoryLimit < 0 {
+		return usagef("--gc-percent must be 25..1000 (Go's default is 100) and --memory-limit a size in bytes, 0 for none")
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	tuneGC(*gcPercent, *memoryLimit)
 	return serve(ctx, cfg, log, stdout)
 }
 

@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -883,7 +884,7 @@ func (ec *executionContext) _TeamAccount(ctx context.Context, sel ast.SelectionS
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNActionLog2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐActionLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ActionLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNActionLog2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐActionLog(ctx, sel, v[i])
@@ -919,7 +920,7 @@ func (ec *executionContext) marshalNActionLogEdge2githubᚗcomᚋloggraphᚋlogg
 }
 
 func (ec *executionContext) marshalNActionLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.ActionLog]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNActionLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])

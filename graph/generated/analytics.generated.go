@@ -5,6 +5,7 @@ package generated
 import (
 	"context"
 	"errors"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -2237,7 +2238,7 @@ func (ec *executionContext) marshalNApiRequestStatsRow2githubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNApiRequestStatsRow2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIRequestStatsRowᚄ(ctx context.Context, sel ast.SelectionSet, v []model.APIRequestStatsRow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiRequestStatsRow2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIRequestStatsRow(ctx, sel, v[i])
@@ -2273,7 +2274,7 @@ func (ec *executionContext) marshalNFacet2githubᚗcomᚋloggraphᚋloggraphᚋm
 }
 
 func (ec *executionContext) marshalNFacet2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐFacetᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Facet) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFacet2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐFacet(ctx, sel, v[i])
@@ -2293,7 +2294,7 @@ func (ec *executionContext) marshalNFacetValue2githubᚗcomᚋloggraphᚋloggrap
 }
 
 func (ec *executionContext) marshalNFacetValue2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐFacetValueᚄ(ctx context.Context, sel ast.SelectionSet, v []model.FacetValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFacetValue2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐFacetValue(ctx, sel, v[i])
@@ -2313,7 +2314,7 @@ func (ec *executionContext) marshalNHistogramBucket2githubᚗcomᚋloggraphᚋlo
 }
 
 func (ec *executionContext) marshalNHistogramBucket2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐHistogramBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []model.HistogramBucket) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNHistogramBucket2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐHistogramBucket(ctx, sel, v[i])
@@ -2351,7 +2352,7 @@ func (ec *executionContext) marshalNIntegrationStatsRow2githubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNIntegrationStatsRow2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationStatsRowᚄ(ctx context.Context, sel ast.SelectionSet, v []model.IntegrationStatsRow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationStatsRow2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationStatsRow(ctx, sel, v[i])
@@ -2391,7 +2392,7 @@ func (ec *executionContext) unmarshalNLogFacetField2ᚕgithubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNLogFacetField2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogFacetFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []model.LogFacetField) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogFacetField2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogFacetField(ctx, sel, v[i])
@@ -2419,7 +2420,7 @@ func (ec *executionContext) marshalNLogPattern2githubᚗcomᚋloggraphᚋloggrap
 }
 
 func (ec *executionContext) marshalNLogPattern2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogPatternᚄ(ctx context.Context, sel ast.SelectionSet, v []model.LogPattern) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogPattern2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogPattern(ctx, sel, v[i])
@@ -2439,7 +2440,7 @@ func (ec *executionContext) marshalNSeverityCount2githubᚗcomᚋloggraphᚋlogg
 }
 
 func (ec *executionContext) marshalNSeverityCount2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSeverityCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SeverityCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSeverityCount2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSeverityCount(ctx, sel, v[i])
@@ -2483,7 +2484,7 @@ func (ec *executionContext) marshalOApiRequestDimension2ᚕgithubᚗcomᚋloggra
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiRequestDimension2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIRequestDimension(ctx, sel, v[i])
@@ -2527,7 +2528,7 @@ func (ec *executionContext) marshalOIntegrationDimension2ᚕgithubᚗcomᚋloggr
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationDimension2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationDimension(ctx, sel, v[i])

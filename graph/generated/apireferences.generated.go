@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -1562,7 +1563,7 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNApiReference2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIReferenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIReference) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiReference2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIReference(ctx, sel, v[i])
@@ -1598,7 +1599,7 @@ func (ec *executionContext) marshalNApiReferenceEdge2githubᚗcomᚋloggraphᚋl
 }
 
 func (ec *executionContext) marshalNApiReferenceEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.APIReference]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiReferenceEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -1614,7 +1615,7 @@ func (ec *executionContext) marshalNApiReferenceEdge2ᚕgithubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNApiReferenceLog2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIReferenceLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIReferenceLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiReferenceLog2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIReferenceLog(ctx, sel, v[i])
@@ -1650,7 +1651,7 @@ func (ec *executionContext) marshalNApiReferenceLogEdge2githubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNApiReferenceLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.APIReferenceLog]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiReferenceLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -1699,7 +1700,7 @@ func (ec *executionContext) marshalNImportIssue2githubᚗcomᚋloggraphᚋloggra
 }
 
 func (ec *executionContext) marshalNImportIssue2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐImportIssueᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportIssue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImportIssue2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐImportIssue(ctx, sel, v[i])

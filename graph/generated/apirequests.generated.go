@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -2136,7 +2137,7 @@ func (ec *executionContext) _ApiRequestLogEdge(ctx context.Context, sel ast.Sele
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNApiClient2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIClientᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIClient) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiClient2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIClient(ctx, sel, v[i])
@@ -2172,7 +2173,7 @@ func (ec *executionContext) marshalNApiClientEdge2githubᚗcomᚋloggraphᚋlogg
 }
 
 func (ec *executionContext) marshalNApiClientEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.APIClient]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiClientEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -2188,7 +2189,7 @@ func (ec *executionContext) marshalNApiClientEdge2ᚕgithubᚗcomᚋloggraphᚋl
 }
 
 func (ec *executionContext) marshalNApiCollection2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPICollectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APICollection) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiCollection2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPICollection(ctx, sel, v[i])
@@ -2224,7 +2225,7 @@ func (ec *executionContext) marshalNApiCollectionEdge2githubᚗcomᚋloggraphᚋ
 }
 
 func (ec *executionContext) marshalNApiCollectionEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.APICollection]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiCollectionEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -2240,7 +2241,7 @@ func (ec *executionContext) marshalNApiCollectionEdge2ᚕgithubᚗcomᚋloggraph
 }
 
 func (ec *executionContext) marshalNApiRequestLog2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIRequestLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIRequestLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiRequestLog2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIRequestLog(ctx, sel, v[i])
@@ -2276,7 +2277,7 @@ func (ec *executionContext) marshalNApiRequestLogEdge2githubᚗcomᚋloggraphᚋ
 }
 
 func (ec *executionContext) marshalNApiRequestLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.APIRequestLog]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiRequestLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])

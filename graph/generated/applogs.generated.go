@@ -5,6 +5,7 @@ package generated
 import (
 	"context"
 	"encoding/json"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -815,7 +816,7 @@ func (ec *executionContext) _AppLogEdge(ctx context.Context, sel ast.SelectionSe
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNAppLog2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAppLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AppLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAppLog2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAppLog(ctx, sel, v[i])
@@ -851,7 +852,7 @@ func (ec *executionContext) marshalNAppLogEdge2githubᚗcomᚋloggraphᚋloggrap
 }
 
 func (ec *executionContext) marshalNAppLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.AppLog]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAppLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])

@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -1984,7 +1985,7 @@ func (ec *executionContext) _IntegrationLogEdge(ctx context.Context, sel ast.Sel
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNIntegration2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Integration) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegration2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegration(ctx, sel, v[i])
@@ -2020,7 +2021,7 @@ func (ec *executionContext) marshalNIntegrationEdge2githubᚗcomᚋloggraphᚋlo
 }
 
 func (ec *executionContext) marshalNIntegrationEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.Integration]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -2036,7 +2037,7 @@ func (ec *executionContext) marshalNIntegrationEdge2ᚕgithubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNIntegrationJob2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationJobᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IntegrationJob) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationJob2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationJob(ctx, sel, v[i])
@@ -2072,7 +2073,7 @@ func (ec *executionContext) marshalNIntegrationJobEdge2githubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNIntegrationJobEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.IntegrationJob]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationJobEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -2088,7 +2089,7 @@ func (ec *executionContext) marshalNIntegrationJobEdge2ᚕgithubᚗcomᚋloggrap
 }
 
 func (ec *executionContext) marshalNIntegrationLog2ᚕᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.IntegrationLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationLog2ᚖgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐIntegrationLog(ctx, sel, v[i])
@@ -2124,7 +2125,7 @@ func (ec *executionContext) marshalNIntegrationLogEdge2githubᚗcomᚋloggraph�
 }
 
 func (ec *executionContext) marshalNIntegrationLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[*model.IntegrationLog]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])

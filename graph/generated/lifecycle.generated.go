@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -393,7 +394,7 @@ func (ec *executionContext) marshalNKindRetention2githubᚗcomᚋloggraphᚋlogg
 }
 
 func (ec *executionContext) marshalNKindRetention2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐKindRetentionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.KindRetention) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNKindRetention2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐKindRetention(ctx, sel, v[i])

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -721,7 +722,7 @@ func (ec *executionContext) marshalNLog2githubᚗcomᚋloggraphᚋloggraphᚋmod
 }
 
 func (ec *executionContext) marshalNLog2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Log) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLog2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLog(ctx, sel, v[i])
@@ -749,7 +750,7 @@ func (ec *executionContext) marshalNLogEdge2githubᚗcomᚋloggraphᚋloggraph�
 }
 
 func (ec *executionContext) marshalNLogEdge2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[model.Log]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogEdge2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐEdge(ctx, sel, v[i])

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -2679,7 +2680,7 @@ func (ec *executionContext) marshalOLogKind2ᚕgithubᚗcomᚋloggraphᚋloggrap
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogKind2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐLogKind(ctx, sel, v[i])
@@ -2715,7 +2716,7 @@ func (ec *executionContext) marshalOSeverity2ᚕgithubᚗcomᚋloggraphᚋloggra
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSeverity2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐSeverity(ctx, sel, v[i])

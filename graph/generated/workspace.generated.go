@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -687,7 +688,7 @@ func (ec *executionContext) marshalNApiToken2githubᚗcomᚋloggraphᚋloggraph�
 }
 
 func (ec *executionContext) marshalNApiToken2ᚕgithubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPITokenᚄ(ctx context.Context, sel ast.SelectionSet, v []model.APIToken) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := serial.MarshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiToken2githubᚗcomᚋloggraphᚋloggraphᚋmodelᚐAPIToken(ctx, sel, v[i])

@@ -21,7 +21,7 @@ func argsKey(args ...any) string {
 // a job's (job_id) logs, batched with every other parent of the operation.
 func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter, p model.Page,
 	after func(context.Context, []*model.IntegrationLog)) (db.Paged[*model.IntegrationLog], error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+	return childPage(ctx, l, path, argsKey(parentCol, f, p), parent,
 		func(ctx context.Context, parents []uuid.UUID) (map[uuid.UUID]db.Paged[*model.IntegrationLog], error) {
 			return db.ChildPages(ctx, l.logs, l.ws, parentCol, parents, f, p, func(r *model.IntegrationLog) uuid.UUID {
 				if parentCol == "job_id" && r.JobID != nil {
@@ -30,22 +30,20 @@ func (l *Loaders) IntegrationLogsOf(ctx context.Context, path, parentCol string,
 				return r.IntegrationID
 			})
 		}, after)
-	return ld.Load(ctx, parent)()
 }
 
 // IntegrationLogCount counts an integration's or a job's logs, batched.
 func (l *Loaders) IntegrationLogCount(ctx context.Context, path, parentCol string, parent uuid.UUID, f *model.IntegrationLogFilter) (int, error) {
-	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
+	return childCount(ctx, l, path, argsKey(parentCol, f), parent, func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
 		return l.logs.ChildCounts(ctx, l.ws, model.KindIntegration, parentCol, parents, f)
 	})
-	return ld.Load(ctx, parent)()
 }
 
 // APIRequestLogsOf loads one page of a collection's (collection_id) or a client's
 // (client_id) request logs, batched.
 func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter, p model.Page,
 	after func(context.Context, []*model.APIRequestLog)) (db.Paged[*model.APIRequestLog], error) {
-	ld := pageLoader(l, path, argsKey(parentCol, f, p),
+	return childPage(ctx, l, path, argsKey(parentCol, f, p), parent,
 		func(ctx context.Context, parents []int64) (map[int64]db.Paged[*model.APIRequestLog], error) {
 			return db.ChildPages(ctx, l.logs, l.ws, parentCol, parents, f, p, func(r *model.APIRequestLog) int64 {
 				if parentCol == "client_id" && r.ClientID != nil {
@@ -54,50 +52,44 @@ func (l *Loaders) APIRequestLogsOf(ctx context.Context, path, parentCol string, 
 				return r.CollectionID
 			})
 		}, after)
-	return ld.Load(ctx, parent)()
 }
 
 // APIRequestLogCount counts a collection's or a client's request logs, batched.
 func (l *Loaders) APIRequestLogCount(ctx context.Context, path, parentCol string, parent int64, f *model.APIRequestLogFilter) (int, error) {
-	ld := countLoader(l, path, argsKey(parentCol, f), func(ctx context.Context, parents []int64) (map[string]int, error) {
+	return childCount(ctx, l, path, argsKey(parentCol, f), parent, func(ctx context.Context, parents []int64) (map[string]int, error) {
 		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIRequest, parentCol, parents, f)
 	})
-	return ld.Load(ctx, parent)()
 }
 
 // APIReferenceLogsOf loads one page of an API reference's import logs, batched.
 func (l *Loaders) APIReferenceLogsOf(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter, p model.Page,
 	after func(context.Context, []*model.APIReferenceLog)) (db.Paged[*model.APIReferenceLog], error) {
-	ld := pageLoader(l, path, argsKey(f, p),
+	return childPage(ctx, l, path, argsKey(f, p), parent,
 		func(ctx context.Context, parents []string) (map[string]db.Paged[*model.APIReferenceLog], error) {
 			return db.ChildPages(ctx, l.logs, l.ws, "api_reference_id", parents, f, p,
 				func(r *model.APIReferenceLog) string { return r.APIReferenceID })
 		}, after)
-	return ld.Load(ctx, parent)()
 }
 
 // APIReferenceLogCount counts an API reference's import logs, batched.
 func (l *Loaders) APIReferenceLogCount(ctx context.Context, path, parent string, f *model.APIReferenceLogFilter) (int, error) {
-	ld := countLoader(l, path, argsKey(f), func(ctx context.Context, parents []string) (map[string]int, error) {
+	return childCount(ctx, l, path, argsKey(f), parent, func(ctx context.Context, parents []string) (map[string]int, error) {
 		return l.logs.ChildCounts(ctx, l.ws, model.KindAPIReference, "api_reference_id", parents, f)
 	})
-	return ld.Load(ctx, parent)()
 }
 
 // JobsOf loads one page of an integration's jobs, batched.
-func (l *Loaders) JobsOf(ctx context.Context, path string, integration uuid.UUID, p model.Page,
+func (l *Loaders) JobsOf(ctx context.Context, path string, parent uuid.UUID, p model.Page,
 	after func(context.Context, []*model.IntegrationJob)) (db.Paged[*model.IntegrationJob], error) {
-	ld := pageLoader(l, path, argsKey(p),
+	return childPage(ctx, l, path, argsKey(p), parent,
 		func(ctx context.Context, parents []uuid.UUID) (map[uuid.UUID]db.Paged[*model.IntegrationJob], error) {
 			return l.entities.JobsOfIntegrations(ctx, l.ws, parents, p)
 		}, after)
-	return ld.Load(ctx, integration)()
 }
 
 // JobCount counts an integration's jobs, batched.
-func (l *Loaders) JobCount(ctx context.Context, path string, integration uuid.UUID) (int, error) {
-	ld := countLoader(l, path, "", func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
+func (l *Loaders) JobCount(ctx context.Context, path string, parent uuid.UUID) (int, error) {
+	return childCount(ctx, l, path, "", parent, func(ctx context.Context, parents []uuid.UUID) (map[string]int, error) {
 		return l.entities.JobCounts(ctx, l.ws, parents)
 	})
-	return ld.Load(ctx, integration)()
 }

@@ -17,14 +17,9 @@ import (
 	"github.com/loggraph/loggraph/model"
 )
 
-// batchWait lets loads that nobody announced (see Expect) join one batch without
-// adding noticeable latency.
+// batchWait lets belongs-to loads that the planner did not prefetch join one batch
+// without adding noticeable latency.
 const batchWait = 2 * time.Millisecond
-
-// ExpectedWait is the fallback of an announced batch, which normally fires as soon
-// as the last announced parent asks (a variable so that tests can make a wrong
-// announcement impossible to miss).
-var ExpectedWait = 100 * time.Millisecond
 
 // maxBatch bounds the keys of one statement (a page holds at most 1000 items).
 const maxBatch = 1000
@@ -45,14 +40,14 @@ type Loaders struct {
 	keyOf  map[any]any          // belongs-to loader -> func(*T) K
 	primed map[any]map[any]bool // belongs-to loader -> keys already in its cache
 
-	mu     sync.Mutex
-	pages  map[string]any // per response path and arguments: a loader of children pages
-	expect map[string]int // per response path: how many parents will ask
+	mu      sync.Mutex
+	batches map[string]any   // per response path and arguments: a *childBatch of children pages or counts
+	parents map[string][]any // per response path: the parents that will ask, as the planner announced them
 }
 
 // New makes the loaders of one operation in workspace ws.
 func New(ws uuid.UUID, logs *db.LogStore, entities *db.EntityStore) *Loaders {
-	l := &Loaders{ws: ws, logs: logs, entities: entities, pages: map[string]any{}, expect: map[string]int{}, keyOf: map[any]any{}, primed: map[any]map[any]bool{}}
+	l := &Loaders{ws: ws, logs: logs, entities: entities, batches: map[string]any{}, parents: map[string][]any{}, keyOf: map[any]any{}, primed: map[any]map[any]bool{}}
 	l.Integration = byID(l, func(i *model.Integration) uuid.UUID { return i.ID })
 	l.Job = byID(l, func(j *model.IntegrationJob) uuid.UUID { return j.ID })
 	l.Collection = byID(l, func(c *model.APICollection) int64 { return c.ID })
@@ -62,28 +57,14 @@ func New(ws uuid.UUID, logs *db.LogStore, entities *db.EntityStore) *Loaders {
 	return l
 }
 
-// Expect announces that n more parents will load the children at response path
-// path (list indexes left out): their loader then fires when the n-th asks.
-func (l *Loaders) Expect(path string, n int) {
+// Announce tells the loaders which parents will ask for the children at response
+// path path (list indexes left out): the first of them to ask loads the children of
+// all of them in one statement, and the others find theirs loaded. Nobody waits for
+// anybody, so the parents may ask in any order, one after the other or at once.
+func (l *Loaders) Announce(path string, parents ...any) {
 	l.mu.Lock()
-	l.expect[path] += n
+	l.parents[path] = append(l.parents[path], parents...)
 	l.mu.Unlock()
-}
-
-// options sizes a children loader by the parents announced for its path.
-func (l *Loaders) options(path string) (wait time.Duration, capacity int) {
-	if n := l.expect[path]; n > 0 {
-		return ExpectedWait, min(n, maxBatch)
-	}
-	return batchWait, maxBatch
-}
-
-func childOptions[K comparable, V any](wait time.Duration, capacity int) []dataloader.Option[K, V] {
-	return []dataloader.Option[K, V]{
-		dataloader.WithWait[K, V](wait),
-		dataloader.WithBatchCapacity[K, V](capacity),
-		dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}),
-	}
 }
 
 // byID makes a belongs-to loader: one statement per batch, results in key order,
@@ -164,59 +145,71 @@ func For(ctx context.Context) *Loaders {
 	return l
 }
 
-// pageLoader returns the loader of children pages at one response path with given
-// arguments, making it on first use: every parent asking joins its batch. fetch
-// returns each parent's page; after sees every batch's rows that the pages will
-// show before the parents get them, to plan the next level.
-func pageLoader[K comparable, T any](l *Loaders, path, args string, fetch func(context.Context, []K) (map[K]db.Paged[T], error),
-	after func(context.Context, []T)) *dataloader.Loader[K, db.Paged[T]] {
+// childBatch is one statement's worth of children: the pages (or counts) of every
+// announced parent at one response path with the same arguments, loaded once, by
+// whichever parent asks first.
+type childBatch[K comparable, V any] struct {
+	once  sync.Once
+	keys  []K // the announced parents, each once, in announcement order
+	known map[K]bool
+	res   map[K]V
+	err   error
+}
+
+// children returns parent's value of the batch at path with args, loading the batch
+// on first use. A parent that was not announced (a field the planner does not
+// reach) is loaded on its own: correct, one statement for it.
+func children[K comparable, V any](ctx context.Context, l *Loaders, path, args string, parent K,
+	fetch func(context.Context, []K) (map[K]V, error)) (V, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	key := path + "\x00" + args
-	if existing, ok := l.pages[key].(*dataloader.Loader[K, db.Paged[T]]); ok {
-		return existing
+	b, _ := l.batches[key].(*childBatch[K, V])
+	if b == nil {
+		b = &childBatch[K, V]{known: map[K]bool{}}
+		for _, p := range l.parents[path] {
+			if k, ok := p.(K); ok && !b.known[k] {
+				b.known[k] = true
+				b.keys = append(b.keys, k)
+			}
+		}
+		l.batches[key] = b
 	}
-	batch := func(ctx context.Context, keys []K) []*dataloader.Result[db.Paged[T]] {
+	l.mu.Unlock()
+	if !b.known[parent] {
+		res, err := fetch(ctx, []K{parent})
+		return res[parent], err
+	}
+	b.once.Do(func() { b.res, b.err = fetch(ctx, b.keys) })
+	return b.res[parent], b.err
+}
+
+// childPage returns parent's page of the children at path with args. after sees the
+// rows of every page a statement loaded, before any parent gets its page, to plan the
+// next level.
+func childPage[K comparable, T any](ctx context.Context, l *Loaders, path, args string, parent K,
+	fetch func(context.Context, []K) (map[K]db.Paged[T], error), after func(context.Context, []T)) (db.Paged[T], error) {
+	return children(ctx, l, path, args, parent, func(ctx context.Context, keys []K) (map[K]db.Paged[T], error) {
 		pages, err := fetch(ctx, keys)
 		if err == nil && after != nil {
 			var visible []T
-			seen := make(map[K]bool, len(keys))
 			for _, k := range keys {
-				if !seen[k] {
-					seen[k] = true
-					visible = append(visible, pages[k].Rows...)
-				}
+				visible = append(visible, pages[k].Rows...)
 			}
 			after(ctx, visible)
 		}
-		out := make([]*dataloader.Result[db.Paged[T]], len(keys))
-		for i, k := range keys {
-			out[i] = &dataloader.Result[db.Paged[T]]{Data: pages[k], Error: err}
-		}
-		return out
-	}
-	ld := dataloader.NewBatchedLoader(batch, childOptions[K, db.Paged[T]](l.options(path))...)
-	l.pages[key] = ld
-	return ld
+		return pages, err
+	})
 }
 
-// countLoader is pageLoader's sibling for totalCount of children.
-func countLoader[K comparable](l *Loaders, path, args string, fetch func(context.Context, []K) (map[string]int, error)) *dataloader.Loader[K, int] {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	key := path + "\x00" + args
-	if existing, ok := l.pages[key].(*dataloader.Loader[K, int]); ok {
-		return existing
-	}
-	batch := func(ctx context.Context, keys []K) []*dataloader.Result[int] {
+// childCount is childPage's sibling for totalCount of children.
+func childCount[K comparable](ctx context.Context, l *Loaders, path, args string, parent K,
+	fetch func(context.Context, []K) (map[string]int, error)) (int, error) {
+	return children(ctx, l, path, args, parent, func(ctx context.Context, keys []K) (map[K]int, error) {
 		counts, err := fetch(ctx, keys)
-		out := make([]*dataloader.Result[int], len(keys))
-		for i, k := range keys {
-			out[i] = &dataloader.Result[int]{Data: counts[fmt.Sprint(k)], Error: err}
+		out := make(map[K]int, len(keys))
+		for _, k := range keys {
+			out[k] = counts[fmt.Sprint(k)]
 		}
-		return out
-	}
-	ld := dataloader.NewBatchedLoader(batch, childOptions[K, int](l.options(path))...)
-	l.pages[key] = ld
-	return ld
+		return out, err
+	})
 }

@@ -1,0 +1,36 @@
+package serial_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/loggraph/loggraph/graph/serial"
+)
+
+// TestMarshalSlice: items are marshalled in order, each with its own index in its
+// field context; a panicking item becomes null and an error, the others are kept.
+func TestMarshalSlice(t *testing.T) {
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, graphql.DefaultRecover)
+	var order []int
+	arr := serial.MarshalSlice(ctx, 3, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		order = append(order, *graphql.GetFieldContext(ctx).Index)
+		if i == 1 {
+			panic("boom")
+		}
+		return graphql.MarshalInt(i)
+	})
+	var b bytes.Buffer
+	arr.MarshalGQL(&b)
+	if b.String() != "[0,null,2]" || len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 {
+		t.Fatalf("got %s, order %v", b.String(), order)
+	}
+	if errs := graphql.GetErrors(ctx); len(errs) != 1 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if got := serial.MarshalSlice(ctx, 0, 0, true, nil); len(got) != 0 {
+		t.Fatalf("empty: %v", got)
+	}
+}
