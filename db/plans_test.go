@@ -72,18 +72,32 @@ func (s planScan) String() string { return fmt.Sprintf("%s on %s using %q", s.no
 
 var errRollback = errors.New("rolled back")
 
-// explainScans returns the scans of stmt's plan (EXPLAIN, the statement is not
-// run). setup runs first in the same transaction, which is rolled back.
-func explainScans(t *testing.T, d *db.DB, stmt statement, setup ...string) []planScan {
+// inRolledBack runs setup, then f, in a transaction that is rolled back.
+func inRolledBack(t *testing.T, d *db.DB, setup []string, f func(ctx context.Context, tx pgx.Tx) error) {
 	t.Helper()
 	ctx := context.Background()
-	var scans []planScan
 	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		for _, q := range setup {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}
 		}
+		if err := f(ctx, tx); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+}
+
+// explainScans returns the scans of stmt's plan (EXPLAIN, the statement is not
+// run). setup runs first in the same transaction, which is rolled back.
+func explainScans(t *testing.T, d *db.DB, stmt statement, setup ...string) []planScan {
+	t.Helper()
+	var scans []planScan
+	inRolledBack(t, d, setup, func(ctx context.Context, tx pgx.Tx) error {
 		var plan []map[string]any
 		if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+stmt.sql, stmt.args...).Scan(&plan); err != nil {
 			return fmt.Errorf("explain %s: %w", stmt.sql, err)
@@ -115,11 +129,8 @@ func explainScans(t *testing.T, d *db.DB, stmt statement, setup ...string) []pla
 				return fmt.Errorf("table %s: %w", s.table, err)
 			}
 		}
-		return errRollback
+		return nil
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
 	return scans
 }
 
@@ -127,26 +138,15 @@ func explainScans(t *testing.T, d *db.DB, stmt statement, setup ...string) []pla
 // first in the same transaction, which is rolled back.
 func explainText(t *testing.T, d *db.DB, stmt statement, setup ...string) string {
 	t.Helper()
-	ctx := context.Background()
 	var lines []string
-	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
-		for _, q := range setup {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", q, err)
-			}
-		}
+	inRolledBack(t, d, setup, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, "EXPLAIN "+stmt.sql, stmt.args...)
 		if err != nil {
 			return err
 		}
-		if lines, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
-		}
-		return errRollback
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
 	return fmt.Sprintf("in the plan of %s (arguments %v, after %v)\n%s", stmt.sql, stmt.args, setup, strings.Join(lines, "\n"))
 }
 
