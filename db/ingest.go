@@ -771,10 +771,14 @@ func (w *batchWriter) syncIntegrations(ctx context.Context, tx pgx.Tx) error {
 	for i, id := range jobIDs {
 		jobInts[i], jobFirst[i] = jobs[id].integration, jobs[id].first
 	}
+	// A job's created_at is its earliest delivery's, whatever order the deliveries
+	// arrive in: a job's logs never precede it, which bounds its nested pages in time
+	// (LogStore.childRows).
 	_, err = tx.Exec(ctx, `
 		INSERT INTO integration_jobs (workspace_id, id, integration_id, created_at)
 		SELECT $1, u.id, u.integration_id, u.created_at FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[]) AS u(id, integration_id, created_at)
-		ON CONFLICT (workspace_id, id) DO NOTHING`, w.ws, jobIDs, jobInts, jobFirst)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET created_at = EXCLUDED.created_at
+		WHERE EXCLUDED.created_at < integration_jobs.created_at`, w.ws, jobIDs, jobInts, jobFirst)
 	if err != nil {
 		return fmt.Errorf("upsert jobs: %w", err)
 	}

@@ -330,7 +330,7 @@ func TestPlansUseIndexes(t *testing.T) {
 			_, err := db.ChildPages(ctx, logs, ws.ID, "job_id", jobs, (*model.IntegrationLogFilter)(nil), child,
 				func(l *model.IntegrationLog) uuid.UUID { return *l.JobID })
 			return err
-		}, map[string][]string{"integration_logs": {"integration_logs_job_idx"}}},
+		}, map[string][]string{"integration_logs": {"integration_logs_job_idx"}, "integration_jobs": {"integration_jobs_pkey"}}},
 		{"logs of integrations", func(ctx context.Context) error {
 			_, err := db.ChildPages(ctx, logs, ws.ID, "integration_id", integrations, (*model.IntegrationLogFilter)(nil), child,
 				func(l *model.IntegrationLog) uuid.UUID { return l.IntegrationID })
@@ -406,6 +406,10 @@ func TestPlansUseIndexes(t *testing.T) {
 			planCase{"list " + string(k), list(k, none), listIdx(k)},
 			planCase{"count " + string(k) + " from log_counts", count(k, none), map[string][]string{"log_counts": nil}})
 	}
+	// The jobs' creation times bound their logs (partitions before a job are pruned at
+	// run time): read by primary key, which a test's few hundred jobs would rather
+	// scan.
+	seqOff["logs of jobs"] = []string{"SET LOCAL enable_seqscan = off"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			setup := seqOff[c.name]
@@ -419,6 +423,9 @@ func TestPlansUseIndexes(t *testing.T) {
 				for table, idx := range c.want {
 					if slices.Contains(indexedTables, table) {
 						for _, i := range idx {
+							if strings.HasSuffix(i, "_pkey") {
+								continue // a primary key's index cannot be dropped; the case's other index shows the check works
+							}
 							drop = append(drop, "DROP INDEX "+pgx.Identifier{i}.Sanitize())
 						}
 					}

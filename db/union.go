@@ -249,8 +249,17 @@ func (s *LogStore) childRows(ctx context.Context, ws uuid.UUID, kind model.LogKi
 		return err
 	}
 	inner.ColumnExpr("t.*")
+	from, args := "unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n)", []any{ps.value(parents)}
+	if kind == model.KindIntegration && parentCol == "job_id" {
+		// A job's logs never precede the job (ingest keeps its created_at at its
+		// earliest delivery), so the partitions before it are pruned at run time,
+		// parent by parent: without a time bound every job probes every partition.
+		from += " JOIN integration_jobs AS j ON j.workspace_id = ? AND j.id = parent.id"
+		args = append(args, ps.value(ws))
+		inner.Where("t.created_at >= j.created_at")
+	}
 	q := s.db.NewSelect().Model(dest).
-		ModelTableExpr("unnest(?::"+parentType+"[]) WITH ORDINALITY AS parent(id, n) CROSS JOIN LATERAL (?) AS l", ps.value(parents), inner).
+		ModelTableExpr(from+" CROSS JOIN LATERAL (?) AS l", append(args, inner)...).
 		ColumnExpr("l.*").
 		OrderExpr("parent.n")
 	if err := scanPrepared(ctx, s.db, q, ps, dest); err != nil {

@@ -159,3 +159,40 @@ func TestPartialPagesAreAnnouncedExactly(t *testing.T) {
 		t.Fatal("a batch waited for parents that never asked")
 	}
 }
+
+// TestJobLogsArrivingOutOfOrder: a job's logs are bounded in time by the job's
+// creation (its nested pages prune the partitions before it), so a delivery older
+// than every one stored for the job makes it older: the job keeps all its logs.
+func TestJobLogsArrivingOutOfOrder(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	line := func(at time.Time, attempt int) string {
+		return fmt.Sprintf(`{"integration_id":"aaaaaaaa-0000-4000-8000-000000000001","job_id":"bbbbbbbb-0000-4000-8000-000000000001","succeeded":false,"attempt":%d,"status_code":500,"created_at":%q}`+"\n",
+			attempt, at.Format(time.RFC3339))
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, body := range []string{line(now.Add(-time.Hour), 2), line(now.Add(-50*time.Hour), 1)} {
+		if resp, b := e.Ingest("integration", e.Tokens[model.RoleIngest], body); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	_, r := statements(t, e, `{ integrations(first: 1) { nodes { jobs(first: 1) { nodes { createdAt logs(first: 5) { nodes { attempt createdAt } } } } } } }`)
+	var got struct {
+		Nodes []struct {
+			Jobs struct {
+				Nodes []struct {
+					CreatedAt time.Time
+					Logs      struct{ Nodes []struct{ Attempt int } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(r.Data["integrations"], &got); err != nil {
+		t.Fatal(err)
+	}
+	jobs := got.Nodes[0].Jobs.Nodes
+	if len(jobs) != 1 || !jobs[0].CreatedAt.Equal(now.Add(-50*time.Hour)) || len(jobs[0].Logs.Nodes) != 2 ||
+		jobs[0].Logs.Nodes[0].Attempt != 2 || jobs[0].Logs.Nodes[1].Attempt != 1 {
+		t.Fatalf("%s", r.Data["integrations"])
+	}
+}
