@@ -48,7 +48,11 @@ func cmdBenchAnalytics(ctx context.Context, cfg analyticsConfig, stdout io.Write
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded in %s\n", res.Duration.Round(time.Second))
-		if _, err := a.DB.Pool.Exec(ctx, "ANALYZE"); err != nil {
+		// Vacuumed as well as analyzed, as autovacuum leaves bulk-inserted tables in
+		// time: without visibility maps the index-only scans of log_rollups visit the
+		// heap (the 24 h histogram took 15x longer at 1M rows before it).
+		fmt.Fprintln(stdout, "vacuuming...")
+		if _, err := a.DB.Pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
 			return err
 		}
 	}
@@ -319,6 +323,7 @@ func (c *clickHouse) fill(ctx context.Context, srv *httptest.Server, token, ws s
 		fmt.Fprintf(stdout, "ClickHouse database %s already loaded\n", c.db)
 		return nil
 	}
+	var total int64
 	for _, k := range model.AllKinds {
 		start := time.Now()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/export/"+k.Route()+".ndjson?time.from=2000-01-01T00:00:00Z", nil)
@@ -339,7 +344,11 @@ func (c *clickHouse) fill(ctx context.Context, srv *httptest.Server, token, ws s
 		if err != nil {
 			return err
 		}
+		total += n
 		fmt.Fprintf(stdout, "ClickHouse: loaded %d %s rows through /v1/export/%s.ndjson in %s\n", n, k.Route(), k.Route(), time.Since(start).Round(time.Millisecond))
+	}
+	if total == 0 {
+		return fmt.Errorf("the workspace exported no rows: was its seed interrupted? delete it (loggraph workspace delete SLUG) to seed it again")
 	}
 	return nil
 }
