@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -312,14 +311,14 @@ func bytesPerRow(ctx context.Context, d *db.DB, ch *clickHouse, stdout io.Writer
 	return nil
 }
 
-// fill loads the workspace into ClickHouse through the export route, unless every
-// table already holds its rows (from an earlier run; drop the database to reload).
+// fill loads the workspace into ClickHouse through the export route, unless an
+// earlier run loaded it completely (drop the database to reload).
 func (c *clickHouse) fill(ctx context.Context, srv *httptest.Server, token, ws string, stdout io.Writer) error {
-	have, err := c.loaded(ctx, ws)
+	done, err := c.loaded(ctx, ws)
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(model.AllKinds, func(k model.LogKind) bool { return have[k] <= 0 }) {
+	if done {
 		fmt.Fprintf(stdout, "ClickHouse database %s already loaded\n", c.db)
 		return nil
 	}
@@ -350,5 +349,5 @@ func (c *clickHouse) fill(ctx context.Context, srv *httptest.Server, token, ws s
 	if total == 0 {
 		return fmt.Errorf("the workspace exported no rows: was its seed interrupted? delete it (loggraph workspace delete SLUG) to seed it again")
 	}
-	return nil
+	return c.markLoaded(ctx, ws, total)
 }

@@ -278,23 +278,31 @@ func chRow(line []byte, timeColumn, ws string) ([]byte, error) {
 	return json.Marshal(fields)
 }
 
-// loaded reports how many rows of workspace ws each table holds; a table missing,
-// or holding another workspace, reads as not loaded (-1).
-func (c *clickHouse) loaded(ctx context.Context, ws string) (map[model.LogKind]int64, error) {
-	out := map[model.LogKind]int64{}
-	for _, k := range model.AllKinds {
-		rows, err := c.rows(ctx, fmt.Sprintf("SELECT count(), countIf(workspace != %s) FROM %s.%s", chQuote(ws), c.db, k.Table()))
-		if err != nil || len(rows) != 1 || chString(rows[0][1]) != "0" {
-			out[k] = -1
-			continue
-		}
-		n, err := chFloat(rows[0][0])
-		if err != nil {
-			return nil, err
-		}
-		out[k] = int64(n)
+// loadDone is the table a complete load ends by writing: the workspace and its rows.
+const loadDone = "load_done"
+
+// loaded reports whether the database holds a complete load of workspace ws (one
+// interrupted, or of another workspace, is not).
+func (c *clickHouse) loaded(ctx context.Context, ws string) (bool, error) {
+	exists, err := c.rows(ctx, "EXISTS TABLE "+c.db+"."+loadDone)
+	if err != nil || len(exists) != 1 || chString(exists[0][0]) != "1" {
+		return false, err
 	}
-	return out, nil
+	rows, err := c.rows(ctx, "SELECT count() FROM "+c.db+"."+loadDone+" WHERE workspace = "+chQuote(ws))
+	return err == nil && len(rows) == 1 && chString(rows[0][0]) == "1", err
+}
+
+// markLoaded records a complete load of workspace ws, of rows rows.
+func (c *clickHouse) markLoaded(ctx context.Context, ws string, rows int64) error {
+	for _, q := range []string{
+		"CREATE TABLE " + c.db + "." + loadDone + " (workspace String, rows UInt64) ENGINE = TinyLog",
+		fmt.Sprintf("INSERT INTO %s.%s VALUES (%s, %d)", c.db, loadDone, chQuote(ws), rows),
+	} {
+		if _, err := c.do(ctx, q, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // load (re)creates the kind's table and fills it from export, the body of
@@ -304,6 +312,7 @@ func (c *clickHouse) load(ctx context.Context, k model.LogKind, ws string, expor
 	table := c.db + "." + k.Table()
 	for _, q := range []string{
 		"CREATE DATABASE IF NOT EXISTS " + c.db,
+		"DROP TABLE IF EXISTS " + c.db + "." + loadDone,
 		"DROP TABLE IF EXISTS " + table,
 		fmt.Sprintf("CREATE TABLE %s (workspace String, %s) ENGINE = MergeTree PARTITION BY toDate(%s) ORDER BY (workspace, %s)",
 			table, chTables[k].columns, k.TimeColumn(), k.TimeColumn()),
