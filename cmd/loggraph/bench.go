@@ -43,6 +43,8 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 	seedRounds := fs.Int("seed-rounds", 3, "seed rounds")
 	requests := fs.Int("requests", 300, "requests per figure (bench read)")
 	analyticsRows := fs.Int("analytics-rows", 1_000_000, "rows seeded once over 30 days into workspace bench-analytics-<rows> (bench analytics)")
+	clickHouseURL := fs.String("clickhouse-url", env.str("LOGGRAPH_BENCH_CLICKHOUSE_URL", ""),
+		"a ClickHouse HTTP interface (e.g. http://127.0.0.1:8123): bench analytics loads the workspace into it through the export route and times it as a third side (env LOGGRAPH_BENCH_CLICKHOUSE_URL; empty: no ClickHouse)")
 	exportRows := fs.Int("export-rows", 1_000_000, "app logs exported (bench shims; 0 skips the export figures)")
 	readRows := fs.Int("read-rows", 1_000_000, "rows seeded once into workspace "+benchReadWorkspace+" (bench read)")
 	storageURL := fs.String("storage-database-url", env.str("LOGGRAPH_BENCH_STORAGE_DATABASE_URL",
@@ -68,7 +70,7 @@ func cmdBench(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return cmdBenchRead(ctx, *dbURL, *readRows, *requests, stdout)
 	}
 	if len(pos) == 1 && pos[0] == "analytics" {
-		return cmdBenchAnalytics(ctx, *dbURL, *analyticsRows, *requests, stdout)
+		return cmdBenchAnalytics(ctx, analyticsConfig{dbURL: *dbURL, rows: *analyticsRows, requests: *requests, clickHouseURL: *clickHouseURL}, stdout)
 	}
 	if len(pos) == 1 && pos[0] == "load" {
 		load.dbURL, load.readRows = *dbURL, *readRows
