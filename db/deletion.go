@@ -55,12 +55,17 @@ func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKi
 	for _, dim := range slices.Compact(slices.Sorted(slices.Values(append([]string{ki.severity, ki.source}, ki.rollup...)))) {
 		returning += ", d." + pgx.Identifier{dim}.Sanitize()
 	}
+	requested := ""
+	if k == model.KindAPIRequest { // request_rollups' negative rows
+		returning += ", d.code, d.gateway_code, d.client_id, d.endpoint, d.timing_ms, d.delay_ms"
+		requested = ", requested AS (" + requestRollupsSQL("gone", -1) + ")"
+	}
 	stmt := fmt.Sprintf(`WITH k AS (?), gone AS (
 			DELETE FROM %[1]s d USING k WHERE d.workspace_id = ? AND d.%[2]s = k.%[2]s AND d.id = k.id
 			RETURNING %[3]s, pg_column_size(d.*) AS size
-		), counted AS (%[4]s), rolled AS (%[5]s)
+		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s
 		SELECT count(*), coalesce(sum(size), 0) FROM gone`,
-		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"))
+		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"), requested)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -361,7 +362,8 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 	if !dryRun {
 		parent, child := pgx.Identifier{k.Table()}.Sanitize(), pgx.Identifier{s.name}.Sanitize()
 		if _, err := l.db.Pool.Exec(ctx, `
-			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5)
+			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5)
 			DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date`,
 			string(k), from, to, s.from, s.to); err != nil {
 			return fmt.Errorf("drop counts of %s: %w", s.name, err)
@@ -378,6 +380,10 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 		recount := `WITH gone AS (DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date),
 			rolledGone AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `) ` + countsSQL(k, kept, "count(*)")
+		if k == model.KindAPIRequest { // request_rollups too: recounted from the rows left
+			recount = `WITH requestedGone AS (DELETE FROM request_rollups WHERE slot >= $4 AND slot < $5),
+			requested AS (` + requestRollupsSQL(kept, 1) + `), ` + strings.TrimPrefix(recount, "WITH ")
+		}
 		err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "DROP TABLE "+child); err != nil {
 				return err

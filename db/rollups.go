@@ -178,7 +178,8 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 
 // RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws,
 // totals (source NULL) included, whose log_rollups sum differs from a fresh count of
-// the rows: 0 when the rollups are exact, as ingest, retention and deletion keep them.
+// the rows, plus request_rollups' keys that differ from the rows (requestMismatches):
+// 0 when the rollups are exact, as ingest, retention and deletion keep them.
 func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 	total := 0
 	for _, k := range model.AllKinds {
@@ -200,7 +201,8 @@ func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 		}
 		total += n
 	}
-	return total, nil
+	n, err := requestMismatches(ctx, d, ws)
+	return total + n, err
 }
 
 // AnalyticsPlan says how one analytic was answered: from log_rollups (with raw rows

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -60,8 +61,13 @@ func rollupEnv(t *testing.T) (*DB, []uuid.UUID) {
 		fmt.Fprintf(&app, `{"id":"%s","timestamp":%q,"level":%q,"service":"s%d","message":"m"}`+"\n",
 			uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "app%d", i)), at.Format(time.RFC3339Nano), levels[rng.IntN(5)], rng.IntN(3))
 		at = now.Add(-time.Duration(rng.Int64N(int64(72 * time.Hour))))
-		fmt.Fprintf(&req, `{"received_at":%q,"code":%d,"ip":"10.0.0.1","timing_ms":5,"delay_ms":0,"collection":"c","collection_type":"proxy","endpoint":"GET /"}`+"\n",
-			at.Format(time.RFC3339Nano), codes[rng.IntN(len(codes))])
+		// Timings over 5 decades (request_rollups' histograms), a few clients and endpoints.
+		client := ""
+		if c := rng.IntN(4); c > 0 {
+			client = fmt.Sprintf(`"client":"cl%d",`, c)
+		}
+		fmt.Fprintf(&req, `{"id":"%s","received_at":%q,"code":%d,"ip":"10.0.0.1","timing_ms":%d,"delay_ms":%d,%s"collection":"c%d","collection_type":"proxy","endpoint":"GET /%d"}`+"\n",
+			uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "req%d", i)), at.Format(time.RFC3339Nano), codes[rng.IntN(len(codes))], int(math.Exp(rng.Float64()*11)), rng.IntN(300), client, rng.IntN(2), rng.IntN(5))
 	}
 	ingest := func(kind model.LogKind, body string) {
 		b, err := model.DecodeBatch(kind, strings.NewReader(body), now, model.IngestLimits{})
@@ -75,6 +81,7 @@ func rollupEnv(t *testing.T) (*DB, []uuid.UUID) {
 	ingest(model.KindApp, app.String())
 	ingest(model.KindAPIRequest, req.String())
 	ingest(model.KindApp, app.String()) // a retry: every record is a duplicate, nothing is counted twice
+	ingest(model.KindAPIRequest, req.String())
 	return d, []uuid.UUID{seeded.ID, ingested.ID}
 }
 
