@@ -16,7 +16,8 @@ import (
 // Deletion: logs by filter (data-subject requests) and whole workspaces. Rows go in
 // batches of DeleteOptions.BatchSize, each one statement (its own short transaction)
 // that also inserts the negative counts of what it deleted into log_counts, so
-// totals match the rows after every batch.
+// totals match the rows after every batch, and recomputes the log_pattern_rollups
+// rows of the slots it touched from the rows kept.
 
 // DeleteOptions tune a deletion.
 type DeleteOptions struct {
@@ -51,7 +52,7 @@ const (
 func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKind, filter any, reason string, o DeleteOptions, kd *KindDeletion) error {
 	col := pgx.Identifier{k.TimeColumn()}.Sanitize()
 	ki := kindOf(k)
-	returning := "d.workspace_id, d." + col
+	returning := "d.workspace_id, d.id, d." + col
 	for _, dim := range slices.Compact(slices.Sorted(slices.Values(append([]string{ki.severity, ki.source}, ki.rollup...)))) {
 		returning += ", d." + pgx.Identifier{dim}.Sanitize()
 	}
@@ -63,7 +64,7 @@ func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKi
 	stmt := fmt.Sprintf(`WITH k AS (?), gone AS (
 			DELETE FROM %[1]s d USING k WHERE d.workspace_id = ? AND d.%[2]s = k.%[2]s AND d.id = k.id
 			RETURNING %[3]s, pg_column_size(d.*) AS size
-		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s
+		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s, ?
 		SELECT count(*), coalesce(sum(size), 0) FROM gone`,
 		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"), requested)
 	for {
@@ -77,7 +78,13 @@ func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKi
 		keys.ColumnExpr("t.?, t.id", bun.Ident(k.TimeColumn())).
 			OrderExpr("t.? ASC, t.id ASC", bun.Ident(k.TimeColumn())).Limit(int64(o.batch()))
 		var rows, bytes int64
-		if err := l.db.Bun.NewRaw(stmt, keys, ws).Scan(ctx, &rows, &bytes); err != nil {
+		err = l.db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", patternLockKey); err != nil {
+				return err
+			}
+			return tx.NewRaw(stmt, keys, ws, patternSlotsRecompute(k, ws)).Scan(ctx, &rows, &bytes)
+		})
+		if err != nil {
 			return fmt.Errorf("delete from %s: %w", k.Table(), err)
 		}
 		kd.Rows, kd.Bytes = kd.Rows+rows, kd.Bytes+bytes

@@ -150,18 +150,8 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 		}
 		return nil
 	}
-	plan := AnalyticsPlan{Query: "histogram"}
 	lo, hi, spanned := h.rollupSpan()
-	switch refusal := rollupRefusal(f); {
-	case s.rowsOnly:
-		plan.Reason = "rollups off"
-	case refusal != "":
-		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"
-	case !spanned:
-		plan.Reason = "the window holds no whole 15-minute slot, or its buckets do not align with them"
-	default:
-		plan.Rollup = true
-	}
+	plan := planAnalytic("histogram", s.rowsOnly, f, spanned, "the window holds no whole 15-minute slot, or its buckets do not align with them")
 	if !plan.Rollup {
 		if err := raw(h.From, h.To); err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -361,11 +362,19 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 	}
 	if !dryRun {
 		parent, child := pgx.Identifier{k.Table()}.Sanitize(), pgx.Identifier{s.name}.Sanitize()
-		if _, err := l.db.Pool.Exec(ctx, `
+		err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+			if err := lockPatterns(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `
 			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			patterns AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5)
 			DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date`,
-			string(k), from, to, s.from, s.to); err != nil {
+				string(k), from, to, s.from, s.to)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("drop counts of %s: %w", s.name, err)
 		}
 		detach := fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", parent, child)
@@ -377,14 +386,24 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 		}
 		col := pgx.Identifier{k.TimeColumn()}.Sanitize()
 		kept := fmt.Sprintf("%s WHERE %s >= $4 AND %s < $5", parent, col, col)
+		patterns, err := rawSQL(patternRollupsInsert(k, bun.SafeQuery("? AS t WHERE t.? >= $4 AND t.? < $5",
+			bun.Ident(k.Table()), bun.Ident(k.TimeColumn()), bun.Ident(k.TimeColumn()))))
+		if err != nil {
+			return err
+		}
 		recount := `WITH gone AS (DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date),
 			rolledGone AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			patternsGone AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			patterns AS (` + patterns + `),
 			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `) ` + countsSQL(k, kept, "count(*)")
 		if k == model.KindAPIRequest { // request_rollups too: recounted from the rows left
 			recount = `WITH requestedGone AS (DELETE FROM request_rollups WHERE slot >= $4 AND slot < $5),
 			requested AS (` + requestRollupsSQL(kept, 1) + `), ` + strings.TrimPrefix(recount, "WITH ")
 		}
-		err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+			if err := lockPatterns(ctx, tx); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, "DROP TABLE "+child); err != nil {
 				return err
 			}

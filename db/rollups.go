@@ -162,6 +162,12 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 	} else {
 		q.Where("r.source IS NULL")
 	}
+	rollupDims(q, ws, k, f)
+}
+
+// rollupDims restricts q, over a rollup table AS r, to the severities and sources f
+// keeps.
+func rollupDims(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter) {
 	if f == nil {
 		return
 	}
@@ -176,12 +182,34 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 	}
 }
 
+// planAnalytic is how analytic query over f is answered: from the rollups unless
+// they are off, f sets a field they do not keep, or the window does not fit them
+// (spanned false; noSpan says why).
+func planAnalytic(query string, rowsOnly bool, f *model.LogFilter, spanned bool, noSpan string) AnalyticsPlan {
+	plan := AnalyticsPlan{Query: query}
+	switch refusal := rollupRefusal(f); {
+	case rowsOnly:
+		plan.Reason = "rollups off"
+	case refusal != "":
+		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"
+	case !spanned:
+		plan.Reason = noSpan
+	default:
+		plan.Rollup = true
+	}
+	return plan
+}
+
 // RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws,
 // totals (source NULL) included, whose log_rollups sum differs from a fresh count of
-// the rows, plus request_rollups' keys that differ from the rows (requestMismatches):
-// 0 when the rollups are exact, as ingest, retention and deletion keep them.
+// the rows, plus the groups of log_pattern_rollups (PatternRollupMismatches) and the
+// keys of request_rollups (requestMismatches) that differ likewise: 0 when the
+// rollups are exact, as ingest, retention and deletion keep them.
 func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
-	total := 0
+	total, err := PatternRollupMismatches(ctx, d, ws)
+	if err != nil {
+		return 0, err
+	}
 	for _, k := range model.AllKinds {
 		ki := kindOf(k)
 		var n int
