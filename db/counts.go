@@ -92,14 +92,20 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 		requested = requestRollupInsert(len(args) + 1)
 		args = append(args, w.requestRollupRows(keep).params()...)
 	}
-	// One statement for every table: a batch costs no extra round trip for its rollups.
+	first, last := w.timeRange(keep)
+	args = append(args, first, last) // the analytics cache's change log
+	changed := len(args) - 1
+	// One statement for every table and the analytics cache's change log: a batch costs
+	// no extra round trip for its rollups.
 	_, err := tx.Exec(ctx, `
 		WITH `+requested+` counts AS (
 			INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 			SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
 			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
 				AS u(day, level, service, integration_id, api_reference_id, n)
-		), `+patternRollupCTE+`
+		), `+patternRollupCTE+`, changed AS (
+			`+changeSQL+fmt.Sprintf(` VALUES ($1, $%d, $%d)`, changed, changed+1)+`
+		)
 		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
 		SELECT $1, $2, r.slot, r.severity, r.source, r.n
 		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`, args...)
@@ -115,7 +121,8 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`,
 		`DELETE FROM request_rollups WHERE workspace_id = $1`, requestRollupsSQL("api_request_logs WHERE workspace_id = $1", 1),
-		`DELETE FROM log_pattern_rollups WHERE workspace_id = $1`}
+		`DELETE FROM log_pattern_rollups WHERE workspace_id = $1`,
+		changeSQL + ` VALUES ($1, '-infinity', 'infinity')`}
 	for _, k := range model.AllKinds {
 		patterns, err := rawSQL(patternRollupsInsert(k, bun.SafeQuery("? AS t WHERE t.workspace_id = $1", bun.Ident(k.Table()))))
 		if err != nil {

@@ -64,9 +64,12 @@ func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKi
 	stmt := fmt.Sprintf(`WITH k AS (?), gone AS (
 			DELETE FROM %[1]s d USING k WHERE d.workspace_id = ? AND d.%[2]s = k.%[2]s AND d.id = k.id
 			RETURNING %[3]s, pg_column_size(d.*) AS size
-		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s, ?
+		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s, changed AS (
+			%[7]s SELECT workspace_id, min(%[2]s), max(%[2]s) FROM gone GROUP BY workspace_id
+		), ?
 		SELECT count(*), coalesce(sum(size), 0) FROM gone`,
-		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"), requested)
+		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"),
+		requested, changeSQL)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -182,8 +185,10 @@ func (l *Lifecycle) DeleteWorkspace(ctx context.Context, ws uuid.UUID, o DeleteO
 	// The workspace row goes first: deleting it waits for any batch still in flight
 	// (its counts' foreign key share-locks the row), whose rows the sweep then takes;
 	// a later batch fails the key. Counts and rollups go with the row (ON DELETE
-	// CASCADE); entities, tokens, limits and retention overrides by their keys.
-	stmts := []string{`DELETE FROM workspaces WHERE id = $1`}
+	// CASCADE); entities, tokens, limits and retention overrides by their keys; the
+	// analytics cache's change rows here (a cache entry of the workspace can no longer
+	// be read: its tokens are revoked).
+	stmts := []string{`DELETE FROM workspaces WHERE id = $1`, `DELETE FROM analytics_changes WHERE workspace_id = $1`}
 	for _, k := range model.AllKinds {
 		stmts = append(stmts, "DELETE FROM "+pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1")
 	}

@@ -369,9 +369,10 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 			_, err := tx.Exec(ctx, `
 			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			patterns AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
-			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5)
+			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5),
+			changed AS (`+changeSQL+` VALUES ($6, $4, $5))
 			DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date`,
-				string(k), from, to, s.from, s.to)
+				string(k), from, to, s.from, s.to, uuid.Nil)
 			return err
 		})
 		if err != nil {
@@ -395,7 +396,8 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 			rolledGone AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			patternsGone AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			patterns AS (` + patterns + `),
-			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `) ` + countsSQL(k, kept, "count(*)")
+			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `),
+			changed AS (` + changeSQL + ` VALUES ($6, $4, $5)) ` + countsSQL(k, kept, "count(*)")
 		if k == model.KindAPIRequest { // request_rollups too: recounted from the rows left
 			recount = `WITH requestedGone AS (DELETE FROM request_rollups WHERE slot >= $4 AND slot < $5),
 			requested AS (` + requestRollupsSQL(kept, 1) + `), ` + strings.TrimPrefix(recount, "WITH ")
@@ -407,7 +409,7 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 			if _, err := tx.Exec(ctx, "DROP TABLE "+child); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, recount, string(k), from, to, s.from, s.to)
+			_, err := tx.Exec(ctx, recount, string(k), from, to, s.from, s.to, uuid.Nil)
 			return err
 		})
 		if err != nil {

@@ -242,6 +242,8 @@ type AnalyticsPlan struct {
 	Rollup bool `json:"rollup"`
 	// Reason says why the rows were read instead (empty when Rollup).
 	Reason string `json:"reason,omitempty"`
+	// Cache, when the analytics cache is on, says which buckets came from it.
+	Cache *AnalyticsCacheUse `json:"cache,omitempty"`
 }
 
 type analyticsPlansKey struct{}
