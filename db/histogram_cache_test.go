@@ -243,8 +243,11 @@ func TestHistogramCacheNeverStale(t *testing.T) {
 				t.Fatalf("retention deleted %d rows: %v", rows, err)
 			}
 		}, 7 * 24 * time.Hour},
+		// 36 hours back: in a closed bucket of every spec whose window reaches it at any
+		// time of day (Berlin's current day began at most 25 hours ago), so a refresh
+		// that skipped the change would answer from a stale cached bucket.
 		{"a late log, then the change log pruned", func(t *testing.T) {
-			late(ingest, 12*time.Hour, "pruned-svc")(t)
+			late(ingest, 36*time.Hour, "pruned-svc")(t)
 			if _, err := db.PruneAnalyticsChanges(ctx, e.d, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +259,7 @@ func TestHistogramCacheNeverStale(t *testing.T) {
 				t.Fatal(err)
 			}
 			pruned = !left
-		}, 12 * time.Hour},
+		}, 36 * time.Hour},
 	}
 	specs := cacheSpecs()
 	for _, c := range specs { // fill the cache
