@@ -84,33 +84,57 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 		counts = append(counts, c)
 	}
 	slots, sevs, sources, slotCounts := w.rollupRows(keep)
-	// One statement for both tables: a batch costs no extra round trip for its rollup.
+	args := []any{w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, sources, slotCounts}
+	args = append(args, w.patternRollupArgs(keep)...) // $13-$20
+	// API requests' summaries for apiRequestStats (request_rollups.go), in the same statement.
+	requested := ""
+	if w.kind == model.KindAPIRequest {
+		requested = requestRollupInsert(len(args) + 1)
+		args = append(args, w.requestRollupRows(keep).params()...)
+	}
+	first, last := w.timeRange(keep)
+	args = append(args, first, last) // the analytics cache's change log
+	changed := len(args) - 1
+	// One statement for every table and the analytics cache's change log: a batch costs
+	// no extra round trip for its rollups.
 	_, err := tx.Exec(ctx, `
-		WITH counts AS (
+		WITH `+requested+` counts AS (
 			INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 			SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
 			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
 				AS u(day, level, service, integration_id, api_reference_id, n)
+		), `+patternRollupCTE+`, changed AS (
+			`+changeSQL+fmt.Sprintf(` VALUES ($1, $%d, $%d)`, changed, changed+1)+`
 		)
 		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
 		SELECT $1, $2, r.slot, r.severity, r.source, r.n
-		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`,
-		w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, sources, slotCounts)
+		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`, args...)
 	if err != nil {
 		return fmt.Errorf("add counts: %w", err)
 	}
 	return nil
 }
 
-// RebuildCounts recomputes a workspace's log_counts and log_rollups from its rows (after a bulk load
+// RebuildCounts recomputes a workspace's log_counts, log_rollups and request_rollups from its rows (after a bulk load
 // that bypassed the ingest path, such as Seed). Ingests into the workspace must not
 // run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
-	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`}
+	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`,
+		`DELETE FROM request_rollups WHERE workspace_id = $1`, requestRollupsSQL("api_request_logs WHERE workspace_id = $1", 1),
+		`DELETE FROM log_pattern_rollups WHERE workspace_id = $1`,
+		changeSQL + ` VALUES ($1, '-infinity', 'infinity')`}
 	for _, k := range model.AllKinds {
-		stmts = append(stmts, rebuildCountsSQL(k), rollupsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)"))
+		patterns, err := rawSQL(patternRollupsInsert(k, bun.SafeQuery("? AS t WHERE t.workspace_id = $1", bun.Ident(k.Table()))))
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, rebuildCountsSQL(k), rollupsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)"),
+			patterns)
 	}
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+		if err := lockPatterns(ctx, tx); err != nil {
+			return err
+		}
 		for _, q := range stmts {
 			if _, err := tx.Exec(ctx, q, ws); err != nil {
 				return fmt.Errorf("rebuild counts: %w", err)
@@ -303,7 +327,7 @@ func (c countScope) where(col string) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// mergeCounts merges the log_counts and log_rollups rows of scope into one row per
+// mergeCounts merges the log_counts, log_rollups and log_pattern_rollups rows of scope into one row per
 // key, leaving out keys whose counts sum to zero (deleted rows' negative deltas).
 // Each table is one statement: readers see the deltas or the merged rows, never both
 // or neither; batches committing meanwhile only insert rows of their own. It returns
@@ -333,5 +357,15 @@ func mergeCounts(ctx context.Context, d *DB, scope countScope) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("compact rollups: %w", err)
 	}
-	return tag.RowsAffected() + rolled.RowsAffected(), nil
+	patterns, err := mergePatternRollups(ctx, d, where, args)
+	if err != nil {
+		return 0, err
+	}
+	requested := int64(0)
+	if scope.kind == "" || scope.kind == model.KindAPIRequest {
+		if requested, err = mergeRequestRollups(ctx, d, countScope{ws: scope.ws, from: scope.from, to: scope.to}); err != nil {
+			return 0, err
+		}
+	}
+	return tag.RowsAffected() + rolled.RowsAffected() + patterns + requested, nil
 }

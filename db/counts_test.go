@@ -128,10 +128,32 @@ func TestCompactCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Days 10 and 11 (7 batches) merge into 2 keys each in log_counts, and 4 in
-	// log_rollups (10:00 INFO and 11:00 ERROR, per source and in total); day 12's 3
-	// batches stay.
-	if merged != 4+8 || rows() != 4+6 || total() != 10 {
+	// Days 10 and 11 (7 batches) merge into 2 keys each in log_counts, 4 in
+	// log_rollups (10:00 INFO and 11:00 ERROR, per source and in total) and 2 in
+	// log_pattern_rollups; day 12's 3 batches stay.
+	if merged != 4+8+4 || rows() != 4+6 || total() != 10 {
 		t.Fatalf("after: merged %d, rows %d, total %d", merged, rows(), total())
+	}
+}
+
+// TestIngestRollupsInOneStatement: a batch's counts and rollups (log_counts,
+// log_rollups, log_pattern_rollups) cost no statement of their own: they share one
+// statement, and an app batch takes 12 statements as before log_pattern_rollups
+// (the transaction, the entities' sync, the COPY, that statement, the NOTIFY).
+func TestIngestRollupsInOneStatement(t *testing.T) {
+	t.Parallel()
+	d, ws, store := newIngestEnv(t)
+	ctx, counter := db.WithStatementCounter(context.Background())
+	body := `{"timestamp":"2026-11-10T10:00:00Z","level":"INFO","service":"a","message":"user 42 logged in"}
+{"timestamp":"2026-11-10T10:20:00Z","level":"ERROR","service":"b","message":"user 43 logged in"}`
+	if _, err := store.Ingest(ctx, ws.ID, decode(t, model.KindApp, body)); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter.Count(); n != 12 {
+		t.Errorf("%d statements, want 12", n)
+	}
+	var n int
+	if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM log_pattern_rollups WHERE pattern = 'user <num> logged in'`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d pattern rollup rows (%v), want 2", n, err)
 	}
 }

@@ -16,7 +16,8 @@ import (
 // Deletion: logs by filter (data-subject requests) and whole workspaces. Rows go in
 // batches of DeleteOptions.BatchSize, each one statement (its own short transaction)
 // that also inserts the negative counts of what it deleted into log_counts, so
-// totals match the rows after every batch.
+// totals match the rows after every batch, and recomputes the log_pattern_rollups
+// rows of the slots it touched from the rows kept.
 
 // DeleteOptions tune a deletion.
 type DeleteOptions struct {
@@ -51,16 +52,24 @@ const (
 func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKind, filter any, reason string, o DeleteOptions, kd *KindDeletion) error {
 	col := pgx.Identifier{k.TimeColumn()}.Sanitize()
 	ki := kindOf(k)
-	returning := "d.workspace_id, d." + col
+	returning := "d.workspace_id, d.id, d." + col
 	for _, dim := range slices.Compact(slices.Sorted(slices.Values(append([]string{ki.severity, ki.source}, ki.rollup...)))) {
 		returning += ", d." + pgx.Identifier{dim}.Sanitize()
+	}
+	requested := ""
+	if k == model.KindAPIRequest { // request_rollups' negative rows
+		returning += ", d.code, d.gateway_code, d.client_id, d.endpoint, d.timing_ms, d.delay_ms"
+		requested = ", requested AS (" + requestRollupsSQL("gone", -1) + ")"
 	}
 	stmt := fmt.Sprintf(`WITH k AS (?), gone AS (
 			DELETE FROM %[1]s d USING k WHERE d.workspace_id = ? AND d.%[2]s = k.%[2]s AND d.id = k.id
 			RETURNING %[3]s, pg_column_size(d.*) AS size
-		), counted AS (%[4]s), rolled AS (%[5]s)
+		), counted AS (%[4]s), rolled AS (%[5]s)%[6]s, changed AS (
+			%[7]s SELECT workspace_id, min(%[2]s), max(%[2]s) FROM gone GROUP BY workspace_id
+		), ?
 		SELECT count(*), coalesce(sum(size), 0) FROM gone`,
-		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"))
+		pgx.Identifier{k.Table()}.Sanitize(), col, returning, countsSQL(k, "gone", "-count(*)"), rollupsSQL(k, "gone", "-count(*)"),
+		requested, changeSQL)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -72,7 +81,13 @@ func (l *Lifecycle) deleteWhere(ctx context.Context, ws uuid.UUID, k model.LogKi
 		keys.ColumnExpr("t.?, t.id", bun.Ident(k.TimeColumn())).
 			OrderExpr("t.? ASC, t.id ASC", bun.Ident(k.TimeColumn())).Limit(int64(o.batch()))
 		var rows, bytes int64
-		if err := l.db.Bun.NewRaw(stmt, keys, ws).Scan(ctx, &rows, &bytes); err != nil {
+		err = l.db.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", patternLockKey); err != nil {
+				return err
+			}
+			return tx.NewRaw(stmt, keys, ws, patternSlotsRecompute(k, ws)).Scan(ctx, &rows, &bytes)
+		})
+		if err != nil {
 			return fmt.Errorf("delete from %s: %w", k.Table(), err)
 		}
 		kd.Rows, kd.Bytes = kd.Rows+rows, kd.Bytes+bytes
@@ -170,8 +185,10 @@ func (l *Lifecycle) DeleteWorkspace(ctx context.Context, ws uuid.UUID, o DeleteO
 	// The workspace row goes first: deleting it waits for any batch still in flight
 	// (its counts' foreign key share-locks the row), whose rows the sweep then takes;
 	// a later batch fails the key. Counts and rollups go with the row (ON DELETE
-	// CASCADE); entities, tokens, limits and retention overrides by their keys.
-	stmts := []string{`DELETE FROM workspaces WHERE id = $1`}
+	// CASCADE); entities, tokens, limits and retention overrides by their keys; the
+	// analytics cache's change rows here (a cache entry of the workspace can no longer
+	// be read: its tokens are revoked).
+	stmts := []string{`DELETE FROM workspaces WHERE id = $1`, `DELETE FROM analytics_changes WHERE workspace_id = $1`}
 	for _, k := range model.AllKinds {
 		stmts = append(stmts, "DELETE FROM "+pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1")
 	}

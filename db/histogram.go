@@ -98,35 +98,73 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 	if err := boundedFilter(f, h.From, h.To).Validate(); err != nil {
 		return nil, err
 	}
-	stride := bun.SafeQuery("(?::bigint * interval '1 microsecond')", h.Interval.Microseconds())
-	lastInstant := h.To.Add(-time.Microsecond)
+	plan := s.histogramPlan(f, h)
+	if s.cache != nil {
+		if out, ok, err := s.cachedHistogram(ctx, ws, f, h, &plan); ok || err != nil {
+			noteAnalyticsPlan(ctx, plan)
+			return out, err
+		}
+	}
+	noteAnalyticsPlan(ctx, plan)
+	hs := h.sql()
+	union, err := s.histogramCounts(ws, f, h, hs, plan.Rollup, [][2]time.Time{{h.From, h.To}})
+	if err != nil {
+		return nil, err
+	}
+	var rows []histogramRow
+	if err := s.histogramQuery(hs, union).Scan(ctx, &rows); err != nil {
+		return nil, h.queryError(err)
+	}
+	return histogramBuckets(rows), nil
+}
 
-	// bucketOf(col) maps a time column to its bucket start; first and last are the
-	// window's first and last bucket starts; start turns a series value into the
-	// bucket's instant. On a wall clock the series runs over timestamp (without time
-	// zone), where adding a day is adding a calendar day, and each start is converted
-	// back to an instant at the end.
-	var bucketOf func(col schema.QueryWithArgs) schema.QueryWithArgs
-	var first, last, start schema.QueryWithArgs
+// histogramSQL is how a spec's buckets are cut in SQL: bucketOf maps a time column
+// to its bucket start; first and last are the window's first and last bucket
+// starts; start turns a series value into the bucket's instant. On a wall clock the
+// series runs over timestamp (without time zone), where adding a day is adding a
+// calendar day, and each start is converted back to an instant at the end.
+type histogramSQL struct {
+	stride, first, last, start schema.QueryWithArgs
+	bucketOf                   func(col schema.QueryWithArgs) schema.QueryWithArgs
+}
+
+func (h HistogramSpec) sql() histogramSQL {
+	hs := histogramSQL{stride: bun.SafeQuery("(?::bigint * interval '1 microsecond')", h.Interval.Microseconds())}
+	lastInstant := h.To.Add(-time.Microsecond)
 	if h.Location == nil {
 		const epoch = "'1970-01-01 00:00:00+00'::timestamptz"
-		bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
-			return bun.SafeQuery("date_bin(?, ?, "+epoch+")", stride, col)
+		hs.bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
+			return bun.SafeQuery("date_bin(?, ?, "+epoch+")", hs.stride, col)
 		}
-		first = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, h.From)
-		last = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", stride, lastInstant)
-		start = bun.SafeQuery("s.b")
-	} else {
-		tz := h.Location.String()
-		origin := bun.SafeQuery("?::timestamp", localOrigin.Format("2006-01-02 15:04:05"))
-		bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
-			return bun.SafeQuery("date_bin(?, ? AT TIME ZONE ?, ?)", stride, col, tz, origin)
-		}
-		first = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, h.From, tz, origin)
-		last = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", stride, lastInstant, tz, origin)
-		start = bun.SafeQuery("s.b AT TIME ZONE ?", tz)
+		hs.first = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", hs.stride, h.From)
+		hs.last = bun.SafeQuery("date_bin(?, ?::timestamptz, "+epoch+")", hs.stride, lastInstant)
+		hs.start = bun.SafeQuery("s.b")
+		return hs
 	}
+	tz := h.Location.String()
+	origin := bun.SafeQuery("?::timestamp", localOrigin.Format("2006-01-02 15:04:05"))
+	hs.bucketOf = func(col schema.QueryWithArgs) schema.QueryWithArgs {
+		return bun.SafeQuery("date_bin(?, ? AT TIME ZONE ?, ?)", hs.stride, col, tz, origin)
+	}
+	hs.first = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", hs.stride, h.From, tz, origin)
+	hs.last = bun.SafeQuery("date_bin(?, ?::timestamptz AT TIME ZONE ?, ?)", hs.stride, lastInstant, tz, origin)
+	hs.start = bun.SafeQuery("s.b AT TIME ZONE ?", tz)
+	return hs
+}
 
+// histogramPlan says whether log_rollups can answer the histogram's whole slots.
+func (s *LogStore) histogramPlan(f *model.LogFilter, h HistogramSpec) AnalyticsPlan {
+	_, _, spanned := h.rollupSpan()
+	return planAnalytic("histogram", s.rowsOnly, f, spanned, "the window holds no whole 15-minute slot, or its buckets do not align with them")
+}
+
+// histogramCounts is the union of (b, sev, n) rows counting the filter's logs of
+// the spans (disjoint, within the window) per bucket and severity, each kind a
+// branch: when rollup, each span's whole 15-minute slots are summed from log_rollups
+// and only the rows of its partial first and last slots are read; else the rows. Nil
+// when there is no span.
+func (s *LogStore) histogramCounts(ws uuid.UUID, f *model.LogFilter, h HistogramSpec, hs histogramSQL, rollup bool,
+	spans [][2]time.Time) (*bun.SelectQuery, error) {
 	kinds := logKinds(f)
 	var union *bun.SelectQuery
 	add := func(q *bun.SelectQuery) {
@@ -145,35 +183,27 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 				return err
 			}
 			col := bun.SafeQuery("t.?", bun.Ident(k.TimeColumn()))
-			q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", bucketOf(col), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
+			q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", hs.bucketOf(col), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
 			add(q)
 		}
 		return nil
 	}
-	plan := AnalyticsPlan{Query: "histogram"}
-	lo, hi, spanned := h.rollupSpan()
-	switch refusal := rollupRefusal(f); {
-	case s.rowsOnly:
-		plan.Reason = "rollups off"
-	case refusal != "":
-		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"
-	case !spanned:
-		plan.Reason = "the window holds no whole 15-minute slot, or its buckets do not align with them"
-	default:
-		plan.Rollup = true
-	}
-	if !plan.Rollup {
-		if err := raw(h.From, h.To); err != nil {
-			return nil, err
+	for _, sp := range spans {
+		from, to := sp[0], sp[1]
+		lo, hi, whole := wholeSlots(from, to)
+		if !rollup || !whole {
+			if err := raw(from, to); err != nil {
+				return nil, err
+			}
+			continue
 		}
-	} else {
-		if h.From.Before(lo) {
-			if err := raw(h.From, lo); err != nil {
+		if from.Before(lo) {
+			if err := raw(from, lo); err != nil {
 				return nil, err
 			}
 		}
-		if hi.Before(h.To) {
-			if err := raw(hi, h.To); err != nil {
+		if hi.Before(to) {
+			if err := raw(hi, to); err != nil {
 				return nil, err
 			}
 		}
@@ -183,30 +213,47 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 				ColumnExpr("r.slot, r.severity, sum(r.n) AS n").GroupExpr("1, 2")
 			rollupWhere(slots, ws, k, f, lo, hi, false)
 			add(s.db.NewSelect().TableExpr("(?) AS r", slots).
-				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", bucketOf(bun.SafeQuery("r.slot"))).
+				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", hs.bucketOf(bun.SafeQuery("r.slot"))).
 				GroupExpr("1, 2"))
 		}
 	}
-	noteAnalyticsPlan(ctx, plan)
-	var rows []struct {
-		Start time.Time      `bun:"start"`
-		Sev   model.Severity `bun:"sev"`
-		N     int            `bun:"n"`
-	}
-	err := s.db.NewSelect().
-		TableExpr("generate_series(?, ?, ?) AS s(b)", first, last, stride).
+	return union, nil
+}
+
+// histogramRow is one (bucket, severity) count of a histogram statement.
+type histogramRow struct {
+	Start time.Time      `bun:"start"`
+	Sev   model.Severity `bun:"sev"`
+	N     int            `bun:"n"`
+}
+
+// histogramQuery is the statement listing every bucket start of the window (a
+// generate_series, so empty buckets are there) with every severity (ascending) and
+// its count in union (zero when union is nil).
+func (s *LogStore) histogramQuery(hs histogramSQL, union *bun.SelectQuery) *bun.SelectQuery {
+	q := s.db.NewSelect().
+		TableExpr("generate_series(?, ?, ?) AS s(b)", hs.first, hs.last, hs.stride).
 		Join("CROSS JOIN unnest(ARRAY[?]::smallint[]) AS v(sev)", bun.List(severityNumbers())).
-		Join("LEFT JOIN (?) AS u ON u.b = s.b AND u.sev = v.sev", union).
-		ColumnExpr("? AS start, v.sev, coalesce(sum(u.n), 0)::bigint AS n", start).
 		GroupExpr("s.b, v.sev").
-		OrderExpr("s.b, v.sev").
-		Scan(ctx, &rows)
-	if err != nil {
-		if isBadTimeZone(err) {
-			return nil, model.InputErrorf("timeZone: %q is not a time zone PostgreSQL knows", h.Location.String())
-		}
-		return nil, fmt.Errorf("log histogram: %w", err)
+		OrderExpr("s.b, v.sev")
+	if union == nil {
+		return q.ColumnExpr("? AS start, v.sev, 0::bigint AS n", hs.start)
 	}
+	return q.Join("LEFT JOIN (?) AS u ON u.b = s.b AND u.sev = v.sev", union).
+		ColumnExpr("? AS start, v.sev, coalesce(sum(u.n), 0)::bigint AS n", hs.start)
+}
+
+// queryError words a histogram statement's failure.
+func (h HistogramSpec) queryError(err error) error {
+	if isBadTimeZone(err) {
+		return model.InputErrorf("timeZone: %q is not a time zone PostgreSQL knows", h.Location.String())
+	}
+	return fmt.Errorf("log histogram: %w", err)
+}
+
+// histogramBuckets turns a histogram statement's rows (ordered by bucket and
+// severity, every severity of every bucket) into buckets.
+func histogramBuckets(rows []histogramRow) []model.HistogramBucket {
 	per := len(model.AllSeverities)
 	out := make([]model.HistogramBucket, 0, len(rows)/per)
 	for i := 0; i+per <= len(rows); i += per {
@@ -218,7 +265,7 @@ func (s *LogStore) Histogram(ctx context.Context, ws uuid.UUID, f *model.LogFilt
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	return out
 }
 
 // severityNumbers lists the severities as their stored numbers, ascending.

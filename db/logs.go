@@ -21,6 +21,8 @@ type LogStore struct {
 	db bun.IDB
 	// rowsOnly answers every analytic from the rows, never from log_rollups.
 	rowsOnly bool
+	// cache, when set, keeps closed histogram buckets (analytics_cache.go).
+	cache *AnalyticsCache
 }
 
 // NewLogStore returns the log reader.

@@ -72,7 +72,7 @@ var statusTexts = func() string {
 func messageSQL(k model.LogKind) schema.QueryAppender { return kindOf(k).message }
 
 // patternRow is one template's aggregates; Sample is "<kind> <time in µs> <id>" of
-// one of its logs (an id is unique only with its time).
+// one of its logs (an id is unique only with its time), the least in byte order.
 type patternRow struct {
 	Pattern   string         `bun:"pattern"`
 	Count     int            `bun:"count"`
@@ -88,38 +88,80 @@ type patternRow struct {
 // order), at most first of them. Two statements: the grouping and counting happen
 // in the database, and the samples are fetched together.
 //
-// Messages are grouped before they are masked, so each distinct message is masked
-// once however often it repeats (log messages repeat a lot).
+// When log_pattern_rollups can answer f (rollupRefusal), its rows give the window's
+// whole 15-minute slots, already masked, and only the rows of the partial slots at
+// its edges are read; both are merged per (template, severity) as the rows alone
+// would be, so the answer is the same. Otherwise every row of the window is read.
+// Messages read are grouped before they are masked, so each distinct message is
+// masked once however often it repeats (log messages repeat a lot).
 func (s *LogStore) Patterns(ctx context.Context, ws uuid.UUID, f *model.LogFilter, first int) ([]model.LogPattern, error) {
 	f, ok, err := analyticsFilter(f)
 	if err != nil || !ok {
 		return []model.LogPattern{}, err
 	}
-	var union *bun.SelectQuery
-	for _, k := range logKinds(f) {
-		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
-		if err := filterCommon(q, ws, k, f); err != nil {
-			return nil, err
+	var parts []schema.QueryAppender // rows of (pattern, sev, n, f, l, s)
+	raw := func(rf *model.LogFilter) error {
+		var union *bun.SelectQuery
+		for _, k := range logKinds(rf) {
+			q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+			if err := filterCommon(q, ws, k, rf); err != nil {
+				return err
+			}
+			ts := bun.Ident(k.TimeColumn())
+			q.ColumnExpr(`? AS msg, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? COLLATE "C") AS s`,
+				messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, sampleSQL(k)).
+				GroupExpr("1, 2")
+			if union == nil {
+				union = q
+			} else {
+				union = union.UnionAll(q)
+			}
 		}
-		ts := bun.Ident(k.TimeColumn())
-		q.ColumnExpr("? AS msg, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? || ' ' || (extract(epoch FROM t.?) * 1000000)::bigint || ' ' || t.id::text) AS s",
-			messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, string(k), ts).
-			GroupExpr("1, 2")
-		if union == nil {
-			union = q
-		} else {
-			union = union.UnionAll(q)
+		parts = append(parts, s.db.NewSelect().TableExpr("(?) AS m", union).
+			ColumnExpr("? AS pattern, m.sev, m.n, m.f, m.l, m.s", PatternSQL(bun.Safe("m.msg"))))
+		return nil
+	}
+	from, to := *f.Time.From, *f.Time.To
+	lo, hi, spanned := wholeSlots(from, to)
+	plan := planAnalytic("patterns", s.rowsOnly, f, spanned, "the window holds no whole 15-minute slot")
+	switch {
+	case !plan.Rollup:
+		err = raw(f)
+	case from.Before(lo) && hi.Before(to):
+		if err = raw(boundedFilter(f, from, lo)); err == nil {
+			err = raw(boundedFilter(f, hi, to))
 		}
+	case from.Before(lo):
+		err = raw(boundedFilter(f, from, lo))
+	case hi.Before(to):
+		err = raw(boundedFilter(f, hi, to))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if plan.Rollup {
+		for _, k := range logKinds(f) {
+			q := s.db.NewSelect().TableExpr("log_pattern_rollups AS r").
+				ColumnExpr(`r.pattern, r.severity AS sev, sum(r.n) AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
+				GroupExpr("1, 2")
+			patternRollupWhere(q, ws, k, f, lo, hi)
+			parts = append(parts, q)
+		}
+	}
+	noteAnalyticsPlan(ctx, plan)
+	union := s.db.NewSelect().ColumnExpr("*").TableExpr("(?) AS u0", parts[0])
+	for _, p := range parts[1:] {
+		union = union.UnionAll(s.db.NewSelect().ColumnExpr("*").TableExpr("(?) AS u", p))
 	}
 	// The dominant severity is the one with most logs, the more severe on a tie:
 	// mode() breaks ties arbitrarily, hence the (template, severity) level.
 	bySeverity := s.db.NewSelect().TableExpr("(?) AS m", union).
-		ColumnExpr("? AS pattern, sev, sum(n) AS n, min(f) AS f, max(l) AS l, min(s) AS s", PatternSQL(bun.Safe("m.msg"))).
+		ColumnExpr(`m.pattern, m.sev, sum(m.n) AS n, min(m.f) AS f, max(m.l) AS l, min(m.s COLLATE "C") AS s`).
 		GroupExpr("1, 2")
 	var rows []patternRow
 	err = s.db.NewSelect().TableExpr("(?) AS p", bySeverity).
 		ColumnExpr("pattern, sum(n)::bigint AS count, min(f) AS first_seen, max(l) AS last_seen").
-		ColumnExpr("(array_agg(sev ORDER BY n DESC, sev DESC))[1] AS severity, min(s) AS sample").
+		ColumnExpr(`(array_agg(sev ORDER BY n DESC, sev DESC))[1] AS severity, min(s COLLATE "C") AS sample`).
 		GroupExpr("pattern").
 		OrderExpr(`count DESC, pattern COLLATE "C"`). // byte order, as clients sort strings
 		Limit(int64(first)).Scan(ctx, &rows)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -360,10 +362,20 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 	}
 	if !dryRun {
 		parent, child := pgx.Identifier{k.Table()}.Sanitize(), pgx.Identifier{s.name}.Sanitize()
-		if _, err := l.db.Pool.Exec(ctx, `
-			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5)
+		err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+			if err := lockPatterns(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `
+			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			patterns AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5),
+			changed AS (`+changeSQL+` VALUES ($6, $4, $5))
 			DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date`,
-			string(k), from, to, s.from, s.to); err != nil {
+				string(k), from, to, s.from, s.to, uuid.Nil)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("drop counts of %s: %w", s.name, err)
 		}
 		detach := fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", parent, child)
@@ -375,14 +387,29 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 		}
 		col := pgx.Identifier{k.TimeColumn()}.Sanitize()
 		kept := fmt.Sprintf("%s WHERE %s >= $4 AND %s < $5", parent, col, col)
+		patterns, err := rawSQL(patternRollupsInsert(k, bun.SafeQuery("? AS t WHERE t.? >= $4 AND t.? < $5",
+			bun.Ident(k.Table()), bun.Ident(k.TimeColumn()), bun.Ident(k.TimeColumn()))))
+		if err != nil {
+			return err
+		}
 		recount := `WITH gone AS (DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date),
 			rolledGone AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
-			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `) ` + countsSQL(k, kept, "count(*)")
-		err := pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+			patternsGone AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			patterns AS (` + patterns + `),
+			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `),
+			changed AS (` + changeSQL + ` VALUES ($6, $4, $5)) ` + countsSQL(k, kept, "count(*)")
+		if k == model.KindAPIRequest { // request_rollups too: recounted from the rows left
+			recount = `WITH requestedGone AS (DELETE FROM request_rollups WHERE slot >= $4 AND slot < $5),
+			requested AS (` + requestRollupsSQL(kept, 1) + `), ` + strings.TrimPrefix(recount, "WITH ")
+		}
+		err = pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {
+			if err := lockPatterns(ctx, tx); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, "DROP TABLE "+child); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, recount, string(k), from, to, s.from, s.to)
+			_, err := tx.Exec(ctx, recount, string(k), from, to, s.from, s.to, uuid.Nil)
 			return err
 		})
 		if err != nil {

@@ -162,6 +162,12 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 	} else {
 		q.Where("r.source IS NULL")
 	}
+	rollupDims(q, ws, k, f)
+}
+
+// rollupDims restricts q, over a rollup table AS r, to the severities and sources f
+// keeps.
+func rollupDims(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter) {
 	if f == nil {
 		return
 	}
@@ -176,11 +182,34 @@ func rollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.Log
 	}
 }
 
+// planAnalytic is how analytic query over f is answered: from the rollups unless
+// they are off, f sets a field they do not keep, or the window does not fit them
+// (spanned false; noSpan says why).
+func planAnalytic(query string, rowsOnly bool, f *model.LogFilter, spanned bool, noSpan string) AnalyticsPlan {
+	plan := AnalyticsPlan{Query: query}
+	switch refusal := rollupRefusal(f); {
+	case rowsOnly:
+		plan.Reason = "rollups off"
+	case refusal != "":
+		plan.Reason = "the filter sets " + refusal + ", which only the rows can answer"
+	case !spanned:
+		plan.Reason = noSpan
+	default:
+		plan.Rollup = true
+	}
+	return plan
+}
+
 // RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws,
 // totals (source NULL) included, whose log_rollups sum differs from a fresh count of
-// the rows: 0 when the rollups are exact, as ingest, retention and deletion keep them.
+// the rows, plus the groups of log_pattern_rollups (PatternRollupMismatches) and the
+// keys of request_rollups (requestMismatches) that differ likewise: 0 when the
+// rollups are exact, as ingest, retention and deletion keep them.
 func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
-	total := 0
+	total, err := PatternRollupMismatches(ctx, d, ws)
+	if err != nil {
+		return 0, err
+	}
 	for _, k := range model.AllKinds {
 		ki := kindOf(k)
 		var n int
@@ -200,7 +229,8 @@ func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 		}
 		total += n
 	}
-	return total, nil
+	n, err := requestMismatches(ctx, d, ws)
+	return total + n, err
 }
 
 // AnalyticsPlan says how one analytic was answered: from log_rollups (with raw rows
@@ -212,6 +242,8 @@ type AnalyticsPlan struct {
 	Rollup bool `json:"rollup"`
 	// Reason says why the rows were read instead (empty when Rollup).
 	Reason string `json:"reason,omitempty"`
+	// Cache, when the analytics cache is on, says which buckets came from it.
+	Cache *AnalyticsCacheUse `json:"cache,omitempty"`
 }
 
 type analyticsPlansKey struct{}

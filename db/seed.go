@@ -151,7 +151,7 @@ func Seed(ctx context.Context, d *DB, parts *Partitions, ws uuid.UUID, opts Seed
 // seedTables are the tables Seed writes: the log tables (each ANALYZE of a parent
 // covers its partitions) and the entities.
 func seedTables() []string {
-	t := []string{"integrations", "integration_jobs", "api_collections", "api_clients", "api_references", "log_counts", "log_rollups"}
+	t := []string{"integrations", "integration_jobs", "api_collections", "api_clients", "api_references", "log_counts", "log_rollups", "log_pattern_rollups"}
 	for _, k := range model.AllKinds {
 		t = append(t, k.Table())
 	}

@@ -298,6 +298,12 @@ func (s *LogStore) APIRequestStats(ctx context.Context, ws uuid.UUID, q APIReque
 		keyJoin = append(keyJoin, "r."+k+" = b."+k)
 	}
 
+	plan := s.requestStatsPlan(dims, &f, q.Interval, w)
+	noteAnalyticsPlan(ctx, plan)
+	if plan.Rollup {
+		return s.apiRequestStatsFromRollup(ctx, ws, q, dims, &f, w, labelList(""), joins, args[1:])
+	}
+
 	sql := `WITH base AS (?),
 groups AS (SELECT ` + keyList + `, ` + measure + ` AS m FROM base AS b GROUP BY ` + keyList + `),
 ranked AS (

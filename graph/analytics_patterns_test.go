@@ -632,3 +632,38 @@ func TestLogContext(t *testing.T) {
 		}
 	})
 }
+
+// TestPatternsSayWhetherRollupsAnswered: extensions.stats.analytics says logPatterns
+// came from log_pattern_rollups, or why it read the rows.
+func TestPatternsSayWhetherRollupsAnswered(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	for _, c := range []struct {
+		name, filter, want string
+	}{
+		{"rollup", `time: {from: "2024-06-13T12:00:00Z", to: "2024-06-13T13:00:00Z"}, minSeverity: WARN, sources: ["a"]`,
+			`[{"query":"patterns","rollup":true}]`},
+		{"search", `time: {from: "2024-06-13T12:00:00Z", to: "2024-06-13T13:00:00Z"}, search: "m"`,
+			`[{"query":"patterns","rollup":false,"reason":"the filter sets search, which only the rows can answer"}]`},
+		{"short window", `time: {from: "2024-06-13T12:01:00Z", to: "2024-06-13T12:16:00Z"}`,
+			`[{"query":"patterns","rollup":false,"reason":"the window holds no whole 15-minute slot"}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r struct {
+				Errors     []any `json:"errors"`
+				Extensions struct {
+					Stats struct {
+						Analytics json.RawMessage `json:"analytics"`
+					} `json:"stats"`
+				} `json:"extensions"`
+			}
+			e.GraphQL(e.Tokens[model.RoleRead], `{ logPatterns(filter: {`+c.filter+`}) { pattern } }`, nil, &r)
+			if len(r.Errors) > 0 {
+				t.Fatal(r.Errors)
+			}
+			if string(r.Extensions.Stats.Analytics) != c.want {
+				t.Fatalf("analytics %s, want %s", r.Extensions.Stats.Analytics, c.want)
+			}
+		})
+	}
+}

@@ -147,6 +147,32 @@ func (m *Metrics) WatchTokens(s *db.TokenStore) {
 	)
 }
 
+// WatchAnalyticsCache exports the analytics cache's counters, read at scrape time.
+func (m *Metrics) WatchAnalyticsCache(c *db.AnalyticsCache) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_analytics_cache_hits_total",
+			Help: "Closed histogram buckets answered from the analytics cache.",
+		}, func() float64 { return float64(c.Stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_analytics_cache_misses_total",
+			Help: "Closed histogram buckets computed because the analytics cache did not hold them.",
+		}, func() float64 { return float64(c.Stats().Misses) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_analytics_cache_changed_total",
+			Help: "Cached histogram buckets computed again because their logs changed (late logs, deletes, retention).",
+		}, func() float64 { return float64(c.Stats().Changed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loggraph_analytics_cache_evicted_total",
+			Help: "Histogram buckets dropped from the analytics cache to stay within --analytics-cache-buckets.",
+		}, func() float64 { return float64(c.Stats().Evicted) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loggraph_analytics_cache_buckets",
+			Help: "Histogram buckets in the analytics cache.",
+		}, func() float64 { return float64(c.Stats().Buckets) }),
+	)
+}
+
 // poolCollector exports pgxpool statistics at scrape time.
 type poolCollector struct{ pool *pgxpool.Pool }
 

@@ -50,6 +50,8 @@ type serveConfig struct {
 	AnalyzeInterval  time.Duration // how often stale planner statistics are looked for; 0 = never
 	StorageMetrics   time.Duration // how often the storage metrics are read; 0 = not exported
 	RowsOnly         bool          // analytics read rows only, never log_rollups
+	// AnalyticsCache keeps closed histogram buckets in process (nil: off).
+	AnalyticsCache *db.AnalyticsCacheOptions
 	// RetentionInterval is how often retention runs (one server at a time); 0 = never.
 	RetentionInterval time.Duration
 	PprofAddr         string         // where net/http/pprof listens; empty = nowhere
@@ -109,6 +111,10 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		"how often tables (log partitions and their parents included) whose planner statistics are stale get analyzed; 0 = leave it to autovacuum (env LOGGRAPH_ANALYZE_INTERVAL)")
 	rollups := fs.Bool("analytics-rollups", env.boolDefault("LOGGRAPH_ANALYTICS_ROLLUPS", true),
 		"answer logHistogram and logFacets from the 15-minute rollups kept at ingest where they can (same answers); false reads rows only (env LOGGRAPH_ANALYTICS_ROLLUPS)")
+	analyticsCache := fs.Bool("analytics-cache", env.boolDefault("LOGGRAPH_ANALYTICS_CACHE", true),
+		"keep the closed buckets of logHistogram in memory, per workspace and filter, so a refresh reads only the open buckets and those whose logs changed (checked against the change log in the same statement: never stale); false computes every bucket (env LOGGRAPH_ANALYTICS_CACHE)")
+	cacheBuckets := fs.Int("analytics-cache-buckets", env.int("LOGGRAPH_ANALYTICS_CACHE_BUCKETS", db.DefaultAnalyticsCacheBuckets),
+		"most histogram buckets the analytics cache keeps, about 100 bytes each; the least recently used histograms go first (env LOGGRAPH_ANALYTICS_CACHE_BUCKETS)")
 	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
 		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
@@ -149,6 +155,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 		return err
 	}
 	cfg.RowsOnly = !*rollups
+	if *analyticsCache {
+		cfg.AnalyticsCache = &db.AnalyticsCacheOptions{MaxBuckets: *cacheBuckets}
+	}
 	if err := checkLimits(); err != nil {
 		return err
 	}
@@ -227,6 +236,7 @@ func newApp(ctx context.Context, cfg serveConfig, log *slog.Logger) (*app.App, e
 		Partitions:        cfg.Partitions,
 		StorageMetrics:    cfg.StorageMetrics,
 		RowsOnlyAnalytics: cfg.RowsOnly,
+		AnalyticsCache:    cfg.AnalyticsCache,
 	})
 	if err != nil {
 		d.Close()
@@ -352,8 +362,8 @@ func every(ctx context.Context, interval time.Duration, log *slog.Logger, what s
 	}
 }
 
-// keepPartitions creates upcoming days' partitions every hour, and merges the
-// count deltas of the last week's finished days.
+// keepPartitions creates upcoming days' partitions every hour, merges the count
+// deltas of the last week's finished days and prunes the analytics cache's change log.
 func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *slog.Logger) {
 	every(ctx, time.Hour, log, "partition upkeep", func(now time.Time) error {
 		var errs []error
@@ -363,6 +373,9 @@ func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *sl
 		today := now.UTC().Truncate(24 * time.Hour)
 		if _, err := db.CompactCounts(ctx, d, today.AddDate(0, 0, -7), today); err != nil {
 			errs = append(errs, fmt.Errorf("compact counts: %w", err))
+		}
+		if _, err := db.PruneAnalyticsChanges(ctx, d, db.DefaultAnalyticsChangesAge); err != nil {
+			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
 	})

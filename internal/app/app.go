@@ -54,6 +54,9 @@ type Config struct {
 	StorageMetrics time.Duration
 	// RowsOnlyAnalytics answers the analytics from rows, never from log_rollups.
 	RowsOnlyAnalytics bool
+	// AnalyticsCache, if not nil, keeps the closed buckets of histograms in process
+	// (db.AnalyticsCache); nil: every histogram reads all its buckets.
+	AnalyticsCache *db.AnalyticsCacheOptions
 }
 
 // App is the wired server.
@@ -75,6 +78,8 @@ type App struct {
 	// Lifecycle applies retention and deletes logs and workspaces (its counters
 	// feed the metrics).
 	Lifecycle *db.Lifecycle
+	// AnalyticsCache holds the closed histogram buckets (nil without Config.AnalyticsCache).
+	AnalyticsCache *db.AnalyticsCache
 	// ShuttingDown, once set, makes /readyz answer 503 while the server drains.
 	ShuttingDown *atomic.Bool
 
@@ -129,6 +134,11 @@ func New(ctx context.Context, d *db.DB, log *slog.Logger, cfg Config) (*App, err
 	logs := db.NewLogStore(d.Bun)
 	if cfg.RowsOnlyAnalytics {
 		logs = logs.WithoutRollups()
+	}
+	if cfg.AnalyticsCache != nil {
+		a.AnalyticsCache = db.NewAnalyticsCache(*cfg.AnalyticsCache)
+		logs = logs.WithAnalyticsCache(a.AnalyticsCache)
+		metrics.WatchAnalyticsCache(a.AnalyticsCache)
 	}
 	resolver := &graph.Resolver{Ingest: ingest, Tokens: a.Tokens, IngestLimits: cfg.REST.Ingest, OnIngest: metrics.Ingested,
 		LogStore: logs, EntityStore: db.NewEntityStore(d.Bun), Tail: a.Tail, Limiter: a.Limiter,

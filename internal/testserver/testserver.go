@@ -82,6 +82,8 @@ type Options struct {
 	TokenCache db.TokenCacheOptions
 	// StorageMetrics, if positive, exports the storage metrics, read this often.
 	StorageMetrics time.Duration
+	// AnalyticsCache, if not nil, keeps closed histogram buckets (serve's default).
+	AnalyticsCache *db.AnalyticsCacheOptions
 }
 
 // NewEnv starts a server over a fresh database as configured.
@@ -129,7 +131,7 @@ func start(t testing.TB, d *db.DB, ws model.Workspace, o Options) *Env {
 	// Stopped (tail hub, revocation listener) before the database closes.
 	a, err := app.New(context.Background(), d, log, app.Config{REST: o.Limits, ConcurrentReads: o.ConcurrentReads,
 		ReadSlotWait: wait, RateLimits: o.RateLimits, Configure: o.Configure, TokenCache: o.TokenCache,
-		StorageMetrics: o.StorageMetrics})
+		StorageMetrics: o.StorageMetrics, AnalyticsCache: o.AnalyticsCache})
 	if err != nil {
 		t.Fatal(err)
 	}

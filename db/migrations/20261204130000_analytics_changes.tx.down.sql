@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS analytics_changes_pruned;
+--bun:split
+DROP TABLE IF EXISTS analytics_changes;

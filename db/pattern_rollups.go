@@ -1,0 +1,235 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/schema"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// log_pattern_rollups keeps, per workspace, kind, 15-minute UTC slot, severity,
+// source and message template (model.MessagePattern), what logPatterns reads of
+// those logs: their count, first and last time and least sample key (patternRow).
+// Every part merges by sum, min and max, so the rows of any set of whole slots give
+// today's answer (Patterns). Ingest inserts each batch's rows in its transaction;
+// deletions and retention recompute the slots they touched from the rows (a minimum
+// cannot be decremented), under patternLockKey.
+
+// patternLockKey is the transaction advisory lock taken by every statement that
+// rewrites log_pattern_rollups rows (deletions' recomputes, compaction, rebuilds):
+// taken before the statement, it makes each one see the others' results, so two
+// rewrites of one slot never both keep their own copy. Ingest only inserts and
+// never takes it.
+const patternLockKey = 0x6c67706174726e // "lgpatrn"
+
+// patternAgg is one (slot, severity, source, template) group of a batch.
+type patternAgg struct {
+	n           int64
+	first, last time.Time
+	sample      string
+}
+
+// patternRollupArgs are the batch's rows of log_pattern_rollups as the parallel
+// arrays the ingest statement unnests ($13 on), in a stable order. Templates are
+// model.MessagePattern's, each distinct message of the batch masked once.
+func (w *batchWriter) patternRollupArgs(keep []int) []any {
+	type key struct {
+		slot             int64
+		sev              int16
+		source, template string
+	}
+	sourceAt := kindOf(w.kind).sourceAt
+	templates := map[string]string{}
+	groups := map[key]*patternAgg{}
+	for _, i := range keep {
+		l, _ := w.logAt(i)
+		msg := logMessage(l)
+		tpl, ok := templates[msg]
+		if !ok {
+			tpl = model.MessagePattern(msg)
+			templates[msg] = tpl
+		}
+		t := l.Time().Truncate(time.Microsecond) // as stored
+		k := key{slotOf(t).Unix(), int16(l.Severity()), sourceAt(w, i), tpl}
+		sample := sampleKey(l)
+		g := groups[k]
+		if g == nil {
+			groups[k] = &patternAgg{n: 1, first: t, last: t, sample: sample}
+			continue
+		}
+		g.n++
+		if t.Before(g.first) {
+			g.first = t
+		}
+		if t.After(g.last) {
+			g.last = t
+		}
+		g.sample = min(g.sample, sample) // byte order: the SQL's COLLATE "C"
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), strings.Compare(a.source, b.source),
+			strings.Compare(a.template, b.template))
+	})
+	var (
+		slots, firsts, lasts     []time.Time
+		sevs                     []int16
+		sources, templs, samples []string
+		counts                   []int64
+	)
+	for _, k := range keys {
+		g := groups[k]
+		slots, sevs, sources, templs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev), append(sources, k.source), append(templs, k.template)
+		counts, firsts, lasts, samples = append(counts, g.n), append(firsts, g.first), append(lasts, g.last), append(samples, g.sample)
+	}
+	return []any{slots, sevs, sources, templs, counts, firsts, lasts, samples}
+}
+
+// logMessage is l's message as messageSQL reads it from its row.
+func logMessage(l model.Log) string {
+	switch x := l.(type) {
+	case *model.AppLog:
+		return x.Message
+	case *model.ActionLog:
+		return x.Message
+	case interface{ Message() string }:
+		return x.Message()
+	}
+	return ""
+}
+
+// patternRollupCTE is the ingest statement's part that inserts patternRollupArgs
+// (bound from $13).
+const patternRollupCTE = `patterns AS (
+			INSERT INTO log_pattern_rollups (workspace_id, kind, slot, severity, source, pattern, n, first_seen, last_seen, sample)
+			SELECT $1, $2, p.slot, p.severity, p.source, p.pattern, p.n, p.first_seen, p.last_seen, p.sample
+			FROM unnest($13::timestamptz[], $14::int2[], $15::text[], $16::text[], $17::int8[], $18::timestamptz[], $19::timestamptz[], $20::text[])
+				AS p(slot, severity, source, pattern, n, first_seen, last_seen, sample)
+		)`
+
+// sampleSQL is the key of a log of kind k on alias t as patternRow.Sample spells it
+// (sampleKey in Go).
+func sampleSQL(k model.LogKind) schema.QueryAppender {
+	return bun.SafeQuery("? || ' ' || (extract(epoch FROM t.?) * 1000000)::bigint || ' ' || t.id::text", string(k), bun.Ident(k.TimeColumn()))
+}
+
+// patternRollupsSelect is kind k's rows of log_pattern_rollups computed from the rows
+// of from (a relation of k aliased t, with its joins and WHERE clause): the same
+// masking as logPatterns' rows (PatternSQL), each distinct message masked once.
+func patternRollupsSelect(k model.LogKind, from schema.QueryAppender) schema.QueryAppender {
+	ki, ts := kindOf(k), bun.Ident(k.TimeColumn())
+	return bun.SafeQuery(`SELECT m.workspace_id, m.slot, m.severity, m.source, ? AS pattern, sum(m.n) AS n,
+			min(m.first_seen) AS first_seen, max(m.last_seen) AS last_seen, min(m.sample COLLATE "C") AS sample
+		FROM (
+			SELECT t.workspace_id, date_bin('15 minutes', t.?, 'epoch') AS slot, t.? AS severity, t.?::text AS source,
+				? AS msg, count(*) AS n, min(t.?) AS first_seen, max(t.?) AS last_seen, min(? COLLATE "C") AS sample
+			FROM ? GROUP BY 1, 2, 3, 4, 5
+		) m GROUP BY 1, 2, 3, 4, 5`,
+		PatternSQL(bun.Safe("m.msg")), ts, bun.Ident(ki.severity), bun.Ident(ki.source), messageSQL(k), ts, ts, sampleSQL(k), from)
+}
+
+// patternRollupsInsert inserts patternRollupsSelect(k, from).
+func patternRollupsInsert(k model.LogKind, from schema.QueryAppender) schema.QueryAppender {
+	return bun.SafeQuery(`INSERT INTO log_pattern_rollups (workspace_id, kind, slot, severity, source, pattern, n, first_seen, last_seen, sample)
+		SELECT s.workspace_id, ?, s.slot, s.severity, s.source, s.pattern, s.n, s.first_seen, s.last_seen, s.sample FROM (?) AS s`,
+		string(k), patternRollupsSelect(k, from))
+}
+
+// rawSQL renders q for pgx (placeholders $n in from clauses stay as they are).
+func rawSQL(q schema.QueryAppender) (string, error) {
+	b, err := q.AppendQuery(schema.NewQueryGen(pgdialect.New()), nil)
+	return string(b), err
+}
+
+// lockPatterns takes patternLockKey for tx's remaining statements.
+func lockPatterns(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, patternLockKey); err != nil {
+		return fmt.Errorf("lock pattern rollups: %w", err)
+	}
+	return nil
+}
+
+// patternSlotsRecompute is the part of a deletion statement (after its gone CTE,
+// which returns the deleted rows' id and time column) that recomputes the
+// log_pattern_rollups rows of the slots the deletion touched from the rows kept.
+func patternSlotsRecompute(k model.LogKind, ws uuid.UUID) schema.QueryAppender {
+	ts := bun.Ident(k.TimeColumn())
+	kept := bun.SafeQuery(`? AS t JOIN pslots ON t.? >= pslots.slot AND t.? < pslots.slot + interval '15 minutes'
+		WHERE t.workspace_id = ? AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = t.id AND g.? = t.?)`,
+		bun.Ident(k.Table()), ts, ts, ws, ts, ts)
+	return bun.SafeQuery(`pslots AS (SELECT DISTINCT date_bin('15 minutes', gone.?, 'epoch') AS slot FROM gone),
+		pgone AS (
+			DELETE FROM log_pattern_rollups p USING pslots
+			WHERE p.workspace_id = ? AND p.kind = ? AND p.slot = pslots.slot
+		), prolled AS (?)`, ts, ws, string(k), patternRollupsInsert(k, kept))
+}
+
+// patternRollupWhere restricts q, over log_pattern_rollups AS r, to kind k's slots of
+// [lo, hi) of workspace ws that f keeps (f's fields are those rollupRefusal accepts).
+func patternRollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
+	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
+	rollupDims(q, ws, k, f)
+}
+
+// PatternRollupMismatches counts the (kind, slot, severity, source, template) groups
+// of workspace ws whose log_pattern_rollups rows (merged) differ from the same
+// aggregates computed afresh from the rows, in count, first or last time or sample:
+// 0 when the pattern rollup is exact.
+func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
+	total := 0
+	for _, k := range model.AllKinds {
+		fresh := patternRollupsSelect(k, bun.SafeQuery("? AS t WHERE t.workspace_id = ?", bun.Ident(k.Table()), ws))
+		var n int
+		err := d.Bun.NewRaw(`SELECT count(*) FROM (?) raw FULL JOIN (
+				SELECT slot, severity, source, pattern, sum(n) AS n, min(first_seen) AS first_seen,
+					max(last_seen) AS last_seen, min(sample COLLATE "C") AS sample
+				FROM log_pattern_rollups WHERE workspace_id = ? AND kind = ? GROUP BY 1, 2, 3, 4
+			) r ON r.slot = raw.slot AND r.severity = raw.severity AND r.source IS NOT DISTINCT FROM raw.source
+				AND r.pattern = raw.pattern
+			WHERE (raw.n, raw.first_seen, raw.last_seen, raw.sample) IS DISTINCT FROM (r.n, r.first_seen, r.last_seen, r.sample)`,
+			fresh, ws, string(k)).Scan(ctx, &n)
+		if err != nil {
+			return 0, fmt.Errorf("compare pattern rollups of %s: %w", k.Table(), err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// mergePatternRollups merges the log_pattern_rollups rows matching where (a
+// countScope clause on slot) into one row per key, in one statement under
+// patternLockKey. It returns the rows written.
+func mergePatternRollups(ctx context.Context, d *DB, where string, args []any) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+		if err := lockPatterns(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			WITH gone AS (
+				DELETE FROM log_pattern_rollups WHERE `+where+` RETURNING *
+			)
+			INSERT INTO log_pattern_rollups (workspace_id, kind, slot, severity, source, pattern, n, first_seen, last_seen, sample)
+			SELECT workspace_id, kind, slot, severity, source, pattern, sum(n), min(first_seen), max(last_seen), min(sample COLLATE "C")
+			FROM gone GROUP BY workspace_id, kind, slot, severity, source, pattern`, args...)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("compact pattern rollups: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,816 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"math/bits"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/loggraph/loggraph/model"
+)
+
+// request_rollups (migration 20261204100000) keeps, per workspace and 15-minute UTC
+// slot, the API requests' count, error count, timing and delay sums, timing maximum
+// and timing and delay histograms, in total and per one dimension (requestGrouping).
+// apiRequestStats sums its window's whole slots from it.
+
+// Request histogram buckets: a value below 256 (ms) is its own bucket; above, the
+// value's top 8 bits: 128 buckets per power of two, each holding the integers
+// [m<<e, (m+1)<<e) for m in [128, 256). A bucket is thus narrower than 1/128 of its
+// lower bound, and any value estimated inside the bucket of the true one is within
+// RequestPercentileError of it, relatively.
+const (
+	// RequestPercentileError bounds the relative error of a percentile answered from
+	// request_rollups against percentile_cont over the rows.
+	RequestPercentileError = 1.0 / 128
+	requestBucketBits      = 8
+)
+
+// RequestBucket is the histogram bucket of v (v >= 0).
+func RequestBucket(v int) int {
+	e := max(0, bits.Len32(uint32(v))-requestBucketBits)
+	return e<<(requestBucketBits-1) + v>>e
+}
+
+// requestBucketRange is the first and last integer of bucket b.
+func requestBucketRange(b int) (lo, hi int) {
+	half := 1 << (requestBucketBits - 1)
+	if b < 2*half {
+		return b, b
+	}
+	e := b/half - 1
+	m := b - e*half
+	return m << e, (m+1)<<e - 1
+}
+
+// requestBucketSQL is RequestBucket over the integer SQL expression v: width_bucket
+// over the powers of two finds the exponent exactly (no floating point).
+func requestBucketSQL(v string) string {
+	var pows []string
+	for p := 1 << requestBucketBits; p > 0 && p <= math.MaxInt32/2+1; p <<= 1 {
+		pows = append(pows, strconv.Itoa(p))
+	}
+	e := fmt.Sprintf("width_bucket(%s, '{%s}'::int[])", v, strings.Join(pows, ","))
+	return fmt.Sprintf("(%[1]s * %[2]d + (%[3]s >> %[1]s))::int2", e, 1<<(requestBucketBits-1), v)
+}
+
+// requestGrouping values: PostgreSQL's GROUPING(collection_id, client_id, endpoint,
+// code, gateway_code) of a request_rollups row (a bit set: the column is not grouped).
+
+const requestGroupingTotal = 31
+
+// requestDimCols are request_rollups' dimension columns, in GROUPING order.
+var requestDimCols = []string{"collection_id", "client_id", "endpoint", "code", "gateway_code"}
+
+// requestGroupingOf is the grouping of the rows kept per column col.
+func requestGroupingOf(col string) int16 {
+	i := slices.Index(requestDimCols, col)
+	return int16(requestGroupingTotal &^ (1 << (len(requestDimCols) - 1 - i)))
+}
+
+// requestRollupsSQL inserts into request_rollups the summaries of the API request rows
+// of from (a relation with api_request_logs' columns, a WHERE clause if any), counted
+// with sign (1, or -1 for rows a statement deleted, whose timing_max is then NULL).
+// Each row is counted twice in the inner grouping (m 0: its timing, m 1: its delay)
+// so that both histograms come from one scan.
+func requestRollupsSQL(from string, sign int) string {
+	maxExpr := "max(mx) FILTER (WHERE m = 0)"
+	if sign < 0 {
+		maxExpr = "NULL::int"
+	}
+	return fmt.Sprintf(`INSERT INTO request_rollups (workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code,
+		n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
+	SELECT workspace_id, slot, g, collection_id, client_id, endpoint, code, gateway_code,
+		%[1]d * sum(c) FILTER (WHERE m = 0), %[1]d * sum(e) FILTER (WHERE m = 0), %[1]d * sum(s) FILTER (WHERE m = 0), %[2]s,
+		%[1]d * sum(s) FILTER (WHERE m = 1),
+		array_agg(b ORDER BY b) FILTER (WHERE m = 0), array_agg(%[1]d * c ORDER BY b) FILTER (WHERE m = 0),
+		array_agg(b ORDER BY b) FILTER (WHERE m = 1), array_agg(%[1]d * c ORDER BY b) FILTER (WHERE m = 1)
+	FROM (
+		SELECT workspace_id, slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g,
+			collection_id, client_id, endpoint, code, gateway_code, m, b,
+			count(*)::int AS c, count(*) FILTER (WHERE code >= 400) AS e, sum(v) AS s, max(v) AS mx
+		FROM (
+			SELECT t.workspace_id, date_bin('15 minutes', t.received_at, 'epoch') AS slot, t.collection_id,
+				coalesce(t.client_id, -1) AS client_id, t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code,
+				v.m, v.v, %[3]s AS b
+			FROM (SELECT * FROM %[4]s) AS t CROSS JOIN LATERAL (VALUES (0, t.timing_ms), (1, t.delay_ms)) AS v(m, v)
+		) AS x
+		GROUP BY workspace_id, slot, m, b, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+	) AS y
+	GROUP BY workspace_id, slot, g, collection_id, client_id, endpoint, code, gateway_code`,
+		sign, maxExpr, requestBucketSQL("v.v"), from)
+}
+
+// requestHist is a histogram of request values: count per bucket.
+type requestHist map[int]int64
+
+// add merges bucket numbers bs with counts ns into h.
+func (h requestHist) add(bs, ns []int64) {
+	for i, b := range bs {
+		if i < len(ns) {
+			h[int(b)] += int64(ns[i])
+		}
+	}
+}
+
+// merge adds o into h.
+func (h requestHist) merge(o requestHist) {
+	for b, n := range o {
+		h[b] += n
+	}
+}
+
+// quantiles estimates, for each p, percentile_cont(p) over the values counted in h:
+// like percentile_cont, the value at the fractional rank p*(n-1) interpolated between
+// the two order statistics around it, each estimated inside its bucket (spread
+// evenly over the bucket's integers). Each estimate lies in the bucket of the order
+// statistic it stands for, so the result is within RequestPercentileError of
+// percentile_cont's. Buckets whose count is not positive (negative deltas not merged
+// yet cancel to zero) are skipped.
+func (h requestHist) quantiles(ps ...float64) []float64 {
+	type bucket struct {
+		b int
+		n int64
+	}
+	var bs []bucket
+	var total int64
+	for b, n := range h {
+		if n > 0 {
+			bs = append(bs, bucket{b, n})
+			total += n
+		}
+	}
+	out := make([]float64, len(ps))
+	if total == 0 {
+		return out
+	}
+	slices.SortFunc(bs, func(x, y bucket) int { return cmp.Compare(x.b, y.b) })
+	// at estimates the order statistic of 0-based rank r.
+	at := func(r int64) float64 {
+		for _, b := range bs {
+			if r < b.n {
+				lo, hi := requestBucketRange(b.b)
+				return float64(lo) + float64(hi-lo)*(float64(r)+0.5)/float64(b.n)
+			}
+			r -= b.n
+		}
+		lo, hi := requestBucketRange(bs[len(bs)-1].b)
+		return float64(lo+hi) / 2
+	}
+	for i, p := range ps {
+		rank := p * float64(total-1)
+		k := int64(math.Floor(rank))
+		v := at(k)
+		if f := rank - float64(k); f > 0 && k+1 < total {
+			v += f * (at(k+1) - v)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// top is the last integer of h's highest non-empty bucket (0 when empty): an upper
+// bound of the largest value within RequestPercentileError of it.
+func (h requestHist) top() int {
+	best := -1
+	for b, n := range h {
+		if n > 0 && b > best {
+			best = b
+		}
+	}
+	if best < 0 {
+		return 0
+	}
+	_, hi := requestBucketRange(best)
+	return hi
+}
+
+// requestSummary sums one group of request_rollups rows (or of raw rows).
+type requestSummary struct {
+	n, errors, timingSum, delaySum int64
+	timingMax                      *int
+	timing, delay                  requestHist
+}
+
+func newRequestSummary() *requestSummary {
+	return &requestSummary{timing: requestHist{}, delay: requestHist{}}
+}
+
+// merge adds o into s.
+func (s *requestSummary) merge(o *requestSummary) {
+	s.n, s.errors, s.timingSum, s.delaySum = s.n+o.n, s.errors+o.errors, s.timingSum+o.timingSum, s.delaySum+o.delaySum
+	if o.timingMax != nil && (s.timingMax == nil || *o.timingMax > *s.timingMax) {
+		m := *o.timingMax
+		s.timingMax = &m
+	}
+	s.timing.merge(o.timing)
+	s.delay.merge(o.delay)
+}
+
+// maxTiming is the largest timing: the stored maximum, unless deletions left it above
+// the histogram's top bucket.
+func (s *requestSummary) maxTiming() float64 {
+	top := s.timing.top()
+	if s.timingMax != nil && *s.timingMax <= top {
+		return float64(*s.timingMax)
+	}
+	return float64(top)
+}
+
+// requestRollupKey is one request_rollups row of a batch.
+type requestRollupKey struct {
+	slot       int64
+	grouping   int16
+	collection int64
+	client     int64
+	endpoint   string
+	code       int16
+	gateway    int32
+}
+
+// requestRollupArgs are the parallel arrays of a batch's request_rollups rows, as the
+// ingest statement unnests them (the histograms as array literals).
+type requestRollupArgs struct {
+	slots                                   []time.Time
+	groupings                               []int16
+	collections, clients                    []*int64
+	endpoints                               []*string
+	codes                                   []*int16
+	gateways                                []*int32
+	ns, errs, timingSums, timingMaxes, dSum []int64
+	timingB, timingN, delayB, delayN        []string
+}
+
+// requestRollupRows summarises the batch's stored API requests (keep) per slot in
+// total and per dimension, in a stable order.
+func (w *batchWriter) requestRollupRows(keep []int) requestRollupArgs {
+	sums := map[requestRollupKey]*requestSummary{}
+	for _, i := range keep {
+		r := &w.b.APIRequest[i]
+		l := &r.Log
+		client, gateway := int64(-1), int32(-1)
+		if r.Client != nil {
+			client = w.clientIDs[*r.Client]
+		}
+		if l.GatewayCode != nil {
+			gateway = int32(*l.GatewayCode)
+		}
+		full := requestRollupKey{slot: slotOf(l.ReceivedAt).Unix(), collection: w.collectionIDs[r.Collection], client: client,
+			endpoint: l.Endpoint, code: int16(l.Code), gateway: gateway}
+		for g := range 6 {
+			k := requestRollupKey{slot: full.slot, grouping: requestGroupingTotal}
+			switch g {
+			case 1:
+				k.grouping, k.collection = requestGroupingOf("collection_id"), full.collection
+			case 2:
+				k.grouping, k.client = requestGroupingOf("client_id"), full.client
+			case 3:
+				k.grouping, k.endpoint = requestGroupingOf("endpoint"), full.endpoint
+			case 4:
+				k.grouping, k.code = requestGroupingOf("code"), full.code
+			case 5:
+				k.grouping, k.gateway = requestGroupingOf("gateway_code"), full.gateway
+			}
+			s := sums[k]
+			if s == nil {
+				s = newRequestSummary()
+				sums[k] = s
+			}
+			s.n++
+			if l.Code >= 400 {
+				s.errors++
+			}
+			s.timingSum, s.delaySum = s.timingSum+int64(l.TimingMs), s.delaySum+int64(l.DelayMs)
+			if s.timingMax == nil || l.TimingMs > *s.timingMax {
+				m := l.TimingMs
+				s.timingMax = &m
+			}
+			s.timing[RequestBucket(l.TimingMs)]++
+			s.delay[RequestBucket(l.DelayMs)]++
+		}
+	}
+	keys := make([]requestRollupKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b requestRollupKey) int {
+		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.grouping, b.grouping), cmp.Compare(a.collection, b.collection),
+			cmp.Compare(a.client, b.client), strings.Compare(a.endpoint, b.endpoint), cmp.Compare(a.code, b.code), cmp.Compare(a.gateway, b.gateway))
+	})
+	var a requestRollupArgs
+	for _, k := range keys {
+		s := sums[k]
+		a.slots, a.groupings = append(a.slots, time.Unix(k.slot, 0).UTC()), append(a.groupings, k.grouping)
+		var coll, client *int64
+		var endpoint *string
+		var code *int16
+		var gateway *int32
+		switch k.grouping {
+		case requestGroupingOf("collection_id"):
+			coll = &k.collection
+		case requestGroupingOf("client_id"):
+			client = &k.client
+		case requestGroupingOf("endpoint"):
+			endpoint = &k.endpoint
+		case requestGroupingOf("code"):
+			code = &k.code
+		case requestGroupingOf("gateway_code"):
+			gateway = &k.gateway
+		}
+		a.collections, a.clients, a.endpoints = append(a.collections, coll), append(a.clients, client), append(a.endpoints, endpoint)
+		a.codes, a.gateways = append(a.codes, code), append(a.gateways, gateway)
+		a.ns, a.errs = append(a.ns, s.n), append(a.errs, s.errors)
+		a.timingSums, a.timingMaxes, a.dSum = append(a.timingSums, s.timingSum), append(a.timingMaxes, int64(*s.timingMax)), append(a.dSum, s.delaySum)
+		tb, tn := s.timing.literals()
+		db, dn := s.delay.literals()
+		a.timingB, a.timingN, a.delayB, a.delayN = append(a.timingB, tb), append(a.timingN, tn), append(a.delayB, db), append(a.delayN, dn)
+	}
+	return a
+}
+
+// literals are h's buckets (ascending) and counts as PostgreSQL array literals.
+func (h requestHist) literals() (buckets, counts string) {
+	bs := make([]int, 0, len(h))
+	for b := range h {
+		bs = append(bs, b)
+	}
+	slices.Sort(bs)
+	var bb, nb strings.Builder
+	for i, b := range bs {
+		if i > 0 {
+			bb.WriteByte(',')
+			nb.WriteByte(',')
+		}
+		bb.WriteString(strconv.Itoa(b))
+		nb.WriteString(strconv.FormatInt(h[b], 10))
+	}
+	return "{" + bb.String() + "}", "{" + nb.String() + "}"
+}
+
+// requestRollupInsert is the ingest statement's CTE inserting a batch's
+// request_rollups rows of workspace $1 from parameters $p.. $p+15
+// (requestRollupArgs.params).
+func requestRollupInsert(p int) string {
+	var params []string
+	for i, typ := range []string{"timestamptz", "int2", "int8", "int8", "text", "int2", "int4",
+		"int8", "int8", "int8", "int8", "int8", "text", "text", "text", "text"} {
+		params = append(params, fmt.Sprintf("$%d::%s[]", p+i, typ))
+	}
+	return `requested AS (
+			INSERT INTO request_rollups (workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code,
+				n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
+			SELECT $1, q.slot, q.g, q.collection_id, q.client_id, q.endpoint, q.code, q.gateway_code, q.n, q.e, q.ts, q.tm, q.ds,
+				q.tb::int2[], q.tn::int4[], q.db::int2[], q.dn::int4[]
+			FROM unnest(` + strings.Join(params, ", ") + `)
+				AS q(slot, g, collection_id, client_id, endpoint, code, gateway_code, n, e, ts, tm, ds, tb, tn, db, dn)
+		),`
+}
+
+// params are the arguments of requestRollupInsert.
+func (a requestRollupArgs) params() []any {
+	return []any{a.slots, a.groupings, a.collections, a.clients, a.endpoints, a.codes, a.gateways,
+		a.ns, a.errs, a.timingSums, a.timingMaxes, a.dSum, a.timingB, a.timingN, a.delayB, a.delayN}
+}
+
+// mergeRequestRollups is mergeCounts for request_rollups (scope without a kind): one
+// row per key, its histograms' buckets summed (buckets that cancel out left out).
+func mergeRequestRollups(ctx context.Context, d *DB, scope countScope) (int64, error) {
+	where, args := scope.where("slot")
+	const keys = "workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code"
+	tag, err := d.Pool.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM request_rollups WHERE `+where+` RETURNING *
+		), s AS (
+			SELECT `+keys+`, sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
+			FROM gone GROUP BY `+keys+` HAVING sum(n) <> 0
+		), h AS (
+			SELECT `+keys+`, u.m, u.b, sum(u.c)::int AS c
+			FROM gone CROSS JOIN LATERAL (
+				SELECT 0, b, c FROM unnest(gone.timing_b, gone.timing_n) AS t(b, c)
+				UNION ALL SELECT 1, b, c FROM unnest(gone.delay_b, gone.delay_n) AS t(b, c)
+			) AS u(m, b, c)
+			GROUP BY `+keys+`, u.m, u.b HAVING sum(u.c) <> 0
+		), a AS (
+			SELECT `+keys+`, array_agg(b ORDER BY b) FILTER (WHERE m = 0) AS tb, array_agg(c ORDER BY b) FILTER (WHERE m = 0) AS tn,
+				array_agg(b ORDER BY b) FILTER (WHERE m = 1) AS db, array_agg(c ORDER BY b) FILTER (WHERE m = 1) AS dn
+			FROM h GROUP BY `+keys+`
+		)
+		INSERT INTO request_rollups (`+keys+`, n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
+		SELECT s.workspace_id, s.slot, s.grouping, s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code,
+			s.n, s.e, s.ts, s.tm, s.ds, coalesce(a.tb, '{}'), coalesce(a.tn, '{}'), coalesce(a.db, '{}'), coalesce(a.dn, '{}')
+		FROM s LEFT JOIN a ON a.workspace_id = s.workspace_id AND a.slot = s.slot AND a.grouping = s.grouping
+			AND (a.collection_id, a.client_id, a.endpoint, a.code, a.gateway_code) IS NOT DISTINCT FROM
+			    (s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("compact request rollups: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// requestMismatches counts the request_rollups keys of workspace ws (a slot and a
+// grouping's values) whose summed count, errors, sums or histogram buckets differ
+// from a fresh count of the rows, or whose timing maximum is below the rows'.
+func requestMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
+	const keys = "slot, g, collection_id, client_id, endpoint, code, gateway_code"
+	var n int
+	err := d.Pool.QueryRow(ctx, `
+		WITH base AS (
+			SELECT date_bin('15 minutes', t.received_at, 'epoch') AS slot, t.collection_id, coalesce(t.client_id, -1) AS client_id,
+				t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code, t.timing_ms, t.delay_ms
+			FROM api_request_logs AS t WHERE t.workspace_id = $1
+		), raw AS (
+			SELECT slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
+				count(*) AS n, count(*) FILTER (WHERE code >= 400) AS e, sum(timing_ms) AS ts, max(timing_ms) AS tm, sum(delay_ms) AS ds
+			FROM base GROUP BY slot, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+		), rawh AS (
+			SELECT slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
+				m, b, count(*) AS c
+			FROM (SELECT base.*, v.m, `+requestBucketSQL("v.v")+` AS b
+				FROM base CROSS JOIN LATERAL (VALUES (0, base.timing_ms), (1, base.delay_ms)) AS v(m, v)) AS x
+			GROUP BY slot, m, b, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+		), st AS (
+			SELECT slot, grouping AS g, collection_id, client_id, endpoint, code, gateway_code,
+				sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
+			FROM request_rollups WHERE workspace_id = $1 GROUP BY `+keys+` HAVING sum(n) <> 0
+		), sth AS (
+			SELECT slot, grouping AS g, collection_id, client_id, endpoint, code, gateway_code, u.m, u.b, sum(u.c) AS c
+			FROM request_rollups AS r CROSS JOIN LATERAL (
+				SELECT 0, b, c FROM unnest(r.timing_b, r.timing_n) AS t(b, c)
+				UNION ALL SELECT 1, b, c FROM unnest(r.delay_b, r.delay_n) AS t(b, c)
+			) AS u(m, b, c)
+			WHERE r.workspace_id = $1 GROUP BY `+keys+`, u.m, u.b HAVING sum(u.c) <> 0
+		)
+		SELECT (SELECT count(*) FROM raw FULL JOIN st ON st.slot = raw.slot AND st.g = raw.g
+				AND (st.collection_id, st.client_id, st.endpoint, st.code, st.gateway_code) IS NOT DISTINCT FROM
+				    (raw.collection_id, raw.client_id, raw.endpoint, raw.code, raw.gateway_code)
+			WHERE (raw.n, raw.e, raw.ts, raw.ds) IS DISTINCT FROM (st.n, st.e, st.ts, st.ds) OR st.tm < raw.tm)
+		     + (SELECT count(*) FROM rawh FULL JOIN sth ON sth.slot = rawh.slot AND sth.g = rawh.g AND sth.m = rawh.m AND sth.b = rawh.b
+				AND (sth.collection_id, sth.client_id, sth.endpoint, sth.code, sth.gateway_code) IS NOT DISTINCT FROM
+				    (rawh.collection_id, rawh.client_id, rawh.endpoint, rawh.code, rawh.gateway_code)
+			WHERE rawh.c IS DISTINCT FROM sth.c)`, ws).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("compare request rollups: %w", err)
+	}
+	return n, nil
+}
+
+// requestFilterFamily classifies every field of model.APIRequestLogFilter: the
+// request_rollups column a filter setting it needs ("" for the window), or, prefixed
+// with "rows:", its GraphQL name when only the rows can answer it.
+// TestRequestFilterRollupFields fails when a field is missing here.
+var requestFilterFamily = map[string]string{
+	"Time": "", "Codes": "code", "CodeClasses": "code", "Outcome": "code", "GatewayCodes": "gateway_code",
+	"Clients": "client_id", "Collections": "collection_id", "CollectionType": "collection_id", "Endpoints": "endpoint",
+	"IPs": "rows:ips", "MinTimingMs": "rows:minTimingMs", "MaxTimingMs": "rows:maxTimingMs",
+	"Search": "rows:search", "TraceIDs": "rows:traceIds",
+}
+
+// requestDimFamily is the request_rollups column each grouping dimension needs.
+var requestDimFamily = map[model.APIRequestDimension]string{
+	model.APIRequestDimensionClient: "client_id", model.APIRequestDimensionCollection: "collection_id",
+	model.APIRequestDimensionCollectionType: "collection_id", model.APIRequestDimensionEndpoint: "endpoint",
+	model.APIRequestDimensionCode: "code", model.APIRequestDimensionCodeClass: "code", model.APIRequestDimensionGatewayCode: "gateway_code",
+}
+
+// requestRollupColumn is the one request_rollups column a query's groups and filter
+// need ("" for the totals), or the reason the rows must answer it.
+func requestRollupColumn(dims []model.APIRequestDimension, f *model.APIRequestLogFilter) (col, refusal string) {
+	need := map[string]bool{}
+	for _, d := range dims {
+		need[requestDimFamily[d]] = true
+	}
+	v := reflect.ValueOf(f).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		fam, known := requestFilterFamily[name]
+		if !known {
+			fam = "rows:" + name
+		}
+		if fam == "" || !isSet(v.Field(i)) {
+			continue
+		}
+		if gql, ok := strings.CutPrefix(fam, "rows:"); ok {
+			return "", "the filter sets " + gql + ", which only the rows can answer"
+		}
+		need[fam] = true
+	}
+	if len(need) > 1 {
+		cols := slices.Sorted(maps.Keys(need))
+		return "", "groupBy and filter together need " + strings.Join(cols, " and ") + "; request_rollups keeps one dimension at a time"
+	}
+	for c := range need {
+		col = c
+	}
+	return col, ""
+}
+
+// requestStatsPlan says whether request_rollups answers apiRequestStats, and why not.
+func (s *LogStore) requestStatsPlan(dims []model.APIRequestDimension, f *model.APIRequestLogFilter, interval *time.Duration, w statsWindow) AnalyticsPlan {
+	plan := AnalyticsPlan{Query: "apiRequestStats"}
+	_, refusal := requestRollupColumn(dims, f)
+	_, _, spanned := wholeSlots(w.From, w.To)
+	switch {
+	case s.rowsOnly:
+		plan.Reason = "rollups off"
+	case refusal != "":
+		plan.Reason = refusal
+	case interval != nil && (*interval%RollupSlot != 0):
+		plan.Reason = "the interval is not a whole number of 15-minute slots"
+	case !spanned:
+		plan.Reason = "the window holds no whole 15-minute slot"
+	default:
+		plan.Rollup = true
+	}
+	return plan
+}
+
+// requestStatsRow is one scanned (group, bucket) of apiRequestStatsFromRollup.
+type requestStatsRow struct {
+	Bucket         time.Time `bun:"bucket"`
+	Client         *string   `bun:"client"`
+	Collection     *string   `bun:"collection"`
+	CollectionType *string   `bun:"collection_type"`
+	Endpoint       *string   `bun:"endpoint"`
+	Code           *int      `bun:"code"`
+	CodeClass      *string   `bun:"code_class"`
+	GatewayCode    *int      `bun:"gateway_code"`
+	N              int64     `bun:"n"`
+	Errors         int64     `bun:"e"`
+	TimingSum      int64     `bun:"ts"`
+	TimingMax      *int      `bun:"tm"`
+	DelaySum       int64     `bun:"ds"`
+	TimingB        []int64   `bun:"tb,array"`
+	TimingN        []int64   `bun:"tn,array"`
+	DelayB         []int64   `bun:"db,array"`
+	DelayN         []int64   `bun:"dn,array"`
+}
+
+// apiRequestStatsFromRollup is APIRequestStats over request_rollups' whole slots of the
+// window plus the rows of its partial first and last slots, in one statement; each
+// (group, bucket) is summed here, the groups are then ranked, cut to the first First
+// and the rest summed into the other row here, percentiles estimated from the merged
+// histograms (RequestPercentileError). labels are the label columns over the group
+// g, joins their name joins (with their arguments joinArgs).
+func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, q APIRequestStatsQuery, dims []model.APIRequestDimension,
+	f *model.APIRequestLogFilter, w statsWindow, labels string, joins []string, joinArgs []any) ([]model.APIRequestStatsRow, error) {
+	col, _ := requestRollupColumn(dims, f)
+	grouping := int16(requestGroupingTotal)
+	if col != "" {
+		grouping = requestGroupingOf(col)
+	}
+	lo, hi, _ := wholeSlots(w.From, w.To)
+	keyCols := []string{"1 AS k0"}
+	keyNames := []string{"k0"}
+	needsType := false
+	if len(dims) > 0 {
+		keyCols, keyNames = nil, nil
+		for i, d := range dims {
+			keyCols = append(keyCols, fmt.Sprintf("%s AS k%d", requestDims[d].key, i))
+			keyNames = append(keyNames, fmt.Sprintf("k%d", i))
+			needsType = needsType || d == model.APIRequestDimensionCollectionType
+		}
+	}
+	bucket := func(c string) (string, []any) {
+		if w.IntervalUs == 0 {
+			return "'epoch'::timestamptz", nil
+		}
+		return w.bucketExpr(c)
+	}
+	withKeys := func(b *bun.SelectQuery, timeCol string) {
+		expr, args := bucket(timeCol)
+		b.ColumnExpr(strings.Join(keyCols, ", ")).ColumnExpr(expr+" AS bucket", args...)
+		if needsType {
+			b.Join("JOIN api_collections AS ct ON ct.workspace_id = t.workspace_id AND ct.id = t.collection_id")
+		}
+	}
+	// The whole slots: request_rollups AS t, whose columns bear the rows' names, so the
+	// filter (only the fields of the one column kept) applies as it does to the rows.
+	dimsOnly := *f
+	dimsOnly.Time = nil
+	rolled := s.db.NewSelect().TableExpr("request_rollups AS t").
+		Where("t.workspace_id = ? AND t.grouping = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, lo, hi)
+	if err := filterAPIRequest(rolled, ws, &dimsOnly); err != nil {
+		return nil, err
+	}
+	withKeys(rolled, "slot")
+	rolled.ColumnExpr("t.n, t.errors, t.timing_sum, t.timing_max, t.delay_sum, t.timing_b, t.timing_n, t.delay_b, t.delay_n")
+	src := "?"
+	srcArgs := []any{rolled}
+	// The partial slots: the rows, each as a one-row summary.
+	for _, edge := range [][2]time.Time{{w.From, lo}, {hi, w.To}} {
+		if !edge[0].Before(edge[1]) {
+			continue
+		}
+		ef := *f
+		ef.Time = &model.TimeRange{From: &edge[0], To: &edge[1]}
+		raw, err := s.kindQuery(ws, model.KindAPIRequest, &ef, nil)
+		if err != nil {
+			return nil, err
+		}
+		withKeys(raw, "received_at")
+		raw.ColumnExpr("1::bigint, (t.code >= 400)::int::bigint, t.timing_ms::bigint, t.timing_ms, t.delay_ms::bigint, " +
+			"ARRAY[" + requestBucketSQL("t.timing_ms") + "], ARRAY[1], ARRAY[" + requestBucketSQL("t.delay_ms") + "], ARRAY[1]")
+		src += " UNION ALL ?"
+		srcArgs = append(srcArgs, raw)
+	}
+	keyList := strings.Join(keyNames, ", ")
+	// The rows go to Go unmerged: summing the sparse histograms there costs less than
+	// unnesting them into a hash aggregate (20,000 rollup rows for 7 days of 40
+	// endpoints); each row carries its group's labels, looked up once per group.
+	sql := `WITH src AS (` + src + `),
+keys AS (SELECT DISTINCT ` + keyList + ` FROM src),
+lab AS (SELECT g.*, ` + labels + ` FROM keys AS g ` + strings.Join(joins, " ") + `)
+SELECT src.bucket, src.n, src.errors AS e, src.timing_sum AS ts, src.timing_max AS tm, src.delay_sum AS ds,
+	src.timing_b::int8[] AS tb, src.timing_n::int8[] AS tn, src.delay_b::int8[] AS db, src.delay_n::int8[] AS dn,
+	lab.client, lab.collection, lab.collection_type, lab.endpoint, lab.code, lab.code_class, lab.gateway_code
+FROM src JOIN lab USING (` + keyList + `)`
+	var rows []requestStatsRow
+	if err := s.db.NewRaw(sql, append(srcArgs, joinArgs...)...).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("api request stats: %w", err)
+	}
+	return rankRequestStats(rows, q, dims, w.IntervalUs > 0), nil
+}
+
+// requestGroup is one group of a rollup answer: its labels, its whole-window summary
+// (which ranks it) and its buckets' summaries.
+type requestGroup struct {
+	labels  requestStatsRow
+	total   *requestSummary
+	buckets map[time.Time]*requestSummary
+	measure float64
+}
+
+// summaryOf is a scanned row's summary.
+func summaryOf(r *requestStatsRow) *requestSummary {
+	s := newRequestSummary()
+	s.n, s.errors, s.timingSum, s.delaySum, s.timingMax = r.N, r.Errors, r.TimingSum, r.DelaySum, r.TimingMax
+	s.timing.add(r.TimingB, r.TimingN)
+	s.delay.add(r.DelayB, r.DelayN)
+	return s
+}
+
+// measure is the value of field f over s, as requestMeasures computes it over rows.
+func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
+	n := float64(s.n)
+	switch f {
+	case model.APIRequestStatsFieldErrorCount:
+		return float64(s.errors)
+	case model.APIRequestStatsFieldErrorRate:
+		return float64(s.errors) / n
+	case model.APIRequestStatsFieldTimingP50:
+		return s.timing.quantiles(0.5)[0]
+	case model.APIRequestStatsFieldTimingP90:
+		return s.timing.quantiles(0.9)[0]
+	case model.APIRequestStatsFieldTimingP95:
+		return s.timing.quantiles(0.95)[0]
+	case model.APIRequestStatsFieldTimingP99:
+		return s.timing.quantiles(0.99)[0]
+	case model.APIRequestStatsFieldTimingAvg:
+		return float64(s.timingSum) / n
+	case model.APIRequestStatsFieldTimingMax:
+		return s.maxTiming()
+	case model.APIRequestStatsFieldDelayAvg:
+		return float64(s.delaySum) / n
+	case model.APIRequestStatsFieldDelayP95:
+		return s.delay.quantiles(0.95)[0]
+	}
+	return n
+}
+
+// rankRequestStats orders the groups of rows as APIRequestStats does (the measure,
+// then the labels in groupBy's order, byte-wise, nulls first), keeps the first
+// q.First and sums the rest into the other row, per bucket.
+func rankRequestStats(rows []requestStatsRow, q APIRequestStatsQuery, dims []model.APIRequestDimension, bucketed bool) []model.APIRequestStatsRow {
+	groups := map[string]*requestGroup{}
+	var order []*requestGroup
+	for i := range rows {
+		r := &rows[i]
+		key, _ := json.Marshal([]any{r.Client, r.Collection, r.CollectionType, r.Endpoint, r.Code, r.CodeClass, r.GatewayCode})
+		k := string(key)
+		g := groups[k]
+		if g == nil {
+			g = &requestGroup{labels: *r, total: newRequestSummary(), buckets: map[time.Time]*requestSummary{}}
+			groups[k] = g
+			order = append(order, g)
+		}
+		sum := summaryOf(r)
+		g.total.merge(sum)
+		if b := g.buckets[r.Bucket]; b != nil {
+			b.merge(sum)
+		} else {
+			g.buckets[r.Bucket] = sum
+		}
+	}
+	// Groups (and below, buckets) whose rows were all deleted, their negative rows not
+	// merged yet, are no groups.
+	order = slices.DeleteFunc(order, func(g *requestGroup) bool { return g.total.n <= 0 })
+	for _, g := range order {
+		g.measure = g.total.measure(q.OrderBy)
+	}
+	slices.SortFunc(order, func(a, b *requestGroup) int {
+		c := cmp.Compare(a.measure, b.measure)
+		if q.Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		for _, d := range dims {
+			if c := compareLabel(a.labels, b.labels, d); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	grouped := len(dims) > 0
+	var out []model.APIRequestStatsRow
+	emit := func(labels *requestStatsRow, buckets map[time.Time]*requestSummary, other bool) {
+		times := slices.SortedFunc(maps.Keys(buckets), func(a, b time.Time) int { return a.Compare(b) })
+		for _, t := range times {
+			sum := buckets[t]
+			if sum.n <= 0 {
+				continue
+			}
+			p := sum.timing.quantiles(0.5, 0.9, 0.95, 0.99)
+			row := model.APIRequestStatsRow{Other: other, Count: int(sum.n), ErrorCount: int(sum.errors),
+				ErrorRate: float64(sum.errors) / float64(sum.n),
+				Timing:    &model.TimingStats{P50: p[0], P90: p[1], P95: p[2], P99: p[3], Avg: float64(sum.timingSum) / float64(sum.n), Max: sum.maxTiming()},
+				Delay:     &model.DelayStats{Avg: float64(sum.delaySum) / float64(sum.n), P95: sum.delay.quantiles(0.95)[0]}}
+			if labels != nil {
+				row.Client, row.Collection, row.Endpoint, row.Code, row.CodeClass, row.GatewayCode =
+					labels.Client, labels.Collection, labels.Endpoint, labels.Code, labels.CodeClass, labels.GatewayCode
+				if labels.CollectionType != nil {
+					ct := model.CollectionType(*labels.CollectionType)
+					row.CollectionType = &ct
+				}
+			}
+			if bucketed {
+				b := t.UTC()
+				row.Bucket = &b
+			}
+			out = append(out, row)
+		}
+	}
+	rest := map[time.Time]*requestSummary{}
+	for i, g := range order {
+		if i < q.First || !grouped {
+			emit(&g.labels, g.buckets, false)
+			continue
+		}
+		for t, sum := range g.buckets {
+			if rest[t] == nil {
+				rest[t] = newRequestSummary()
+			}
+			rest[t].merge(sum)
+		}
+	}
+	emit(nil, rest, true)
+	if out == nil {
+		out = []model.APIRequestStatsRow{}
+	}
+	return out
+}
+
+// compareLabel orders two groups by dimension d's label, as the statement's tie-break:
+// nulls first, strings byte-wise, codes numerically.
+func compareLabel(a, b requestStatsRow, d model.APIRequestDimension) int {
+	nullsFirst := func(x, y bool) int { return cmpBool(x, y) } // x, y: set; unset first
+	str := func(x, y *string) int {
+		if x == nil || y == nil {
+			return nullsFirst(x != nil, y != nil)
+		}
+		return strings.Compare(*x, *y)
+	}
+	num := func(x, y *int) int {
+		if x == nil || y == nil {
+			return nullsFirst(x != nil, y != nil)
+		}
+		return cmp.Compare(*x, *y)
+	}
+	switch d {
+	case model.APIRequestDimensionClient:
+		return str(a.Client, b.Client)
+	case model.APIRequestDimensionCollection:
+		return str(a.Collection, b.Collection)
+	case model.APIRequestDimensionCollectionType:
+		return str(a.CollectionType, b.CollectionType)
+	case model.APIRequestDimensionEndpoint:
+		return str(a.Endpoint, b.Endpoint)
+	case model.APIRequestDimensionCode:
+		return num(a.Code, b.Code)
+	case model.APIRequestDimensionCodeClass:
+		return str(a.CodeClass, b.CodeClass)
+	}
+	return num(a.GatewayCode, b.GatewayCode)
+}
