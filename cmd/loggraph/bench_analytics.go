@@ -71,9 +71,22 @@ func cmdBenchAnalytics(ctx context.Context, cfg analyticsConfig, stdout io.Write
 		rowsApp.Stop()
 		rowsApp.DB.Close()
 	}()
-	srv, rowsSrv := httptest.NewServer(a.Handler), httptest.NewServer(rowsApp.Handler)
+	// A third server with the closed-bucket cache (serve's default), for the
+	// histograms' dashboard refresh: a window ending at the current time, asked again
+	// and again (refreshFigures).
+	cacheApp, err := newApp(ctx, serveConfig{DatabaseURL: dbURL, StatementTimeout: time.Hour,
+		AnalyticsCache: &db.AnalyticsCacheOptions{}}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cacheApp.Stop()
+		cacheApp.DB.Close()
+	}()
+	srv, rowsSrv, cacheSrv := httptest.NewServer(a.Handler), httptest.NewServer(rowsApp.Handler), httptest.NewServer(cacheApp.Handler)
 	defer srv.Close()
 	defer rowsSrv.Close()
+	defer cacheSrv.Close()
 	send := func(srv *httptest.Server, query string) ([]byte, error) {
 		body, _ := json.Marshal(map[string]any{"query": query})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
@@ -204,10 +217,94 @@ func cmdBenchAnalytics(ctx context.Context, cfg analyticsConfig, stdout io.Write
 			fmt.Fprintf(stdout, "| %s | %s | %.1f | %.1f | %s | %.2fx |\n", name, lg, pct(chMs, 50), pct(chMs, 95), rowsRatio, pct(ms[0], 50)/pct(chMs, 50))
 		}
 	}
+	if err := refreshFigures(cfg.requests, send, srv, cacheSrv, berlin, stdout); err != nil {
+		return err
+	}
 	if ch != nil {
 		return bytesPerRow(ctx, a.DB, ch, stdout)
 	}
 	return nil
+}
+
+// refreshFigures measures the histograms as a dashboard refreshes them: the window
+// ends at the current time, so each request has a partial first bucket and an open
+// last one, and the server with the closed-bucket cache (cacheSrv) computes only
+// those (and buckets whose logs changed: none here, nothing is ingested meanwhile).
+// Each refresh is checked equal to the uncached server's answer over the same window
+// before the timed requests; the figures say how many buckets the last refresh took
+// from the cache (extensions.stats).
+func refreshFigures(requests int, send func(*httptest.Server, string) ([]byte, error), srv, cacheSrv *httptest.Server,
+	berlin *time.Location, stdout io.Writer) error {
+	histograms := []struct {
+		name string
+		span time.Duration
+		args string
+	}{
+		{"logHistogram, 24 h, all kinds, 30 min buckets", 24 * time.Hour, `interval: "30m"`},
+		{"logHistogram, 30 days, 1 d buckets, Europe/Berlin", 30 * 24 * time.Hour, `interval: "1d", timeZone: "` + berlin.String() + `"`},
+	}
+	query := func(span time.Duration, args string) string {
+		now := time.Now().UTC()
+		return fmt.Sprintf(`{ logHistogram(filter: {time: {from: %q, to: %q}}, %s) { buckets { start count bySeverity { severity count } } } }`,
+			now.Add(-span).Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), args)
+	}
+	fmt.Fprintf(stdout, "dashboard refresh (window ending now, closed-bucket cache on; %d requests after 3 warm-ups, each answer checked against the uncached server's); milliseconds\n"+
+		"| query | refresh p50 | p95 | buckets cached / computed (last refresh) |\n|---|---|---|---|\n", requests)
+	for _, h := range histograms {
+		var ms []float64
+		var last []byte
+		for i := 0; i < requests+3; i++ {
+			q := query(h.span, h.args)
+			start := time.Now()
+			reply, err := send(cacheSrv, q)
+			if err != nil {
+				return fmt.Errorf("%s, refresh: %w", h.name, err)
+			}
+			if i >= 3 {
+				ms = append(ms, msOf(time.Since(start)))
+			}
+			want, err := send(srv, q)
+			if err != nil {
+				return fmt.Errorf("%s: %w", h.name, err)
+			}
+			if !bytes.Equal(dataOf(reply), dataOf(want)) {
+				return fmt.Errorf("%s: the cached refresh differs from the uncached answer over the same window", h.name)
+			}
+			last = reply
+		}
+		var stats struct {
+			Extensions struct {
+				Stats struct {
+					Analytics []struct {
+						Cache *struct {
+							Cached   int `json:"cachedBuckets"`
+							Computed int `json:"computedBuckets"`
+						} `json:"cache"`
+					} `json:"analytics"`
+				} `json:"stats"`
+			} `json:"extensions"`
+		}
+		use := "not cached"
+		if err := json.Unmarshal(last, &stats); err == nil && len(stats.Extensions.Stats.Analytics) > 0 {
+			if c := stats.Extensions.Stats.Analytics[0].Cache; c != nil {
+				use = fmt.Sprintf("%d / %d", c.Cached, c.Computed)
+			}
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %s |\n", h.name, pct(ms, 50), pct(ms, 95), use)
+	}
+	return nil
+}
+
+// dataOf is a GraphQL reply's data member (its extensions, which carry timings,
+// left out).
+func dataOf(reply []byte) []byte {
+	var r struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(reply, &r) != nil {
+		return reply
+	}
+	return r.Data
 }
 
 // percentileTolerance is how far (relative) loggraph's percentiles may be from
