@@ -362,8 +362,18 @@ func every(ctx context.Context, interval time.Duration, log *slog.Logger, what s
 	}
 }
 
+// A partition's trigram indexes are rebuilt (db.RebuildSearchIndexes) once its range
+// has been closed for searchRebuildGrace (most late logs are in by then), at most
+// searchRebuildsPerRun of them an hour (a server upgraded over 30 days of data catches
+// up within a day or so, without a burst of rebuilds).
+const (
+	searchRebuildGrace   = 6 * time.Hour
+	searchRebuildsPerRun = 8
+)
+
 // keepPartitions creates upcoming days' partitions every hour, merges the count
-// deltas of the last week's finished days and prunes the analytics cache's change log.
+// deltas of the last week's finished days, prunes the analytics cache's change log
+// and rebuilds the trigram indexes of partitions that closed.
 func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *slog.Logger) {
 	every(ctx, time.Hour, log, "partition upkeep", func(now time.Time) error {
 		var errs []error
@@ -375,6 +385,13 @@ func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *sl
 			errs = append(errs, fmt.Errorf("compact counts: %w", err))
 		}
 		if _, err := db.PruneAnalyticsChanges(ctx, d, db.DefaultAnalyticsChangesAge); err != nil {
+			errs = append(errs, err)
+		}
+		rebuilt, err := db.RebuildSearchIndexes(ctx, d, now.Add(-searchRebuildGrace), searchRebuildsPerRun)
+		for _, r := range rebuilt {
+			log.Info("search index rebuilt", "index", r.Index, "bytes_before", r.Before, "bytes_after", r.After)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
