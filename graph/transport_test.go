@@ -814,3 +814,19 @@ func TestComplexityWeighsPageSize(t *testing.T) {
 		t.Fatalf("extensions %+v", got.Extensions)
 	}
 }
+
+// TestDeferAnswersInline: a fragment under @defer is answered in the one response,
+// exactly as without the directive (the HTTP transports do not stream incremental
+// payloads), on the paths where objects' deferred groups are built lazily
+// (serial.NewDeferredGroup).
+func TestDeferAnswersInline(t *testing.T) {
+	t.Parallel()
+	e := testserver.New(t, rest.Limits{})
+	auth := []string{"Authorization", "Bearer " + e.Tokens[model.RoleRead]}
+	_, plain := post(e, gqlBody(`{ viewer { workspace { slug name } } }`), auth...)
+	resp, deferred := post(e, gqlBody(`{ viewer { workspace { slug ... @defer(label: "x") { name } } } }`), auth...)
+	w, want := expect(t, resp, deferred, http.StatusOK, "application/json; charset=utf-8"), decodeWire(t, plain)
+	if string(w.Data) != string(want.Data) || len(w.Errors) != 0 {
+		t.Fatalf("with @defer: %s, want %s", deferred, plain)
+	}
+}

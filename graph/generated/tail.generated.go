@@ -5,6 +5,7 @@ package generated
 import (
 	"context"
 	"errors"
+	"github.com/loggraph/loggraph/graph/serial"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -97,7 +98,7 @@ func (ec *executionContext) _LogTailEvent(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, logTailEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := serial.NewDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":

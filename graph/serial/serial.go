@@ -49,3 +49,19 @@ func marshalItem(ctx context.Context, i int, marshalElement func(ctx context.Con
 	}()
 	return marshalElement(ctx, i)
 }
+
+// NewDeferredGroup is graphql.NewDeferredGroup for an object whose collected fields
+// are fields. gqlgen's executor fills the group only with fields under @defer, and
+// reads its path, field set and labels only when it holds such a field. For an object
+// without one (every object of a query that does not use @defer) the group stays
+// empty: no response path is built and nothing is allocated, where gqlgen's builds the
+// path and allocates a field set and a map per object (about 7 % of the server's CPU
+// on issue 10's q3, 620 objects).
+func NewDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	for _, f := range fields {
+		if f.IsDeferred() {
+			return graphql.NewDeferredGroup(ctx)
+		}
+	}
+	return graphql.DeferredGroup{Context: ctx}
+}

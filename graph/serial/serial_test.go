@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/loggraph/loggraph/graph/serial"
 )
@@ -32,5 +33,21 @@ func TestMarshalSlice(t *testing.T) {
 	}
 	if got := serial.MarshalSlice(ctx, 0, 0, true, nil); len(got) != 0 {
 		t.Fatalf("empty: %v", got)
+	}
+}
+
+// TestNewDeferredGroup: without a deferred field the group is empty (gqlgen reads
+// nothing else of it); with one it is gqlgen's, ready to take the deferred fields.
+func TestNewDeferredGroup(t *testing.T) {
+	ctx := context.Background()
+	plain := []graphql.CollectedField{{Field: &ast.Field{Name: "a"}}, {Field: &ast.Field{Name: "b"}}}
+	g := serial.NewDeferredGroup(ctx, plain)
+	if g.Context != ctx || g.Defers != nil || g.FieldSet != nil || g.Path != nil {
+		t.Fatalf("no deferred field: %+v", g)
+	}
+	deferred := append(plain, graphql.CollectedField{Field: &ast.Field{Name: "c"}, Deferrables: []*graphql.Deferrable{{Label: "x"}}})
+	g = serial.NewDeferredGroup(ctx, deferred)
+	if g.Context != ctx || g.Defers == nil || g.FieldSet == nil {
+		t.Fatalf("a deferred field: %+v", g)
 	}
 }

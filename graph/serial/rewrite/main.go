@@ -1,8 +1,9 @@
-// Command rewrite points gqlgen's generated executor at serial.MarshalSlice: it
-// replaces every call of graphql.MarshalSliceConcurrently in the Go files of the
-// directory given as its argument and imports package serial where it did. It runs
-// after gqlgen in `go generate ./graph` (graph/resolver.go) and changes nothing when
-// run twice.
+// Command rewrite points gqlgen's generated executor at package serial: in the Go
+// files of the directory given as its argument it replaces every call of
+// graphql.MarshalSliceConcurrently by serial.MarshalSlice and every
+// graphql.NewDeferredGroup(ctx) of an object by serial.NewDeferredGroup(ctx, fields),
+// and imports package serial where it did. It runs after gqlgen in
+// `go generate ./graph` (graph/resolver.go) and changes nothing when run twice.
 package main
 
 import (
@@ -13,11 +14,14 @@ import (
 	"path/filepath"
 )
 
-const (
-	from       = "graphql.MarshalSliceConcurrently("
-	to         = "serial.MarshalSlice("
-	importPath = `"github.com/loggraph/loggraph/graph/serial"`
-)
+// replacements are the texts replaced, in order.
+var replacements = []struct{ from, to string }{
+	{"graphql.MarshalSliceConcurrently(", "serial.MarshalSlice("},
+	// Each object's marshaller collects its fields into fields just before.
+	{"deferred := graphql.NewDeferredGroup(ctx)\n", "deferred := serial.NewDeferredGroup(ctx, fields)\n"},
+}
+
+const importPath = `"github.com/loggraph/loggraph/graph/serial"`
 
 func main() {
 	if len(os.Args) != 2 {
@@ -45,10 +49,13 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Contains(src, []byte(from)) {
+	out := src
+	for _, r := range replacements {
+		out = bytes.ReplaceAll(out, []byte(r.from), []byte(r.to))
+	}
+	if bytes.Equal(out, src) {
 		return nil
 	}
-	out := bytes.ReplaceAll(src, []byte(from), []byte(to))
 	if !bytes.Contains(out, []byte(importPath)) {
 		i := bytes.Index(out, []byte("\nimport (\n"))
 		if i < 0 {
