@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"strings"
 	"time"
 
@@ -72,22 +73,36 @@ const statisticsLockKey = "loggraph:statistics"
 // else is skipped (tried again on the next call); while another server runs
 // KeepStatistics it returns at once, analyzing nothing.
 func KeepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error) {
+	var done []string
+	err := whileLocked(ctx, d, statisticsLockKey, func(*pgxpool.Conn) error {
+		var err error
+		done, err = keepStatistics(ctx, d, o.withDefaults())
+		return err
+	})
+	return done, err
+}
+
+// whileLocked runs fn on a connection holding the session advisory lock
+// pg_try_advisory_lock(hashtext(key)), and releases it after; while another session
+// holds the lock it returns nil at once without running fn (of several servers whose
+// timers fire together, one does the work).
+func whileLocked(ctx context.Context, d *DB, key string, fn func(conn *pgxpool.Conn) error) error {
 	conn, err := d.Pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer conn.Release()
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", statisticsLockKey).Scan(&locked); err != nil {
-		return nil, err
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", key).Scan(&locked); err != nil {
+		return fmt.Errorf("advisory lock %s: %w", key, err)
 	}
 	if !locked {
-		return nil, nil
+		return nil
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", statisticsLockKey)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", key)
 	}()
-	return keepStatistics(ctx, d, o.withDefaults())
+	return fn(conn)
 }
 
 func keepStatistics(ctx context.Context, d *DB, o StatsOptions) ([]string, error) {

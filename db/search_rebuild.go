@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Trigram search indexes (GIN) built row by row through their pending list come out
@@ -40,21 +41,16 @@ type SearchIndexRebuild struct {
 // "_ccnew" copies REINDEX CONCURRENTLY builds). While another server runs it, it
 // returns at once with nothing done.
 func RebuildSearchIndexes(ctx context.Context, d *DB, closedBefore time.Time, limit int) ([]SearchIndexRebuild, error) {
-	conn, err := d.Pool.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Release()
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", searchRebuildLockKey).Scan(&locked); err != nil {
-		return nil, fmt.Errorf("search index rebuild lock: %w", err)
-	}
-	if !locked {
-		return nil, nil
-	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", searchRebuildLockKey)
-	}()
+	var done []SearchIndexRebuild
+	err := whileLocked(ctx, d, searchRebuildLockKey, func(conn *pgxpool.Conn) error {
+		var err error
+		done, err = rebuildSearchIndexes(ctx, conn, closedBefore, limit)
+		return err
+	})
+	return done, err
+}
+
+func rebuildSearchIndexes(ctx context.Context, conn *pgxpool.Conn, closedBefore time.Time, limit int) ([]SearchIndexRebuild, error) {
 	// Leftovers of an interrupted REINDEX CONCURRENTLY: invalid indexes named
 	// <index>_ccnew[N] on the partitions of the searched tables.
 	left, err := conn.Query(ctx, `
