@@ -243,8 +243,11 @@ func TestHistogramCacheNeverStale(t *testing.T) {
 				t.Fatalf("retention deleted %d rows: %v", rows, err)
 			}
 		}, 7 * 24 * time.Hour},
+		// 30 hours back: in a closed bucket of every window that reaches it (12 hours
+		// back fell in the open Berlin day after 11:00 UTC, so "10 days by Berlin day"
+		// had no cached bucket to recompute whenever the row was not pruned).
 		{"a late log, then the change log pruned", func(t *testing.T) {
-			late(ingest, 12*time.Hour, "pruned-svc")(t)
+			late(ingest, 30*time.Hour, "pruned-svc")(t)
 			if _, err := db.PruneAnalyticsChanges(ctx, e.d, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +259,7 @@ func TestHistogramCacheNeverStale(t *testing.T) {
 				t.Fatal(err)
 			}
 			pruned = !left
-		}, 12 * time.Hour},
+		}, 30 * time.Hour},
 	}
 	specs := cacheSpecs()
 	for _, c := range specs { // fill the cache
