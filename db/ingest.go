@@ -108,13 +108,12 @@ func (s *IngestStore) Ingest(ctx context.Context, ws uuid.UUID, b *model.Batch) 
 // flight (its counts' foreign key found no workspace): nothing was stored.
 var ErrWorkspaceDeleted = errors.New("the workspace was deleted; nothing was stored")
 
-// isWorkspaceGone reports the foreign key of log_counts or a rollup failing: the
+// isWorkspaceGone reports the foreign key of log_counts or log_rollups failing: the
 // batch's workspace no longer exists.
 func isWorkspaceGone(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23503" &&
-		(pgErr.ConstraintName == "log_counts_workspace_fk" || pgErr.ConstraintName == "log_rollups_workspace_fk" ||
-			pgErr.ConstraintName == "log_pattern_rollups_workspace_fk")
+		(pgErr.ConstraintName == "log_counts_workspace_fk" || pgErr.ConstraintName == "log_rollups_workspace_fk")
 }
 
 func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter, unchecked bool) (IngestResult, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,11 +33,25 @@ import (
 // never takes it.
 const patternLockKey = 0x6c67706174726e // "lgpatrn"
 
-// patternAgg is one (slot, severity, source, template) group of a batch.
+// patternAgg is one (slot, severity, source, template) group of a batch; sample is
+// the log with the least sampleKey, whose key is built once per group.
 type patternAgg struct {
 	n           int64
 	first, last time.Time
-	sample      string
+	sample      model.Log
+}
+
+// sampleLess reports sampleKey(a) < sampleKey(b) for logs of one kind without
+// building the keys (two strings per log): the keys are "<kind> <µs> <id>", so they
+// order by the decimal µs as text (a shorter one that is a prefix of the other is
+// less, as ' ' is below every digit), then by id.
+func sampleLess(a, b model.Log) bool {
+	ta, tb := a.Time().UnixMicro(), b.Time().UnixMicro()
+	if ta != tb {
+		var ba, bb [24]byte
+		return string(strconv.AppendInt(ba[:0], ta, 10)) < string(strconv.AppendInt(bb[:0], tb, 10))
+	}
+	return model.LogID(a) < model.LogID(b)
 }
 
 // patternRollupArgs are the batch's rows of log_pattern_rollups as the parallel
@@ -61,10 +76,9 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 		}
 		t := l.Time().Truncate(time.Microsecond) // as stored
 		k := key{slotOf(t).Unix(), int16(l.Severity()), sourceAt(w, i), tpl}
-		sample := sampleKey(l)
 		g := groups[k]
 		if g == nil {
-			groups[k] = &patternAgg{n: 1, first: t, last: t, sample: sample}
+			groups[k] = &patternAgg{n: 1, first: t, last: t, sample: l}
 			continue
 		}
 		g.n++
@@ -74,7 +88,9 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 		if t.After(g.last) {
 			g.last = t
 		}
-		g.sample = min(g.sample, sample) // byte order: the SQL's COLLATE "C"
+		if sampleLess(l, g.sample) { // byte order: the SQL's COLLATE "C"
+			g.sample = l
+		}
 	}
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
@@ -93,7 +109,7 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 	for _, k := range keys {
 		g := groups[k]
 		slots, sevs, sources, templs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev), append(sources, k.source), append(templs, k.template)
-		counts, firsts, lasts, samples = append(counts, g.n), append(firsts, g.first), append(lasts, g.last), append(samples, g.sample)
+		counts, firsts, lasts, samples = append(counts, g.n), append(firsts, g.first), append(lasts, g.last), append(samples, sampleKey(g.sample))
 	}
 	return []any{slots, sevs, sources, templs, counts, firsts, lasts, samples}
 }

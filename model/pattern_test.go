@@ -2,8 +2,10 @@ package model_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/loggraph/loggraph/model"
@@ -87,6 +89,141 @@ func TestMessagePatternIdempotent(t *testing.T) {
 	for _, c := range loadCorpus(t) {
 		if got := model.MessagePattern(c.Want); got != c.Want {
 			t.Errorf("MessagePattern(%q) = %q, want it unchanged", c.Want, got)
+		}
+	}
+}
+
+// refRule is one of model.PatternRules compiled as the regexp it is written as.
+type refRule struct {
+	re    *regexp.Regexp
+	repl  string
+	runs  int
+	guard *regexp.Regexp // nil: none
+}
+
+var refRules = func() []refRule {
+	out := make([]refRule, len(model.PatternRules))
+	for i, r := range model.PatternRules {
+		// Among equally long matches at the message's start, PostgreSQL's greedy
+		// alternation takes a boundary character over ^ ("[::1]" is "[<ip>]"), Go's
+		// regexp the first alternative: with the boundary first, Go picks as
+		// PostgreSQL does (the extent of each match, leftmost-longest, is unchanged).
+		re := regexp.MustCompile(strings.Replace(r.Expr(), "(^|[^0-9A-Za-z])", "([^0-9A-Za-z]|^)", 1))
+		re.Longest() // PostgreSQL's ARE takes the leftmost-longest match; so must Go
+		out[i] = refRule{re: re, repl: r.GoReplacement(), runs: r.Passes()}
+		if r.Guard != "" {
+			out[i].guard = regexp.MustCompile(r.Guard)
+		}
+	}
+	return out
+}()
+
+// refMessagePattern is MessagePattern as the chain of model.PatternRules' regexps
+// (the implementation before the hand-written scanners, and what db.PatternSQL
+// runs), with PostgreSQL's choice among equally long matches: the reference the
+// scanners must equal.
+func refMessagePattern(msg string) string {
+	orig := msg // guards test the original message, as the SQL does
+	for _, r := range refRules {
+		if r.guard != nil && !r.guard.MatchString(orig) {
+			continue
+		}
+		for range r.runs {
+			msg = r.re.ReplaceAllString(msg, r.repl)
+		}
+	}
+	return msg
+}
+
+// patternSeeds are tricky messages (quotes, UUIDs, hex, IP addresses, numbers
+// inside words, unicode), shared with db's TestPatternSQLMatchesSeeds.
+func patternSeeds(t testing.TB) []string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/pattern_seeds.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	if err := json.Unmarshal(b, &seeds); err != nil {
+		t.Fatal(err)
+	}
+	return seeds
+}
+
+// invalidUTF8Seeds are seeds PostgreSQL cannot store (so not in the shared file).
+var invalidUTF8Seeds = []string{"\xff'a'\xfe", "\xe2\x82 1.2.3.4", "\xc3'x'\xc3", "1.2.3.4\x80", "\x80::1\x80", "'\xe2\x82\xac'\xac", "a\x00'b'\x001"}
+
+// TestMessagePatternMatchesRegexps: the scanners give the regexp chain's template
+// for every message of both corpora (the fuzz test's seeds, also run without -fuzz).
+func TestMessagePatternMatchesRegexps(t *testing.T) {
+	t.Parallel()
+	msgs := append(patternSeeds(t), invalidUTF8Seeds...)
+	for _, c := range loadCorpus(t) {
+		msgs = append(msgs, c.Msg, c.Want)
+	}
+	for i, msg := range msgs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if got, want := model.MessagePattern(msg), refMessagePattern(msg); got != want {
+				t.Errorf("MessagePattern(%q)\n got %q\nwant %q (regexps)", msg, got, want)
+			}
+		})
+	}
+}
+
+// FuzzMessagePattern compares the scanners with the regexp chain on any message:
+//
+//	go test ./model/ -run '^$' -fuzz FuzzMessagePattern -fuzztime 5m
+func FuzzMessagePattern(f *testing.F) {
+	for _, s := range patternSeeds(f) {
+		f.Add(s)
+	}
+	for _, s := range invalidUTF8Seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		if got, want := model.MessagePattern(msg), refMessagePattern(msg); got != want {
+			t.Errorf("MessagePattern(%q)\n got %q\nwant %q (regexps)", msg, got, want)
+		}
+	})
+}
+
+// benchMessages are messages shaped like the ingest benchmark's (bench ingest: all
+// distinct, numbers only) and like the seeds' mixes.
+func benchMessages(b *testing.B) map[string][]string {
+	b.Helper()
+	ingest := make([]string, 1000)
+	for i := range ingest {
+		ingest[i] = fmt.Sprintf("request %d for user %d finished in %d ms", i*7919%1000000, i*31%100000, i%900)
+	}
+	plain := []string{"Cache warmed", "user logged out", "Connection closed by peer", "shutting down"}
+	var mixed []string
+	for _, s := range patternSeeds(b) {
+		if len(s) > 20 {
+			mixed = append(mixed, s)
+		}
+	}
+	return map[string][]string{"ingest": ingest, "plain": plain, "mixed": mixed,
+		"long": {strings.Repeat("token=deadbeef42 from 10.0.0.1 took 12ms; ", 20)}}
+}
+
+// BenchmarkMessagePattern: the scanners (impl=scan) against the regexp chain they
+// replace (impl=regexp), per message.
+func BenchmarkMessagePattern(b *testing.B) {
+	sets := benchMessages(b)
+	for _, name := range []string{"ingest", "plain", "mixed", "long"} {
+		msgs := sets[name]
+		for _, impl := range []struct {
+			name string
+			f    func(string) string
+		}{{"scan", model.MessagePattern}, {"regexp", refMessagePattern}} {
+			b.Run(name+"/impl="+impl.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					impl.f(msgs[i%len(msgs)])
+					i++
+				}
+			})
 		}
 	}
 }
