@@ -271,8 +271,10 @@ func TestHistogramCacheNeverStale(t *testing.T) {
 			for _, c := range specs {
 				use := e.exact(t, c.f, c.last, c.every, c.tz)
 				switch {
-				case pruned && (use.Cached != 0 || use.Changed == 0):
-					t.Fatalf("%s: %+v, want every cached bucket recomputed", c.name, use)
+				case pruned: // an entry older than the newest pruned change is recomputed whole, whatever its window
+					if use.Cached != 0 || use.Changed == 0 {
+						t.Fatalf("%s: %+v, want every cached bucket recomputed", c.name, use)
+					}
 				case c.last > ch.age && use.Changed == 0:
 					t.Fatalf("%s: %+v, want the changed buckets recomputed", c.name, use)
 				case c.last <= ch.age && use.Changed != 0:
