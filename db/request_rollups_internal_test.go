@@ -421,3 +421,21 @@ func TestRequestRollupLevels(t *testing.T) {
 		t.Error("an hour row lost: no mismatch seen")
 	}
 }
+
+// TestInt64sScan: the integer arrays' text form scans as bun's array decoding did.
+func TestInt64sScan(t *testing.T) {
+	for _, c := range []struct {
+		src  any
+		want int64s
+		ok   bool
+	}{
+		{"{}", int64s{}, true}, {"{7}", int64s{7}, true}, {[]byte("{1,-2,30000}"), int64s{1, -2, 30000}, true}, {nil, nil, true},
+		{"{1,}", nil, false}, {"{a}", nil, false}, {"1,2", nil, false}, {"{", nil, false}, {42, nil, false},
+	} {
+		var got int64s
+		err := got.Scan(c.src)
+		if (err == nil) != c.ok || (c.ok && !reflect.DeepEqual(got, c.want)) {
+			t.Errorf("%v: %v (%v), want %v", c.src, got, err, c.want)
+		}
+	}
+}
