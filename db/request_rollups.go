@@ -136,17 +136,30 @@ func (a *int64s) Scan(src any) error {
 		return fmt.Errorf("not an integer array: %.40q", text)
 	}
 	body := text[1 : len(text)-1]
-	if body == "" {
-		*a = int64s{}
-		return nil
-	}
 	out := make([]int64, 0, strings.Count(body, ",")+1)
-	for elem := range strings.SplitSeq(body, ",") {
-		n, err := strconv.ParseInt(elem, 10, 64)
-		if err != nil {
+	// Elements of int2/int4 arrays: an optional minus and at most 10 digits.
+	for start := 0; start < len(body); {
+		i, neg := start, body[start] == '-'
+		if neg {
+			i++
+		}
+		var n int64
+		digits := 0
+		for ; i < len(body) && body[i] != ','; i++ {
+			c := body[i]
+			if c < '0' || c > '9' || digits == 18 {
+				return fmt.Errorf("not an integer array: %.40q", text)
+			}
+			n, digits = n*10+int64(c-'0'), digits+1
+		}
+		if digits == 0 || (i < len(body) && i == len(body)-1) { // an empty element, or a trailing comma
 			return fmt.Errorf("not an integer array: %.40q", text)
 		}
+		if neg {
+			n = -n
+		}
 		out = append(out, n)
+		start = i + 1
 	}
 	*a = out
 	return nil
@@ -241,6 +254,7 @@ type requestSummary struct {
 	n, errors, timingSum, delaySum int64
 	timingMax                      *int
 	timing, delay                  requestHist
+	pcts                           []float64 // percentiles' cache
 }
 
 func newRequestSummary() *requestSummary {
@@ -784,7 +798,7 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 keys AS (SELECT DISTINCT ` + keyList + ` FROM src),
 lab AS (SELECT g.*, ` + labels + ` FROM keys AS g ` + strings.Join(joins, " ") + `)
 SELECT src.bucket, src.n, src.errors AS e, src.timing_sum AS ts, src.timing_max AS tm, src.delay_sum AS ds,
-	src.timing_b::int8[] AS tb, src.timing_n::int8[] AS tn, src.delay_b::int8[] AS db, src.delay_n::int8[] AS dn,
+	src.timing_b AS tb, src.timing_n AS tn, src.delay_b AS db, src.delay_n AS dn,
 	lab.client, lab.collection, lab.collection_type, lab.endpoint, lab.code, lab.code_class, lab.gateway_code
 FROM src JOIN lab USING (` + keyList + `)`
 	var rows []requestStatsRow
@@ -814,6 +828,15 @@ func (s *requestSummary) addRow(r *requestStatsRow) {
 	s.delay.add(r.DelayB, r.DelayN)
 }
 
+// percentiles are s's timing p50, p90, p95, p99 and delay p95, computed once: s is
+// complete when they are first asked for (the ranking, then the answer's rows).
+func (s *requestSummary) percentiles() []float64 {
+	if s.pcts == nil {
+		s.pcts = append(s.timing.quantiles(0.5, 0.9, 0.95, 0.99), s.delay.quantiles(0.95)...)
+	}
+	return s.pcts
+}
+
 // measure is the value of field f over s, as requestMeasures computes it over rows.
 func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
 	n := float64(s.n)
@@ -823,13 +846,13 @@ func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
 	case model.APIRequestStatsFieldErrorRate:
 		return float64(s.errors) / n
 	case model.APIRequestStatsFieldTimingP50:
-		return s.timing.quantiles(0.5)[0]
+		return s.percentiles()[0]
 	case model.APIRequestStatsFieldTimingP90:
-		return s.timing.quantiles(0.9)[0]
+		return s.percentiles()[1]
 	case model.APIRequestStatsFieldTimingP95:
-		return s.timing.quantiles(0.95)[0]
+		return s.percentiles()[2]
 	case model.APIRequestStatsFieldTimingP99:
-		return s.timing.quantiles(0.99)[0]
+		return s.percentiles()[3]
 	case model.APIRequestStatsFieldTimingAvg:
 		return float64(s.timingSum) / n
 	case model.APIRequestStatsFieldTimingMax:
@@ -837,7 +860,7 @@ func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
 	case model.APIRequestStatsFieldDelayAvg:
 		return float64(s.delaySum) / n
 	case model.APIRequestStatsFieldDelayP95:
-		return s.delay.quantiles(0.95)[0]
+		return s.percentiles()[4]
 	}
 	return n
 }
@@ -906,11 +929,11 @@ func rankRequestStats(rows []requestStatsRow, q APIRequestStatsQuery, dims []mod
 			if sum.n <= 0 {
 				continue
 			}
-			p := sum.timing.quantiles(0.5, 0.9, 0.95, 0.99)
+			p := sum.percentiles()
 			row := model.APIRequestStatsRow{Other: other, Count: int(sum.n), ErrorCount: int(sum.errors),
 				ErrorRate: float64(sum.errors) / float64(sum.n),
 				Timing:    &model.TimingStats{P50: p[0], P90: p[1], P95: p[2], P99: p[3], Avg: float64(sum.timingSum) / float64(sum.n), Max: sum.maxTiming()},
-				Delay:     &model.DelayStats{Avg: float64(sum.delaySum) / float64(sum.n), P95: sum.delay.quantiles(0.95)[0]}}
+				Delay:     &model.DelayStats{Avg: float64(sum.delaySum) / float64(sum.n), P95: p[4]}}
 			if labels != nil {
 				row.Client, row.Collection, row.Endpoint, row.Code, row.CodeClass, row.GatewayCode =
 					labels.Client, labels.Collection, labels.Endpoint, labels.Code, labels.CodeClass, labels.GatewayCode
