@@ -115,12 +115,13 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 	return nil
 }
 
-// RebuildCounts recomputes a workspace's log_counts, log_rollups and request_rollups from its rows (after a bulk load
-// that bypassed the ingest path, such as Seed). Ingests into the workspace must not
-// run meanwhile.
+// RebuildCounts recomputes a workspace's log_counts, log_rollups and request_rollups
+// (compacted) from its rows (after a bulk load that bypassed the ingest path, such as
+// Seed). Ingests into the workspace must not run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`,
 		`DELETE FROM request_rollups WHERE workspace_id = $1`, requestRollupsSQL("api_request_logs WHERE workspace_id = $1", 1),
+		requestCompactSQL("workspace_id = $1"), // a bulk load answers from day rows at once
 		`DELETE FROM log_pattern_rollups WHERE workspace_id = $1`,
 		changeSQL + ` VALUES ($1, '-infinity', 'infinity')`}
 	for _, k := range model.AllKinds {

@@ -22,8 +22,9 @@ import (
 
 // request_rollups (migration 20261204100000) keeps, per workspace and 15-minute UTC
 // slot, the API requests' count, error count, timing and delay sums, timing maximum
-// and timing and delay histograms, in total and per one dimension (requestGrouping).
-// apiRequestStats sums its window's whole slots from it.
+// and timing and delay histograms, in total and per one dimension (requestGrouping);
+// since migration 20261205100000 also compacted per UTC hour and day (requestLevels).
+// apiRequestStats sums its window's whole slots from it (requestRanges).
 
 // Request histogram buckets: a value below 256 (ms) is its own bucket; above, the
 // value's top 8 bits: 128 buckets per power of two, each holding the integers
@@ -110,6 +111,58 @@ func requestRollupsSQL(from string, sign int) string {
 	) AS y
 	GROUP BY workspace_id, slot, g, collection_id, client_id, endpoint, code, gateway_code`,
 		sign, maxExpr, requestBucketSQL("v.v"), from)
+}
+
+// int64s scans a PostgreSQL integer array's text form ({1,-2,3}) directly: the
+// histograms are most of what an apiRequestStats answer from request_rollups reads,
+// and bun's reflective array decoding took about half of its Go time.
+type int64s []int64
+
+// Scan implements sql.Scanner.
+func (a *int64s) Scan(src any) error {
+	var text string
+	switch v := src.(type) {
+	case nil:
+		*a = nil
+		return nil
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	default:
+		return fmt.Errorf("scan %T into an integer array", src)
+	}
+	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
+		return fmt.Errorf("not an integer array: %.40q", text)
+	}
+	body := text[1 : len(text)-1]
+	out := make([]int64, 0, strings.Count(body, ",")+1)
+	// Elements of int2/int4 arrays: an optional minus and at most 10 digits.
+	for start := 0; start < len(body); {
+		i, neg := start, body[start] == '-'
+		if neg {
+			i++
+		}
+		var n int64
+		digits := 0
+		for ; i < len(body) && body[i] != ','; i++ {
+			c := body[i]
+			if c < '0' || c > '9' || digits == 18 {
+				return fmt.Errorf("not an integer array: %.40q", text)
+			}
+			n, digits = n*10+int64(c-'0'), digits+1
+		}
+		if digits == 0 || (i < len(body) && i == len(body)-1) { // an empty element, or a trailing comma
+			return fmt.Errorf("not an integer array: %.40q", text)
+		}
+		if neg {
+			n = -n
+		}
+		out = append(out, n)
+		start = i + 1
+	}
+	*a = out
+	return nil
 }
 
 // requestHist is a histogram of request values: count per bucket.
@@ -201,6 +254,7 @@ type requestSummary struct {
 	n, errors, timingSum, delaySum int64
 	timingMax                      *int
 	timing, delay                  requestHist
+	pcts                           []float64 // percentiles' cache
 }
 
 func newRequestSummary() *requestSummary {
@@ -383,82 +437,145 @@ func (a requestRollupArgs) params() []any {
 		a.ns, a.errs, a.timingSums, a.timingMaxes, a.dSum, a.timingB, a.timingN, a.delayB, a.delayN}
 }
 
-// mergeRequestRollups is mergeCounts for request_rollups (scope without a kind): one
-// row per key, its histograms' buckets summed (buckets that cancel out left out).
+// request_rollups' levels (migration 20261205100000): a row's width is the minutes
+// it covers. Ingest and deletions insert pending rows (width 0, one 15-minute slot);
+// the compaction (requestCompactSQL) moves them into the compacted rows of their key
+// at every level of requestLevels, each a UTC-aligned slot, hour or day.
+const requestPending = 0
+
+// requestLevels are the compacted widths in minutes, widest first.
+var requestLevels = []int16{1440, 60, 15}
+
+// requestCompactSQL moves the pending request_rollups rows matching where (a
+// condition over request_rollups' columns) into the compacted levels, in one
+// statement: it deletes them and the compacted rows of every (workspace, width,
+// slot, grouping) they fall into, and inserts one row per key and level with the
+// sums of both, histogram buckets summed (buckets and keys that cancel out left
+// out). A row is thus either pending or folded into all three levels, never both;
+// compactions running at once may leave two compacted rows of one key (each
+// statement deletes only rows it saw), which queries sum and the next compaction
+// merges.
+func requestCompactSQL(where string) string {
+	const keys = "workspace_id, width, slot, grouping, collection_id, client_id, endpoint, code, gateway_code"
+	const cols = keys + ", n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n"
+	var levels []string
+	for _, w := range requestLevels {
+		levels = append(levels, fmt.Sprintf("(%d::int2)", w))
+	}
+	return `
+		WITH gone AS (
+			DELETE FROM request_rollups WHERE width = ` + strconv.Itoa(requestPending) + ` AND (` + where + `) RETURNING *
+		), moved AS (
+			SELECT g.workspace_id, l.w AS width, date_bin(make_interval(mins => l.w), g.slot, 'epoch') AS slot, g.grouping,
+				g.collection_id, g.client_id, g.endpoint, g.code, g.gateway_code,
+				g.n, g.errors, g.timing_sum, g.timing_max, g.delay_sum, g.timing_b, g.timing_n, g.delay_b, g.delay_n
+			FROM gone AS g CROSS JOIN (VALUES ` + strings.Join(levels, ", ") + `) AS l(w)
+		), folded AS (
+			DELETE FROM request_rollups AS r USING (SELECT DISTINCT workspace_id, width, slot, grouping FROM moved) AS k
+			WHERE r.workspace_id = k.workspace_id AND r.grouping = k.grouping AND r.width = k.width AND r.slot = k.slot
+			RETURNING r.workspace_id, r.width, r.slot, r.grouping, r.collection_id, r.client_id, r.endpoint, r.code, r.gateway_code,
+				r.n, r.errors, r.timing_sum, r.timing_max, r.delay_sum, r.timing_b, r.timing_n, r.delay_b, r.delay_n
+		), src AS (
+			SELECT ` + cols + ` FROM moved UNION ALL SELECT ` + cols + ` FROM folded
+		), s AS (
+			SELECT ` + keys + `, sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
+			FROM src GROUP BY ` + keys + ` HAVING sum(n) <> 0
+		), h AS (
+			SELECT ` + keys + `, u.m, u.b, sum(u.c)::int AS c
+			FROM src CROSS JOIN LATERAL (
+				SELECT 0, b, c FROM unnest(src.timing_b, src.timing_n) AS t(b, c)
+				UNION ALL SELECT 1, b, c FROM unnest(src.delay_b, src.delay_n) AS t(b, c)
+			) AS u(m, b, c)
+			GROUP BY ` + keys + `, u.m, u.b HAVING sum(u.c) <> 0
+		), a AS (
+			SELECT ` + keys + `, array_agg(b ORDER BY b) FILTER (WHERE m = 0) AS tb, array_agg(c ORDER BY b) FILTER (WHERE m = 0) AS tn,
+				array_agg(b ORDER BY b) FILTER (WHERE m = 1) AS db, array_agg(c ORDER BY b) FILTER (WHERE m = 1) AS dn
+			FROM h GROUP BY ` + keys + `
+		)
+		INSERT INTO request_rollups (` + cols + `)
+		SELECT s.workspace_id, s.width, s.slot, s.grouping, s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code,
+			s.n, s.e, s.ts, s.tm, s.ds, coalesce(a.tb, '{}'), coalesce(a.tn, '{}'), coalesce(a.db, '{}'), coalesce(a.dn, '{}')
+		FROM s LEFT JOIN a ON a.workspace_id = s.workspace_id AND a.width = s.width AND a.slot = s.slot AND a.grouping = s.grouping
+			AND (a.collection_id, a.client_id, a.endpoint, a.code, a.gateway_code) IS NOT DISTINCT FROM
+			    (s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code)`
+}
+
+// mergeRequestRollups is mergeCounts for request_rollups (scope without a kind): it
+// compacts the scope's pending rows (requestCompactSQL). It returns the rows written.
 func mergeRequestRollups(ctx context.Context, d *DB, scope countScope) (int64, error) {
 	where, args := scope.where("slot")
-	const keys = "workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code"
-	tag, err := d.Pool.Exec(ctx, `
-		WITH gone AS (
-			DELETE FROM request_rollups WHERE `+where+` RETURNING *
-		), s AS (
-			SELECT `+keys+`, sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
-			FROM gone GROUP BY `+keys+` HAVING sum(n) <> 0
-		), h AS (
-			SELECT `+keys+`, u.m, u.b, sum(u.c)::int AS c
-			FROM gone CROSS JOIN LATERAL (
-				SELECT 0, b, c FROM unnest(gone.timing_b, gone.timing_n) AS t(b, c)
-				UNION ALL SELECT 1, b, c FROM unnest(gone.delay_b, gone.delay_n) AS t(b, c)
-			) AS u(m, b, c)
-			GROUP BY `+keys+`, u.m, u.b HAVING sum(u.c) <> 0
-		), a AS (
-			SELECT `+keys+`, array_agg(b ORDER BY b) FILTER (WHERE m = 0) AS tb, array_agg(c ORDER BY b) FILTER (WHERE m = 0) AS tn,
-				array_agg(b ORDER BY b) FILTER (WHERE m = 1) AS db, array_agg(c ORDER BY b) FILTER (WHERE m = 1) AS dn
-			FROM h GROUP BY `+keys+`
-		)
-		INSERT INTO request_rollups (`+keys+`, n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
-		SELECT s.workspace_id, s.slot, s.grouping, s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code,
-			s.n, s.e, s.ts, s.tm, s.ds, coalesce(a.tb, '{}'), coalesce(a.tn, '{}'), coalesce(a.db, '{}'), coalesce(a.dn, '{}')
-		FROM s LEFT JOIN a ON a.workspace_id = s.workspace_id AND a.slot = s.slot AND a.grouping = s.grouping
-			AND (a.collection_id, a.client_id, a.endpoint, a.code, a.gateway_code) IS NOT DISTINCT FROM
-			    (s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code)`, args...)
+	tag, err := d.Pool.Exec(ctx, requestCompactSQL(where), args...)
 	if err != nil {
 		return 0, fmt.Errorf("compact request rollups: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// requestMismatches counts the request_rollups keys of workspace ws (a slot and a
-// grouping's values) whose summed count, errors, sums or histogram buckets differ
-// from a fresh count of the rows, or whose timing maximum is below the rows'.
+// CompactRequestRollups compacts the pending request_rollups rows of the slots
+// before before (of every workspace) into their 15-minute, hour and day rows, so
+// that apiRequestStats over days reads a day row per key and day. It returns the
+// rows written. serve runs it every few minutes with the current slot's start.
+func CompactRequestRollups(ctx context.Context, d *DB, before time.Time) (int64, error) {
+	return mergeRequestRollups(ctx, d, countScope{to: before})
+}
+
+// requestMismatches counts, at every level of requestLevels, the request_rollups
+// keys of workspace ws (a level's slot, hour or day, and a grouping's values) whose
+// compacted rows of that level plus the pending rows inside it sum to a count,
+// errors, sums or histogram buckets other than a fresh count of the rows, or whose
+// timing maximum is below the rows', plus the compacted rows not aligned to their
+// width: 0 when every query's sum over levels is exact, so a level counted twice (a
+// pending row left beside its compacted sum) or lost shows.
 func requestMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
-	const keys = "slot, g, collection_id, client_id, endpoint, code, gateway_code"
+	const keys = "w, slot, g, collection_id, client_id, endpoint, code, gateway_code"
+	var levels []string
+	for _, w := range requestLevels {
+		levels = append(levels, fmt.Sprintf("(%d)", w))
+	}
 	var n int
 	err := d.Pool.QueryRow(ctx, `
-		WITH base AS (
-			SELECT date_bin('15 minutes', t.received_at, 'epoch') AS slot, t.collection_id, coalesce(t.client_id, -1) AS client_id,
-				t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code, t.timing_ms, t.delay_ms
-			FROM api_request_logs AS t WHERE t.workspace_id = $1
+		WITH lv(w) AS (VALUES `+strings.Join(levels, ", ")+`), base AS (
+			SELECT lv.w, date_bin(make_interval(mins => lv.w), t.received_at, 'epoch') AS slot, t.collection_id,
+				coalesce(t.client_id, -1) AS client_id, t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code,
+				t.timing_ms, t.delay_ms
+			FROM api_request_logs AS t CROSS JOIN lv WHERE t.workspace_id = $1
 		), raw AS (
-			SELECT slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
+			SELECT w, slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
 				count(*) AS n, count(*) FILTER (WHERE code >= 400) AS e, sum(timing_ms) AS ts, max(timing_ms) AS tm, sum(delay_ms) AS ds
-			FROM base GROUP BY slot, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+			FROM base GROUP BY w, slot, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
 		), rawh AS (
-			SELECT slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
+			SELECT w, slot, GROUPING(collection_id, client_id, endpoint, code, gateway_code) AS g, collection_id, client_id, endpoint, code, gateway_code,
 				m, b, count(*) AS c
 			FROM (SELECT base.*, v.m, `+requestBucketSQL("v.v")+` AS b
 				FROM base CROSS JOIN LATERAL (VALUES (0, base.timing_ms), (1, base.delay_ms)) AS v(m, v)) AS x
-			GROUP BY slot, m, b, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+			GROUP BY w, slot, m, b, GROUPING SETS ((), (collection_id), (client_id), (endpoint), (code), (gateway_code))
+		), stored AS (
+			SELECT lv.w, date_bin(make_interval(mins => lv.w), r.slot, 'epoch') AS slot, r.grouping AS g, r.collection_id, r.client_id,
+				r.endpoint, r.code, r.gateway_code, r.n, r.errors, r.timing_sum, r.timing_max, r.delay_sum, r.timing_b, r.timing_n, r.delay_b, r.delay_n
+			FROM request_rollups AS r JOIN lv ON r.width IN (`+strconv.Itoa(requestPending)+`, lv.w)
+			WHERE r.workspace_id = $1
 		), st AS (
-			SELECT slot, grouping AS g, collection_id, client_id, endpoint, code, gateway_code,
-				sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
-			FROM request_rollups WHERE workspace_id = $1 GROUP BY `+keys+` HAVING sum(n) <> 0
+			SELECT `+keys+`, sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
+			FROM stored GROUP BY `+keys+` HAVING sum(n) <> 0
 		), sth AS (
-			SELECT slot, grouping AS g, collection_id, client_id, endpoint, code, gateway_code, u.m, u.b, sum(u.c) AS c
-			FROM request_rollups AS r CROSS JOIN LATERAL (
+			SELECT `+keys+`, u.m, u.b, sum(u.c) AS c
+			FROM stored AS r CROSS JOIN LATERAL (
 				SELECT 0, b, c FROM unnest(r.timing_b, r.timing_n) AS t(b, c)
 				UNION ALL SELECT 1, b, c FROM unnest(r.delay_b, r.delay_n) AS t(b, c)
 			) AS u(m, b, c)
-			WHERE r.workspace_id = $1 GROUP BY `+keys+`, u.m, u.b HAVING sum(u.c) <> 0
+			GROUP BY `+keys+`, u.m, u.b HAVING sum(u.c) <> 0
 		)
-		SELECT (SELECT count(*) FROM raw FULL JOIN st ON st.slot = raw.slot AND st.g = raw.g
+		SELECT (SELECT count(*) FROM raw FULL JOIN st ON st.w = raw.w AND st.slot = raw.slot AND st.g = raw.g
 				AND (st.collection_id, st.client_id, st.endpoint, st.code, st.gateway_code) IS NOT DISTINCT FROM
 				    (raw.collection_id, raw.client_id, raw.endpoint, raw.code, raw.gateway_code)
 			WHERE (raw.n, raw.e, raw.ts, raw.ds) IS DISTINCT FROM (st.n, st.e, st.ts, st.ds) OR st.tm < raw.tm)
-		     + (SELECT count(*) FROM rawh FULL JOIN sth ON sth.slot = rawh.slot AND sth.g = rawh.g AND sth.m = rawh.m AND sth.b = rawh.b
+		     + (SELECT count(*) FROM rawh FULL JOIN sth ON sth.w = rawh.w AND sth.slot = rawh.slot AND sth.g = rawh.g
+				AND sth.m = rawh.m AND sth.b = rawh.b
 				AND (sth.collection_id, sth.client_id, sth.endpoint, sth.code, sth.gateway_code) IS NOT DISTINCT FROM
 				    (rawh.collection_id, rawh.client_id, rawh.endpoint, rawh.code, rawh.gateway_code)
-			WHERE rawh.c IS DISTINCT FROM sth.c)`, ws).Scan(&n)
+			WHERE rawh.c IS DISTINCT FROM sth.c)
+		     + (SELECT count(*) FROM request_rollups WHERE workspace_id = $1 AND width <> `+strconv.Itoa(requestPending)+`
+			AND slot <> date_bin(make_interval(mins => width), slot, 'epoch'))`, ws).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("compare request rollups: %w", err)
 	}
@@ -535,6 +652,49 @@ func (s *LogStore) requestStatsPlan(dims []model.APIRequestDimension, f *model.A
 	return plan
 }
 
+// requestRange is a range of whole slots [from, to) that request_rollups' rows of one
+// width answer.
+type requestRange struct {
+	width    int16
+	from, to time.Time
+}
+
+// requestRanges splits the whole slots [lo, hi) (15-minute aligned) among the levels:
+// the pending rows of all of it, and the compacted rows of the widest level that
+// fits each part (its whole UTC days, then its other whole hours, then its other
+// slots), so that each compacted row is read at exactly one level. With buckets of
+// intervalUs microseconds (a whole number of slots, aligned at the epoch), only the
+// levels whose width divides the interval, whose rows thus lie each in one bucket.
+func requestRanges(lo, hi time.Time, intervalUs int64) []requestRange {
+	var widths []int16
+	for _, w := range requestLevels {
+		if intervalUs == 0 || intervalUs%(time.Duration(w)*time.Minute).Microseconds() == 0 {
+			widths = append(widths, w)
+		}
+	}
+	out := []requestRange{{width: requestPending, from: lo, to: hi}}
+	var cover func(lo, hi time.Time, widths []int16)
+	cover = func(lo, hi time.Time, widths []int16) {
+		if !lo.Before(hi) || len(widths) == 0 {
+			return
+		}
+		d := time.Duration(widths[0]) * time.Minute
+		a, b := lo.Truncate(d), hi.Truncate(d) // UTC-aligned: Truncate counts from year 1, a whole number of days before the epoch
+		if a.Before(lo) {
+			a = a.Add(d)
+		}
+		if !a.Before(b) {
+			cover(lo, hi, widths[1:])
+			return
+		}
+		cover(lo, a, widths[1:])
+		out = append(out, requestRange{width: widths[0], from: a, to: b})
+		cover(b, hi, widths[1:])
+	}
+	cover(lo.UTC(), hi.UTC(), widths)
+	return out
+}
+
 // requestStatsRow is one scanned (group, bucket) of apiRequestStatsFromRollup.
 type requestStatsRow struct {
 	Bucket         time.Time `bun:"bucket"`
@@ -550,10 +710,10 @@ type requestStatsRow struct {
 	TimingSum      int64     `bun:"ts"`
 	TimingMax      *int      `bun:"tm"`
 	DelaySum       int64     `bun:"ds"`
-	TimingB        []int64   `bun:"tb,array"`
-	TimingN        []int64   `bun:"tn,array"`
-	DelayB         []int64   `bun:"db,array"`
-	DelayN         []int64   `bun:"dn,array"`
+	TimingB        int64s    `bun:"tb"`
+	TimingN        int64s    `bun:"tn"`
+	DelayB         int64s    `bun:"db"`
+	DelayN         int64s    `bun:"dn"`
 }
 
 // apiRequestStatsFromRollup is APIRequestStats over request_rollups' whole slots of the
@@ -596,17 +756,22 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 	}
 	// The whole slots: request_rollups AS t, whose columns bear the rows' names, so the
 	// filter (only the fields of the one column kept) applies as it does to the rows.
+	// Each level reads its own ranges (requestRanges), one index range scan each.
 	dimsOnly := *f
 	dimsOnly.Time = nil
-	rolled := s.db.NewSelect().TableExpr("request_rollups AS t").
-		Where("t.workspace_id = ? AND t.grouping = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, lo, hi)
-	if err := filterAPIRequest(rolled, ws, &dimsOnly); err != nil {
-		return nil, err
+	var parts []string
+	var srcArgs []any
+	for _, r := range requestRanges(lo, hi, w.IntervalUs) {
+		rolled := s.db.NewSelect().TableExpr("request_rollups AS t").
+			Where("t.workspace_id = ? AND t.grouping = ? AND t.width = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, r.width, r.from, r.to)
+		if err := filterAPIRequest(rolled, ws, &dimsOnly); err != nil {
+			return nil, err
+		}
+		withKeys(rolled, "slot")
+		rolled.ColumnExpr("t.n, t.errors, t.timing_sum, t.timing_max, t.delay_sum, t.timing_b, t.timing_n, t.delay_b, t.delay_n")
+		parts, srcArgs = append(parts, "?"), append(srcArgs, rolled)
 	}
-	withKeys(rolled, "slot")
-	rolled.ColumnExpr("t.n, t.errors, t.timing_sum, t.timing_max, t.delay_sum, t.timing_b, t.timing_n, t.delay_b, t.delay_n")
-	src := "?"
-	srcArgs := []any{rolled}
+	src := strings.Join(parts, " UNION ALL ")
 	// The partial slots: the rows, each as a one-row summary.
 	for _, edge := range [][2]time.Time{{w.From, lo}, {hi, w.To}} {
 		if !edge[0].Before(edge[1]) {
@@ -626,13 +791,14 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 	}
 	keyList := strings.Join(keyNames, ", ")
 	// The rows go to Go unmerged: summing the sparse histograms there costs less than
-	// unnesting them into a hash aggregate (20,000 rollup rows for 7 days of 40
-	// endpoints); each row carries its group's labels, looked up once per group.
+	// unnesting them into a hash aggregate (at 1M rows, 7 days of 40 endpoints: 1,256
+	// rollup rows, 45,000 histogram entries; 43 ms against 71 ms merged in SQL, see
+	// BENCHMARKS.md); each row carries its group's labels, looked up once per group.
 	sql := `WITH src AS (` + src + `),
 keys AS (SELECT DISTINCT ` + keyList + ` FROM src),
 lab AS (SELECT g.*, ` + labels + ` FROM keys AS g ` + strings.Join(joins, " ") + `)
 SELECT src.bucket, src.n, src.errors AS e, src.timing_sum AS ts, src.timing_max AS tm, src.delay_sum AS ds,
-	src.timing_b::int8[] AS tb, src.timing_n::int8[] AS tn, src.delay_b::int8[] AS db, src.delay_n::int8[] AS dn,
+	src.timing_b AS tb, src.timing_n AS tn, src.delay_b AS db, src.delay_n AS dn,
 	lab.client, lab.collection, lab.collection_type, lab.endpoint, lab.code, lab.code_class, lab.gateway_code
 FROM src JOIN lab USING (` + keyList + `)`
 	var rows []requestStatsRow
@@ -651,13 +817,24 @@ type requestGroup struct {
 	measure float64
 }
 
-// summaryOf is a scanned row's summary.
-func summaryOf(r *requestStatsRow) *requestSummary {
-	s := newRequestSummary()
-	s.n, s.errors, s.timingSum, s.delaySum, s.timingMax = r.N, r.Errors, r.TimingSum, r.DelaySum, r.TimingMax
+// addRow adds a scanned row into s.
+func (s *requestSummary) addRow(r *requestStatsRow) {
+	s.n, s.errors, s.timingSum, s.delaySum = s.n+r.N, s.errors+r.Errors, s.timingSum+r.TimingSum, s.delaySum+r.DelaySum
+	if r.TimingMax != nil && (s.timingMax == nil || *r.TimingMax > *s.timingMax) {
+		m := *r.TimingMax
+		s.timingMax = &m
+	}
 	s.timing.add(r.TimingB, r.TimingN)
 	s.delay.add(r.DelayB, r.DelayN)
-	return s
+}
+
+// percentiles are s's timing p50, p90, p95, p99 and delay p95, computed once: s is
+// complete when they are first asked for (the ranking, then the answer's rows).
+func (s *requestSummary) percentiles() []float64 {
+	if s.pcts == nil {
+		s.pcts = append(s.timing.quantiles(0.5, 0.9, 0.95, 0.99), s.delay.quantiles(0.95)...)
+	}
+	return s.pcts
 }
 
 // measure is the value of field f over s, as requestMeasures computes it over rows.
@@ -669,13 +846,13 @@ func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
 	case model.APIRequestStatsFieldErrorRate:
 		return float64(s.errors) / n
 	case model.APIRequestStatsFieldTimingP50:
-		return s.timing.quantiles(0.5)[0]
+		return s.percentiles()[0]
 	case model.APIRequestStatsFieldTimingP90:
-		return s.timing.quantiles(0.9)[0]
+		return s.percentiles()[1]
 	case model.APIRequestStatsFieldTimingP95:
-		return s.timing.quantiles(0.95)[0]
+		return s.percentiles()[2]
 	case model.APIRequestStatsFieldTimingP99:
-		return s.timing.quantiles(0.99)[0]
+		return s.percentiles()[3]
 	case model.APIRequestStatsFieldTimingAvg:
 		return float64(s.timingSum) / n
 	case model.APIRequestStatsFieldTimingMax:
@@ -683,7 +860,7 @@ func (s *requestSummary) measure(f model.APIRequestStatsField) float64 {
 	case model.APIRequestStatsFieldDelayAvg:
 		return float64(s.delaySum) / n
 	case model.APIRequestStatsFieldDelayP95:
-		return s.delay.quantiles(0.95)[0]
+		return s.percentiles()[4]
 	}
 	return n
 }
@@ -704,12 +881,22 @@ func rankRequestStats(rows []requestStatsRow, q APIRequestStatsQuery, dims []mod
 			groups[k] = g
 			order = append(order, g)
 		}
-		sum := summaryOf(r)
-		g.total.merge(sum)
-		if b := g.buckets[r.Bucket]; b != nil {
-			b.merge(sum)
-		} else {
-			g.buckets[r.Bucket] = sum
+		b := g.buckets[r.Bucket]
+		if b == nil {
+			b = newRequestSummary()
+			g.buckets[r.Bucket] = b
+		}
+		b.addRow(r)
+	}
+	for _, g := range order {
+		if len(g.buckets) == 1 { // no interval: the total is the one bucket (read only from here on)
+			for _, b := range g.buckets {
+				g.total = b
+			}
+			continue
+		}
+		for _, b := range g.buckets {
+			g.total.merge(b)
 		}
 	}
 	// Groups (and below, buckets) whose rows were all deleted, their negative rows not
@@ -742,11 +929,11 @@ func rankRequestStats(rows []requestStatsRow, q APIRequestStatsQuery, dims []mod
 			if sum.n <= 0 {
 				continue
 			}
-			p := sum.timing.quantiles(0.5, 0.9, 0.95, 0.99)
+			p := sum.percentiles()
 			row := model.APIRequestStatsRow{Other: other, Count: int(sum.n), ErrorCount: int(sum.errors),
 				ErrorRate: float64(sum.errors) / float64(sum.n),
 				Timing:    &model.TimingStats{P50: p[0], P90: p[1], P95: p[2], P99: p[3], Avg: float64(sum.timingSum) / float64(sum.n), Max: sum.maxTiming()},
-				Delay:     &model.DelayStats{Avg: float64(sum.delaySum) / float64(sum.n), P95: sum.delay.quantiles(0.95)[0]}}
+				Delay:     &model.DelayStats{Avg: float64(sum.delaySum) / float64(sum.n), P95: p[4]}}
 			if labels != nil {
 				row.Client, row.Collection, row.Endpoint, row.Code, row.CodeClass, row.GatewayCode =
 					labels.Client, labels.Collection, labels.Endpoint, labels.Code, labels.CodeClass, labels.GatewayCode

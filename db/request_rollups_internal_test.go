@@ -7,8 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/loggraph/loggraph/model"
 )
@@ -211,5 +214,228 @@ func compareRequestStats(t *testing.T, got, want []model.APIRequestStatsRow, exa
 		near("avg", g.Timing.Avg, w.Timing.Avg, 1e-12)
 		near("delay avg", g.Delay.Avg, w.Delay.Avg, 1e-12)
 		near("delay p95", g.Delay.P95, w.Delay.P95, e)
+	}
+}
+
+// TestRequestRanges: the ranges of requestRanges read every whole slot of [lo, hi)
+// once among the pending rows and once among the compacted levels, each range
+// aligned to its width, which divides the interval.
+func TestRequestRanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 2000; i++ {
+		lo := base.Add(time.Duration(rng.IntN(4*96)) * RollupSlot)
+		hi := lo.Add(time.Duration(1+rng.IntN(5*96)) * RollupSlot)
+		iv := []time.Duration{0, 15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 24 * time.Hour, 48 * time.Hour}[rng.IntN(7)]
+		seen := map[int16]map[time.Time]int{}
+		for _, r := range requestRanges(lo, hi, iv.Microseconds()) {
+			d := time.Duration(r.width) * time.Minute
+			if r.width == requestPending {
+				d = RollupSlot
+			}
+			if !r.from.Before(r.to) || r.from.Before(lo) || r.to.After(hi) || !r.from.Truncate(d).Equal(r.from) || !r.to.Truncate(d).Equal(r.to) ||
+				(r.width != requestPending && iv > 0 && iv%d != 0) {
+				t.Fatalf("[%s, %s) interval %s: range %+v", lo, hi, iv, r)
+			}
+			level := min(r.width, 1) // pending, or any compacted level
+			if seen[level] == nil {
+				seen[level] = map[time.Time]int{}
+			}
+			for s := r.from; s.Before(r.to); s = s.Add(RollupSlot) {
+				seen[level][s]++
+			}
+		}
+		for level, slots := range seen {
+			for s := lo; s.Before(hi); s = s.Add(RollupSlot) {
+				if slots[s] != 1 {
+					t.Fatalf("[%s, %s) interval %s: slot %s read %d times at level %d", lo, hi, iv, s, slots[s], level)
+				}
+			}
+			if len(slots) != int(hi.Sub(lo)/RollupSlot) {
+				t.Fatalf("[%s, %s): %d slots read at level %d", lo, hi, len(slots), level)
+			}
+		}
+	}
+}
+
+// TestRequestRollupLevels: through ingest, a compaction of part of the slots, late
+// arrivals into compacted slots, a deletion's negative rows and a second compaction,
+// request_rollups stays equal to the rows at every level (requestMismatches) and
+// apiRequestStats from it to the rows-only answer; the check fails when a level is
+// counted twice or lost.
+func TestRequestRollupLevels(t *testing.T) {
+	ctx := context.Background()
+	d := openInternal(t)
+	w, err := NewWorkspaceStore(d.Bun).Create(ctx, "levels", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := w.ID
+	store := NewIngestStore(d, NewPartitions(d))
+	s := NewLogStore(d.Bun)
+	now := time.Date(2026, 11, 20, 13, 37, 11, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(9, 10))
+	codes := []int{200, 201, 404, 500, 503}
+	seq := 0
+	ingest := func(n int, span time.Duration) {
+		t.Helper()
+		var b strings.Builder
+		for range n {
+			seq++
+			at := now.Add(-time.Duration(rng.Int64N(int64(span))))
+			fmt.Fprintf(&b, `{"id":"%s","received_at":%q,"code":%d,"ip":"10.0.0.1","timing_ms":%d,"delay_ms":%d,"collection":"c%d","collection_type":"proxy","endpoint":"GET /%d"}`+"\n",
+				uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "lv%d", seq)), at.Format(time.RFC3339Nano), codes[rng.IntN(len(codes))],
+				int(math.Exp(rng.Float64()*10)), rng.IntN(300), rng.IntN(2), rng.IntN(4))
+		}
+		batch, err := model.DecodeBatch(model.KindAPIRequest, strings.NewReader(b.String()), now, model.IngestLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Ingest(ctx, ws, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mismatches := func() int {
+		t.Helper()
+		n, err := requestMismatches(ctx, d, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	widths := func() map[int16]int {
+		t.Helper()
+		var widths []int16
+		var counts []int
+		err := d.Pool.QueryRow(ctx, "SELECT array_agg(width), array_agg(n) FROM (SELECT width, count(*)::int AS n FROM request_rollups WHERE workspace_id = $1 GROUP BY 1) AS c",
+			ws).Scan(&widths, &counts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int16]int{}
+		for i, w := range widths {
+			out[w] = counts[i]
+		}
+		return out
+	}
+	// check: no mismatch, and apiRequestStats from the rollup equals the rows' over
+	// windows crossing days, hours and slots, with and without buckets.
+	check := func(stage string) {
+		t.Helper()
+		if n := mismatches(); n != 0 {
+			t.Fatalf("%s: %d request_rollups keys differ from the rows", stage, n)
+		}
+		for i, c := range []struct {
+			from, to time.Time
+			iv       time.Duration
+			dims     []model.APIRequestDimension
+		}{
+			{now.Add(-71 * time.Hour), now, 0, []model.APIRequestDimension{model.APIRequestDimensionEndpoint}},
+			{now.Add(-50 * time.Hour).Truncate(time.Hour), now.Add(-3 * time.Hour).Truncate(RollupSlot), 0, nil},
+			{now.Add(-60 * time.Hour), now.Add(-10 * time.Hour), time.Hour, []model.APIRequestDimension{model.APIRequestDimensionCode}},
+			{now.Add(-60 * time.Hour), now, 24 * time.Hour, []model.APIRequestDimension{model.APIRequestDimensionCollection}},
+			{now.Add(-30 * time.Hour), now.Add(-20 * time.Hour), 45 * time.Minute, nil},
+		} {
+			f := model.APIRequestLogFilter{Time: &model.TimeRange{From: &c.from, To: &c.to}}
+			q := APIRequestStatsQuery{Filter: &f, GroupBy: c.dims, OrderBy: model.APIRequestStatsFieldCount, Desc: true, First: 10}
+			if c.iv > 0 {
+				q.Interval = &c.iv
+			}
+			want, err := s.WithoutRollups().APIRequestStats(ctx, ws, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pctx, plans := WithAnalyticsPlans(ctx)
+			got, err := s.APIRequestStats(pctx, ws, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := plans(); len(p) != 1 || !p[0].Rollup {
+				t.Fatalf("%s, window %d: plans %+v", stage, i, p)
+			}
+			t.Run(fmt.Sprintf("%s %d", stage, i), func(t *testing.T) { compareRequestStats(t, got, want, true) })
+		}
+	}
+	ingest(3000, 72*time.Hour)
+	check("ingested")
+	// Compact up to a slot inside an hour: that hour's and day's rows hold part of
+	// their slots, the later slots stay pending.
+	cut := now.Add(-20 * time.Hour).Truncate(time.Hour).Add(30 * time.Minute)
+	if _, err := CompactRequestRollups(ctx, d, cut); err != nil {
+		t.Fatal(err)
+	}
+	var pendingBefore int
+	if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM request_rollups WHERE width = 0 AND slot < $1", cut).Scan(&pendingBefore); err != nil || pendingBefore != 0 {
+		t.Fatalf("%d pending rows before the cut (%v)", pendingBefore, err)
+	}
+	if c := widths(); c[0] == 0 || c[15] == 0 || c[60] == 0 || c[1440] == 0 {
+		t.Fatalf("rows per width %v: some level empty", c)
+	}
+	check("compacted before the cut")
+	ingest(500, 72*time.Hour) // late arrivals into compacted slots
+	check("late arrivals")
+	kd := &KindDeletion{Kind: model.KindAPIRequest}
+	from, to := now.Add(-40*time.Hour), now.Add(-5*time.Hour)
+	del := &model.APIRequestLogFilter{Endpoints: []string{"GET /1"}, Time: &model.TimeRange{From: &from, To: &to}}
+	if err := NewLifecycle(d).deleteWhere(ctx, ws, model.KindAPIRequest, del, reasonFilter, DeleteOptions{}, kd); err != nil || kd.Rows == 0 {
+		t.Fatalf("deleted %d rows (%v)", kd.Rows, err)
+	}
+	check("negative rows pending") // the deletion's negative rows beside compacted ones
+	if _, err := CompactRequestRollups(ctx, d, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c := widths(); c[0] != 0 {
+		t.Fatalf("rows per width %v after compacting everything", c)
+	}
+	check("all compacted")
+	// Each corruption is seen: a day row counted twice, a pending row left beside
+	// its compacted rows, an hour row lost.
+	for _, corrupt := range []struct{ name, do, undo string }{
+		{"a day row twice",
+			`INSERT INTO request_rollups SELECT * FROM request_rollups WHERE workspace_id = $1 AND width = 1440 AND grouping = 31 LIMIT 1`,
+			`DELETE FROM request_rollups WHERE ctid IN (SELECT max(ctid) FROM request_rollups WHERE workspace_id = $1 AND width = 1440
+				AND grouping = 31 GROUP BY slot HAVING count(*) > 1)`},
+		{"a compacted slot pending again",
+			`INSERT INTO request_rollups SELECT workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code, n, errors,
+				timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n, 0
+			FROM request_rollups WHERE workspace_id = $1 AND width = 15 AND grouping = 27 LIMIT 1`,
+			`DELETE FROM request_rollups WHERE workspace_id = $1 AND width = 0`},
+	} {
+		if _, err := d.Pool.Exec(ctx, corrupt.do, ws); err != nil {
+			t.Fatal(err)
+		}
+		if n := mismatches(); n == 0 {
+			t.Errorf("%s: no mismatch seen", corrupt.name)
+		}
+		if _, err := d.Pool.Exec(ctx, corrupt.undo, ws); err != nil {
+			t.Fatal(err)
+		}
+		if n := mismatches(); n != 0 {
+			t.Fatalf("after undoing %s: %d mismatches", corrupt.name, n)
+		}
+	}
+	if _, err := d.Pool.Exec(ctx, `DELETE FROM request_rollups WHERE ctid = (SELECT min(ctid) FROM request_rollups WHERE workspace_id = $1 AND width = 60)`, ws); err != nil {
+		t.Fatal(err)
+	}
+	if n := mismatches(); n == 0 {
+		t.Error("an hour row lost: no mismatch seen")
+	}
+}
+
+// TestInt64sScan: the integer arrays' text form scans as bun's array decoding did.
+func TestInt64sScan(t *testing.T) {
+	for _, c := range []struct {
+		src  any
+		want int64s
+		ok   bool
+	}{
+		{"{}", int64s{}, true}, {"{7}", int64s{7}, true}, {[]byte("{1,-2,30000}"), int64s{1, -2, 30000}, true}, {nil, nil, true},
+		{"{1,}", nil, false}, {"{a}", nil, false}, {"1,2", nil, false}, {"{", nil, false}, {42, nil, false},
+	} {
+		var got int64s
+		err := got.Scan(c.src)
+		if (err == nil) != c.ok || (c.ok && !reflect.DeepEqual(got, c.want)) {
+			t.Errorf("%v: %v (%v), want %v", c.src, got, err, c.want)
+		}
 	}
 }

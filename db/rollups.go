@@ -203,8 +203,9 @@ func planAnalytic(query string, rowsOnly bool, f *model.LogFilter, spanned bool,
 // RollupMismatches counts the (kind, slot, severity, source) groups of workspace ws,
 // totals (source NULL) included, whose log_rollups sum differs from a fresh count of
 // the rows, plus the groups of log_pattern_rollups (PatternRollupMismatches) and the
-// keys of request_rollups (requestMismatches) that differ likewise: 0 when the
-// rollups are exact, as ingest, retention and deletion keep them.
+// keys of request_rollups at each of its levels (requestMismatches) that differ
+// likewise: 0 when the rollups are exact, as ingest, compaction, retention and
+// deletion keep them.
 func RollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 	total, err := PatternRollupMismatches(ctx, d, ws)
 	if err != nil {

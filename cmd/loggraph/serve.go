@@ -304,6 +304,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		defer stop()
 	}
 	go keepPartitions(ctx, a.DB, a.Parts, log)
+	go keepRequestRollups(ctx, a.DB, log)
 	if cfg.AnalyzeInterval > 0 {
 		go keepStatistics(ctx, a.DB, cfg.AnalyzeInterval, log)
 	}
@@ -395,6 +396,20 @@ func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *sl
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
+	})
+}
+
+// requestCompactEvery is how often serve compacts request_rollups' closed slots.
+const requestCompactEvery = 5 * time.Minute
+
+// keepRequestRollups folds request_rollups' pending rows of closed 15-minute slots
+// into their slot, hour and day rows (db.CompactRequestRollups) every
+// requestCompactEvery, so that apiRequestStats reads a few rows per key and day
+// rather than one per batch and slot. Servers running it at once stay exact.
+func keepRequestRollups(ctx context.Context, d *db.DB, log *slog.Logger) {
+	every(ctx, requestCompactEvery, log, "compact request rollups", func(now time.Time) error {
+		_, err := db.CompactRequestRollups(ctx, d, now.UTC().Truncate(db.RollupSlot))
+		return err
 	})
 }
 
