@@ -1,8 +1,11 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,8 +28,21 @@ const searchRebuildLockKey = "loggraph:search-index-rebuild"
 // SearchRebuiltComment marks a partition's trigram index rebuilt after its range closed.
 const SearchRebuiltComment = "loggraph: rebuilt once its partition closed"
 
-// searchIndexes are the partitioned trigram indexes whose partitions' indexes are rebuilt.
-var searchIndexes = []string{"app_logs_message_trgm_idx", "action_logs_message_trgm_idx"}
+// searchIndexes are the log tables with a trigram index, and that partitioned index,
+// whose partitions' indexes are rebuilt.
+var searchIndexes = []struct{ table, index string }{
+	{"app_logs", "app_logs_message_trgm_idx"},
+	{"action_logs", "action_logs_message_trgm_idx"},
+}
+
+// searchTables are the tables of searchIndexes.
+func searchTables() []string {
+	var out []string
+	for _, si := range searchIndexes {
+		out = append(out, si.table)
+	}
+	return out
+}
 
 // SearchIndexRebuild is one partition's trigram index rebuilt, with its size before
 // and after.
@@ -58,8 +74,8 @@ func rebuildSearchIndexes(ctx context.Context, conn *pgxpool.Conn, closedBefore 
 		JOIN pg_class c ON c.oid = x.indexrelid
 		JOIN pg_inherits p ON p.inhrelid = x.indrelid
 		JOIN pg_class parent ON parent.oid = p.inhparent
-		WHERE NOT x.indisvalid AND c.relname ~ '_ccnew[0-9]*$' AND parent.relname IN ('app_logs', 'action_logs')
-		  AND c.relnamespace = current_schema()::regnamespace`)
+		WHERE NOT x.indisvalid AND c.relname ~ '_ccnew[0-9]*$' AND parent.relname = ANY($1)
+		  AND c.relnamespace = current_schema()::regnamespace`, searchTables())
 	if err != nil {
 		return nil, fmt.Errorf("list interrupted rebuilds: %w", err)
 	}
@@ -72,32 +88,58 @@ func rebuildSearchIndexes(ctx context.Context, conn *pgxpool.Conn, closedBefore 
 			return nil, fmt.Errorf("drop %s left by an interrupted rebuild: %w", name, err)
 		}
 	}
-	rows, err := conn.Query(ctx, `
-		SELECT ci.relname, pg_relation_size(ci.oid)
-		FROM pg_inherits ii
-		JOIN pg_class pi ON pi.oid = ii.inhparent
-		JOIN pg_class ci ON ci.oid = ii.inhrelid
-		JOIN pg_index x ON x.indexrelid = ci.oid
-		JOIN pg_class part ON part.oid = x.indrelid
-		JOIN pg_inherits pt ON pt.inhrelid = part.oid AND NOT pt.inhdetachpending,
-		LATERAL regexp_match(pg_get_expr(part.relpartbound, part.oid), 'FROM \((.*)\) TO \((.*)\)') AS b
-		WHERE pi.relname = ANY($1) AND pi.relnamespace = current_schema()::regnamespace
-		  AND x.indisvalid AND b[2] <> 'MAXVALUE' AND trim(both '''' from b[2])::timestamptz <= $2
-		  AND obj_description(ci.oid, 'pg_class') IS DISTINCT FROM $3
-		ORDER BY trim(both '''' from b[2])::timestamptz, ci.relname
-		LIMIT $4`, searchIndexes, closedBefore, SearchRebuiltComment, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list search indexes to rebuild: %w", err)
+	// The partitions closed by then (their bounds as Partitions reads them), oldest
+	// first, and the trigram index of each that is not marked rebuilt yet.
+	type candidate struct {
+		SearchIndexRebuild
+		closed time.Time
 	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SearchIndexRebuild, error) {
-		var s SearchIndexRebuild
-		return s, r.Scan(&s.Index, &s.Before)
+	var todo []candidate
+	for _, si := range searchIndexes {
+		spans, err := listSpans(ctx, conn, si.table)
+		if err != nil {
+			return nil, err
+		}
+		closedAt := map[string]time.Time{}
+		for _, sp := range spans {
+			if !sp.pending && !sp.to.Equal(farFuture) && !sp.to.After(closedBefore) {
+				closedAt[sp.name] = sp.to
+			}
+		}
+		if len(closedAt) == 0 {
+			continue
+		}
+		rows, err := conn.Query(ctx, `
+			SELECT ci.relname, pg_relation_size(ci.oid), part.relname
+			FROM pg_inherits ii
+			JOIN pg_class ci ON ci.oid = ii.inhrelid
+			JOIN pg_index x ON x.indexrelid = ci.oid
+			JOIN pg_class part ON part.oid = x.indrelid
+			WHERE ii.inhparent = to_regclass($1) AND part.relname = ANY($2) AND x.indisvalid
+			  AND obj_description(ci.oid, 'pg_class') IS DISTINCT FROM $3`,
+			pgx.Identifier{si.index}.Sanitize(), slices.Collect(maps.Keys(closedAt)), SearchRebuiltComment)
+		if err != nil {
+			return nil, fmt.Errorf("list search indexes to rebuild: %w", err)
+		}
+		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (candidate, error) {
+			var c candidate
+			var partition string
+			err := r.Scan(&c.Index, &c.Before, &partition)
+			c.closed = closedAt[partition]
+			return c, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list search indexes to rebuild: %w", err)
+		}
+		todo = append(todo, found...)
+	}
+	slices.SortFunc(todo, func(a, b candidate) int {
+		return cmp.Or(a.closed.Compare(b.closed), cmp.Compare(a.Index, b.Index))
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list search indexes to rebuild: %w", err)
-	}
+	todo = todo[:min(len(todo), limit)]
 	var done []SearchIndexRebuild
-	for _, s := range todo {
+	for _, c := range todo {
+		s := c.SearchIndexRebuild
 		ident := pgx.Identifier{s.Index}.Sanitize()
 		if _, err := conn.Exec(ctx, "REINDEX INDEX CONCURRENTLY "+ident); err != nil {
 			return done, fmt.Errorf("rebuild %s: %w", s.Index, err)
