@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -44,6 +45,52 @@ func BenchmarkIngestAppBatch(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		batch, err := model.DecodeBatch(model.KindApp, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.Ingest(ctx, ws.ID, batch); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkIngestAPIRequestBatch is one 5,000-line batch of API gateway request logs
+// through IngestStore.Ingest (decode included), shaped like the seed's: 20 endpoints,
+// 6 clients, 3 collections, skewed codes, log-normal-ish timings, 12 hours of
+// timestamps. Like BenchmarkIngestAppBatch it uses only the public ingest API, for an
+// A/B of request_rollups' share of the ingest cost against older commits.
+func BenchmarkIngestAPIRequestBatch(b *testing.B) {
+	ctx := context.Background()
+	d := dbtest.New(b)
+	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "bench", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := db.NewIngestStore(d, db.NewPartitions(d))
+	methods := []string{"GET", "GET", "GET", "POST", "PATCH", "DELETE"}
+	paths := []string{"/orders", "/orders/{id}", "/customers", "/customers/{id}", "/invoices", "/invoices/{id}/pdf", "/products", "/stock"}
+	clients := []string{"Web Storefront", "Mobile App", "Internal Admin Portal", "Customer Success Team", "Partner API", "Batch Jobs"}
+	collections := []string{"Orders API", "Billing API", "Catalog API"}
+	codes := []int{200, 200, 200, 200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 504}
+	r := rand.New(rand.NewPCG(1, 43))
+	now := time.Now().UTC()
+	body := func() string {
+		var sb strings.Builder
+		for range 5000 {
+			timing := int(math.Exp(r.NormFloat64()*1.2 + 4.5))
+			fmt.Fprintf(&sb, `{"received_at":%q,"code":%d,"ip":"10.%d.%d.%d","timing_ms":%d,"delay_ms":%d,"collection":%q,"collection_type":"recipe","endpoint":"%s %s","client":%q}`+"\n",
+				now.Add(-time.Duration(r.Int64N(int64(12*time.Hour)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
+				r.IntN(256), r.IntN(256), r.IntN(256), timing, r.IntN(40), collections[r.IntN(len(collections))],
+				methods[r.IntN(len(methods))], paths[r.IntN(len(paths))], clients[r.IntN(len(clients))])
+		}
+		return sb.String()
+	}
+	bodies := []string{body(), body(), body(), body()}
+	i := 0
+	for b.Loop() {
+		batch, err := model.DecodeBatch(model.KindAPIRequest, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
 		if err != nil {
 			b.Fatal(err)
 		}
