@@ -55,7 +55,7 @@ type Options struct {
 }
 
 // ParallelSetupCost is the parallel_setup_cost of every connection (see Open).
-const ParallelSetupCost = "10000"
+const ParallelSetupCost = "50000"
 
 // Open connects to url, creating the database first if it does not exist.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
@@ -75,9 +75,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	// every partition its plan touches before it reads a row: at 10M rows, the 24 h
 	// histogram from rollups (about 2,500 rollup rows and 7,000 rows of its two edge
 	// slots over five partitioned tables) ran in 8 ms serial and 58 ms with the two
-	// workers PostgreSQL chose at the default setup cost of 1,000 (EXPLAIN ANALYZE,
-	// warm session; BENCHMARKS.md). Ten times that cost keeps those statements serial
-	// and still plans workers for scans of the rows over long windows.
+	// workers PostgreSQL chose at the default setup cost of 1,000, and logPatterns'
+	// 24 h statement 29 ms serial, 78-95 ms with workers at a setup cost of 10,000
+	// (EXPLAIN ANALYZE, warm session; BENCHMARKS.md). At 50,000 (about the 50 ms two
+	// workers cost here, at that statement's rate of about 2,400 cost units per ms)
+	// the planner takes workers only for statements that run far longer than their
+	// startup: scans of the rows over long windows.
 	cfg.ConnConfig.RuntimeParams["parallel_setup_cost"] = ParallelSetupCost
 	if opts.StatementTimeout > 0 {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
