@@ -57,11 +57,20 @@ func BenchmarkIngestAppBatch(b *testing.B) {
 }
 
 // BenchmarkIngestAPIRequestBatch is one 5,000-line batch of API gateway request logs
-// through IngestStore.Ingest (decode included), shaped like the seed's: 20 endpoints,
-// 6 clients, 3 collections, skewed codes, log-normal-ish timings, 12 hours of
-// timestamps. Like BenchmarkIngestAppBatch it uses only the public ingest API, for an
-// A/B of request_rollups' share of the ingest cost against older commits.
+// through IngestStore.Ingest (decode included), shaped like the seed's: 48 endpoints,
+// 6 clients, 3 collections, skewed codes, log-normal timings. The batch's timestamps
+// span 12 hours (as bench ingest's, a backfill: about 100 requests per 15-minute slot,
+// so request_rollups gets about one row per two requests) or one minute (a shipper
+// sending what just happened: one slot). Like BenchmarkIngestAppBatch it uses only
+// the public ingest API, for an A/B of request_rollups' share of the ingest cost
+// against older commits.
 func BenchmarkIngestAPIRequestBatch(b *testing.B) {
+	for _, span := range []time.Duration{12 * time.Hour, time.Minute} {
+		b.Run("span="+span.String(), func(b *testing.B) { benchIngestAPIRequests(b, span) })
+	}
+}
+
+func benchIngestAPIRequests(b *testing.B, span time.Duration) {
 	ctx := context.Background()
 	d := dbtest.New(b)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "bench", "")
@@ -81,7 +90,7 @@ func BenchmarkIngestAPIRequestBatch(b *testing.B) {
 		for range 5000 {
 			timing := int(math.Exp(r.NormFloat64()*1.2 + 4.5))
 			fmt.Fprintf(&sb, `{"received_at":%q,"code":%d,"ip":"10.%d.%d.%d","timing_ms":%d,"delay_ms":%d,"collection":%q,"collection_type":"recipe","endpoint":"%s %s","client":%q}`+"\n",
-				now.Add(-time.Duration(r.Int64N(int64(12*time.Hour)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
+				now.Add(-time.Duration(r.Int64N(int64(span)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
 				r.IntN(256), r.IntN(256), r.IntN(256), timing, r.IntN(40), collections[r.IntN(len(collections))],
 				methods[r.IntN(len(methods))], paths[r.IntN(len(paths))], clients[r.IntN(len(clients))])
 		}
