@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loggraph/loggraph/db"
+	"github.com/loggraph/loggraph/db/dbtest"
 	"github.com/loggraph/loggraph/model"
 )
 
@@ -204,4 +205,28 @@ func TestKeepStatisticsOneServerAtATime(t *testing.T) {
 	}
 	conn.Release()
 	keepUntil(t, d, db.StatsOptions{MinRows: 500, Fraction: 0.01}, func(n string) bool { return n == "app_logs" })
+}
+
+// TestSessionSettings: every pooled connection, read, ingest and system, and bun's
+// handle over them, plans with the settings Open gives (jit off, the parallel setup
+// cost that keeps rollup statements serial).
+func TestSessionSettings(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for name, q := range map[string]func(sql string, dst *string) error{
+		"read":   func(sql string, dst *string) error { return d.Pool.QueryRow(ctx, sql).Scan(dst) },
+		"ingest": func(sql string, dst *string) error { return d.IngestDB().Pool.QueryRow(ctx, sql).Scan(dst) },
+		"system": func(sql string, dst *string) error { return d.SystemDB().Pool.QueryRow(ctx, sql).Scan(dst) },
+		"bun":    func(sql string, dst *string) error { return d.Bun.QueryRowContext(ctx, sql).Scan(dst) },
+	} {
+		for setting, want := range map[string]string{"parallel_setup_cost": db.ParallelSetupCost, "jit": "off"} {
+			var got string
+			if err := q("SHOW "+setting, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s pool: %s = %s, want %s", name, setting, got, want)
+			}
+		}
+	}
 }
