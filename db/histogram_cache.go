@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/loggraph/loggraph/model"
@@ -77,30 +78,8 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 	if err != nil {
 		return nil, false, err
 	}
-	meta := s.db.NewSelect().ColumnExpr("NULL::timestamptz AS start, NULL::smallint AS sev, NULL::bigint AS n").
-		ColumnExpr("pg_current_snapshot()::text AS snap")
-	if len(usable) == 0 {
-		meta.ColumnExpr("NULL::bigint AS below, NULL::int[] AS changed")
-	} else {
-		starts, ends := make([]time.Time, len(usable)), make([]time.Time, len(usable))
-		for i, c := range usable {
-			starts[i], ends[i] = c.start, c.end
-		}
-		// The cached buckets (by index) overlapping a change the entry's snapshot did
-		// not see; changes are first narrowed to the cached span (most touch only the
-		// open bucket).
-		changes := s.db.NewSelect().TableExpr("analytics_changes AS c").ColumnExpr("c.first_at, c.last_at").
-			Where("c.workspace_id IN (?, ?) AND c.xid >= ?", ws, uuid.Nil, entry.xmin).
-			Where("NOT pg_visible_in_snapshot(c.xid::text::xid8, ?::pg_snapshot)", entry.snapshot).
-			Where("c.first_at < ? AND c.last_at >= ?", ends[len(ends)-1], starts[0])
-		changed := s.db.NewSelect().
-			TableExpr("unnest(?::timestamptz[], ?::timestamptz[]) WITH ORDINALITY AS u(s, e, i)",
-				pgdialect.Array(starts), pgdialect.Array(ends)).
-			ColumnExpr("DISTINCT u.i::int - 1").
-			Where("EXISTS (SELECT 1 FROM (?) AS c WHERE c.first_at < u.e AND c.last_at >= u.s)", changes)
-		meta.ColumnExpr("coalesce((SELECT pruned_below FROM analytics_changes_pruned), 0) AS below").
-			ColumnExpr("ARRAY(?) AS changed", changed)
-	}
+	meta := s.changeCheck(s.db.NewSelect().ColumnExpr("NULL::timestamptz AS start, NULL::smallint AS sev, NULL::bigint AS n"),
+		ws, entry, usable)
 	counts := s.histogramQuery(hs, union)
 	var rows []histogramCacheRow
 	if err := s.db.NewSelect().TableExpr("(?) AS h", counts).ColumnExpr("h.start, h.sev, h.n").
@@ -134,29 +113,7 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 		return nil, false, err
 	}
 
-	// Cached buckets whose logs changed (all of them when the entry's snapshot can no
-	// longer be checked) are read again, in a second statement.
-	if entry != nil && entry.xmin < below {
-		changedAt = changedAt[:0]
-		for i := range usable {
-			changedAt = append(changedAt, i)
-		}
-	}
-	stale := make([]bool, len(usable))
-	var again [][2]time.Time
-	for _, i := range changedAt {
-		stale[i] = true
-	}
-	for i, c := range usable {
-		if !stale[i] {
-			continue
-		}
-		if n := len(again); n > 0 && again[n-1][1].Equal(c.start) {
-			again[n-1][1] = c.end
-		} else {
-			again = append(again, [2]time.Time{c.start, c.end})
-		}
-	}
+	stale, again := staleCells(entry, below, changedAt, usable)
 	fresh := map[time.Time][]int{}
 	if len(again) > 0 {
 		union, err := s.histogramCounts(ws, f, h, hs, plan.Rollup, again)
@@ -181,7 +138,7 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 	// (ended before now), exact as of this statement's snapshot or later.
 	now := Clock()
 	next := &cacheEntry{snapshot: snapshot, xmin: xmin}
-	use := AnalyticsCacheUse{Changed: len(changedAt)}
+	use := AnalyticsCacheUse{Changed: countTrue(stale)}
 	ends := map[time.Time]time.Time{}
 	for _, c := range usable {
 		ends[c.start] = c.end
@@ -221,6 +178,70 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 	s.cache.put(key, next)
 	plan.Cache = &use
 	return out, true, nil
+}
+
+// changeCheck adds to meta, a one-row select (its other columns NULL, to be unioned
+// with an analytic's rows), the columns snap (the statement's snapshot), below (the
+// pruned horizon) and changed: the indexes of the cells of usable (the entry's cells
+// within the window, by start) overlapping a change the entry's snapshot did not see.
+func (s *LogStore) changeCheck(meta *bun.SelectQuery, ws uuid.UUID, entry *cacheEntry, usable []cacheCell) *bun.SelectQuery {
+	meta.ColumnExpr("pg_current_snapshot()::text AS snap")
+	if len(usable) == 0 {
+		return meta.ColumnExpr("NULL::bigint AS below, NULL::int[] AS changed")
+	}
+	starts, ends := make([]time.Time, len(usable)), make([]time.Time, len(usable))
+	for i, c := range usable {
+		starts[i], ends[i] = c.start, c.end
+	}
+	// Changes are first narrowed to the cached span (most touch only the open bucket).
+	changes := s.db.NewSelect().TableExpr("analytics_changes AS c").ColumnExpr("c.first_at, c.last_at").
+		Where("c.workspace_id IN (?, ?) AND c.xid >= ?", ws, uuid.Nil, entry.xmin).
+		Where("NOT pg_visible_in_snapshot(c.xid::text::xid8, ?::pg_snapshot)", entry.snapshot).
+		Where("c.first_at < ? AND c.last_at >= ?", ends[len(ends)-1], starts[0])
+	changed := s.db.NewSelect().
+		TableExpr("unnest(?::timestamptz[], ?::timestamptz[]) WITH ORDINALITY AS u(s, e, i)",
+			pgdialect.Array(starts), pgdialect.Array(ends)).
+		ColumnExpr("DISTINCT u.i::int - 1").
+		Where("EXISTS (SELECT 1 FROM (?) AS c WHERE c.first_at < u.e AND c.last_at >= u.s)", changes)
+	return meta.ColumnExpr("coalesce((SELECT pruned_below FROM analytics_changes_pruned), 0) AS below").
+		ColumnExpr("ARRAY(?) AS changed", changed)
+}
+
+// staleCells marks the cells of usable whose logs changed (changedAt, from
+// changeCheck; all of them when the entry's snapshot is older than the pruned
+// horizon below, so can no longer be checked), and returns the spans to read again.
+func staleCells(entry *cacheEntry, below int64, changedAt []int, usable []cacheCell) (stale []bool, again [][2]time.Time) {
+	stale = make([]bool, len(usable))
+	for _, i := range changedAt {
+		stale[i] = true
+	}
+	if entry != nil && entry.xmin < below {
+		for i := range stale {
+			stale[i] = true
+		}
+	}
+	for i, c := range usable {
+		if !stale[i] {
+			continue
+		}
+		if n := len(again); n > 0 && again[n-1][1].Equal(c.start) {
+			again[n-1][1] = c.end
+		} else {
+			again = append(again, [2]time.Time{c.start, c.end})
+		}
+	}
+	return stale, again
+}
+
+// countTrue counts the true values of bs.
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // severityCounts are a bucket's counts per severity (ascending).
