@@ -92,10 +92,21 @@ type cacheEntry struct {
 }
 
 // cacheCell is one closed bucket: the logs of [start, end) and their counts per
-// severity (ascending).
+// severity (ascending, histograms) or per facet value (facets).
 type cacheCell struct {
 	start, end time.Time
 	counts     []int
+	facets     []facetCount
+}
+
+// size is what e counts for in the cache's bound: a bucket each cell, and a bucket
+// for every four facet values (each about a quarter of a histogram bucket).
+func (e *cacheEntry) size() int {
+	n := len(e.cells)
+	for _, c := range e.cells {
+		n += len(c.facets) / 4
+	}
+	return n
 }
 
 // NewAnalyticsCache returns an empty cache.
@@ -105,7 +116,7 @@ func NewAnalyticsCache(opts AnalyticsCacheOptions) *AnalyticsCache {
 	}
 	c := &AnalyticsCache{max: opts.MaxBuckets}
 	// Bounded by buckets (put), not entries: each entry holds at least one.
-	c.lru, _ = simplelru.NewLRU(opts.MaxBuckets, func(_ string, e *cacheEntry) { c.buckets -= len(e.cells) })
+	c.lru, _ = simplelru.NewLRU(opts.MaxBuckets, func(_ string, e *cacheEntry) { c.buckets -= e.size() })
 	return c
 }
 
@@ -148,13 +159,13 @@ func (c *AnalyticsCache) put(key string, e *cacheEntry) {
 		return
 	}
 	c.lru.Add(key, e)
-	c.buckets += len(e.cells)
+	c.buckets += e.size()
 	for c.buckets > c.max {
 		_, old, ok := c.lru.RemoveOldest()
 		if !ok {
 			break
 		}
-		c.evicted.Add(uint64(len(old.cells)))
+		c.evicted.Add(uint64(old.size()))
 	}
 }
 

@@ -98,7 +98,7 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 	plan := AnalyticsPlan{Query: "facets", Rollup: true}
 	var union *bun.SelectQuery
 	for _, k := range logKinds(bf) {
-		branch, refusal, err := s.facetBranch(ws, k, f, from, to, asked)
+		branch, refusal, err := s.facetBranch(ws, k, f, from, to, asked, false)
 		if err != nil {
 			return nil, err
 		}
@@ -116,6 +116,19 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 	}
 	if union == nil { // no selected kind has any asked field
 		return out, nil
+	}
+	if s.cache != nil {
+		if !plan.Rollup {
+			plan.Cache = &AnalyticsCacheUse{Bypass: "only facets answered from the rollups are cached"}
+		} else {
+			counts, err := s.cachedFacets(ctx, ws, f, from, to, asked, &plan)
+			noteAnalyticsPlan(ctx, plan)
+			if err != nil {
+				return nil, err
+			}
+			rankFacets(out, at, counts, first)
+			return out, nil
+		}
 	}
 	noteAnalyticsPlan(ctx, plan)
 	summed := s.db.NewSelect().
@@ -164,7 +177,7 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 // fields. When the asked fields are the severity and the source, log_rollups answers
 // the window's whole slots (facetRows); otherwise refusal says why the rows were read.
 func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to time.Time,
-	asked []model.LogFacetField) (_ *bun.SelectQuery, refusal string, _ error) {
+	asked []model.LogFacetField, bySlot bool) (_ *bun.SelectQuery, refusal string, _ error) {
 	type use struct {
 		dim    facetDim
 		fields []string
@@ -205,10 +218,16 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 
 	inner := s.db.NewSelect()
 	count := "count(*)"
+	// slot is the 15-minute UTC slot of each row, when bySlot (the analytics cache
+	// keeps the counts per slot): in every grouping set.
+	slot, slotCol := "", ""
 	if refusal != "" {
 		inner.TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
 		if err := filterCommon(inner, ws, k, boundedFilter(f, from, to)); err != nil {
 			return nil, "", err
+		}
+		if bySlot {
+			slot = `date_bin('15 minutes', t."` + k.TimeColumn() + `", 'epoch')` // a constant column name
 		}
 	} else {
 		bySource := false
@@ -221,6 +240,13 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 		}
 		inner.TableExpr("(?) AS t", rows)
 		count = "sum(t.n)"
+		if bySlot {
+			slot = "t.slot"
+		}
+	}
+	if slot != "" {
+		slotCol = slot + ", "
+		inner.ColumnExpr(slot + " AS slot")
 	}
 	// GROUPING(c0, ..., cm-1) has bit m-1-i set when column i is not in the row's
 	// grouping set: a row of set (ci) has every bit but that one, the empty set's
@@ -231,13 +257,16 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 	sets := make([]string, m)
 	for i, u := range uses {
 		cols[i] = "t." + u.dim.col // a constant of facetDims, never user text
-		sets[i] = "(" + cols[i] + ")"
+		sets[i] = "(" + slotCol + cols[i] + ")"
 	}
 	if kind {
-		sets = append(sets, "()")
+		sets = append(sets, "("+strings.TrimSuffix(slotCol, ", ")+")")
 	}
 	if m == 0 {
 		inner.ColumnExpr("0 AS g, " + count + " AS n")
+		if slot != "" {
+			inner.GroupExpr(slot)
+		}
 	} else {
 		inner.ColumnExpr("GROUPING(" + strings.Join(cols, ", ") + ") AS g")
 		for i, c := range cols {
@@ -282,25 +311,29 @@ func (s *LogStore) facetBranch(ws uuid.UUID, k model.LogKind, f *model.LogFilter
 	fieldsCase.WriteString(" END AS fields")
 	valueCase.WriteString(" END AS value")
 	branch.ColumnExpr(fieldsCase.String(), fieldArgs...).ColumnExpr(valueCase.String(), valueArgs...).ColumnExpr("a.n")
+	if slot != "" {
+		branch.ColumnExpr("a.slot")
+	}
 	return branch, refusal, nil
 }
 
-// facetRows are kind k's logs of [from, to) that f keeps, as (severity, source, n)
-// rows under the kind's own column names: log_rollups for the whole slots [lo, hi)
+// facetRows are kind k's logs of [from, to) that f keeps, as (severity, source, n,
+// slot) rows under the kind's own column names: log_rollups for the whole slots [lo, hi)
 // (the per-source rows when bySource, else the totals, whose source is NULL), the
 // rows, grouped, for the partial slots at the edges.
 func (s *LogStore) facetRows(ws uuid.UUID, k model.LogKind, f *model.LogFilter, from, to, lo, hi time.Time, bySource bool) (*bun.SelectQuery, error) {
 	ki := kindOf(k)
 	sev, src := bun.Ident(ki.severity), bun.Ident(ki.source)
 	rows := s.db.NewSelect().TableExpr("log_rollups AS r").
-		ColumnExpr("r.severity AS ?, r.source::"+ki.sourceType+" AS ?, r.n", sev, src)
+		ColumnExpr("r.severity AS ?, r.source::"+ki.sourceType+" AS ?, r.n, r.slot", sev, src)
 	rollupWhere(rows, ws, k, f, lo, hi, bySource)
 	for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
 		if !edge[0].Before(edge[1]) {
 			continue
 		}
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws).
-			ColumnExpr("t.?, t.?, count(*) AS n", sev, src).GroupExpr("1, 2")
+			ColumnExpr("t.?, t.?, count(*) AS n, date_bin('15 minutes', t.?, 'epoch') AS slot", sev, src, bun.Ident(k.TimeColumn())).
+			GroupExpr("1, 2, 4")
 		if err := filterCommon(q, ws, k, boundedFilter(f, edge[0], edge[1])); err != nil {
 			return nil, err
 		}

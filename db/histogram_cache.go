@@ -54,25 +54,7 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 	key := analyticsKey("histogram", ws, f, h.Interval.String()+"|"+loc)
 	entry := s.cache.get(key)
 
-	// usable: the entry's buckets within the window; spans: the rest of the window.
-	var usable []cacheCell
-	var spans [][2]time.Time
-	at := h.From
-	if entry != nil {
-		for _, c := range entry.cells {
-			if c.start.Before(h.From) || c.end.After(h.To) {
-				continue
-			}
-			usable = append(usable, c)
-			if at.Before(c.start) {
-				spans = append(spans, [2]time.Time{at, c.start})
-			}
-			at = c.end
-		}
-	}
-	if at.Before(h.To) {
-		spans = append(spans, [2]time.Time{at, h.To})
-	}
+	usable, spans := entry.within(h.From, h.To)
 	hs := h.sql()
 	union, err := s.histogramCounts(ws, f, h, hs, plan.Rollup, spans)
 	if err != nil {
@@ -178,6 +160,28 @@ func (s *LogStore) cachedHistogram(ctx context.Context, ws uuid.UUID, f *model.L
 	s.cache.put(key, next)
 	plan.Cache = &use
 	return out, true, nil
+}
+
+// within returns the cells of e (nil: none) that lie within [from, to), by start, and
+// the spans of the window they leave uncovered.
+func (e *cacheEntry) within(from, to time.Time) (usable []cacheCell, spans [][2]time.Time) {
+	at := from
+	if e != nil {
+		for _, c := range e.cells {
+			if c.start.Before(from) || c.end.After(to) {
+				continue
+			}
+			usable = append(usable, c)
+			if at.Before(c.start) {
+				spans = append(spans, [2]time.Time{at, c.start})
+			}
+			at = c.end
+		}
+	}
+	if at.Before(to) {
+		spans = append(spans, [2]time.Time{at, to})
+	}
+	return usable, spans
 }
 
 // changeCheck adds to meta, a one-row select (its other columns NULL, to be unioned

@@ -742,10 +742,12 @@ func (w *batchWriter) syncIntegrations(ctx context.Context, tx pgx.Tx) error {
 	}
 	var upIDs []uuid.UUID
 	var upNames []*string
+	renamed := false
 	for _, id := range ids {
 		cur, ok := stored[id]
 		if n := names[id]; !ok || (n != nil && (cur == nil || *cur != *n)) {
 			upIDs, upNames = append(upIDs, id), append(upNames, n)
+			renamed = renamed || ok
 		}
 	}
 	if len(upIDs) > 0 {
@@ -756,6 +758,11 @@ func (w *batchWriter) syncIntegrations(ctx context.Context, tx pgx.Tx) error {
 			WHERE EXCLUDED.name IS NOT NULL AND integrations.name IS DISTINCT FROM EXCLUDED.name`, w.ws, upIDs, upNames)
 		if err != nil {
 			return fmt.Errorf("upsert integrations: %w", err)
+		}
+	}
+	if renamed {
+		if err := renameChange(ctx, tx, w.ws); err != nil {
+			return err
 		}
 	}
 	if len(jobs) == 0 {
@@ -852,14 +859,21 @@ func syncTextKeyed(ctx context.Context, tx pgx.Tx, table string, ws uuid.UUID, w
 	}
 	var upIDs []string
 	var upNames []*string
+	renamed := false
 	for _, id := range ids {
 		cur, ok := stored[id]
 		if n := want[id]; !ok || (n != nil && (cur == nil || *cur != *n)) {
 			upIDs, upNames = append(upIDs, id), append(upNames, n)
+			renamed = renamed || ok
 		}
 	}
 	if len(upIDs) == 0 {
 		return nil
+	}
+	if renamed {
+		if err := renameChange(ctx, tx, ws); err != nil {
+			return err
+		}
 	}
 	_, err = tx.Exec(ctx, fmt.Sprintf(`
 		INSERT INTO %[1]s AS t (workspace_id, id, name)
@@ -868,6 +882,17 @@ func syncTextKeyed(ctx context.Context, tx pgx.Tx, table string, ws uuid.UUID, w
 		WHERE EXCLUDED.name IS NOT NULL AND t.name IS DISTINCT FROM EXCLUDED.name`, tbl), ws, upIDs, upNames)
 	if err != nil {
 		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+// renameChange records, in the batch's transaction, that a named entity of
+// workspace ws (an integration, an API reference, a team account) got another name:
+// facets name their values, so every cached facet of the workspace is read again
+// (a change over all times; renames are rare).
+func renameChange(ctx context.Context, tx pgx.Tx, ws uuid.UUID) error {
+	if _, err := tx.Exec(ctx, changeSQL+` VALUES ($1, '-infinity', 'infinity')`, ws); err != nil {
+		return fmt.Errorf("record a rename: %w", err)
 	}
 	return nil
 }

@@ -226,27 +226,31 @@ func cmdBenchAnalytics(ctx context.Context, cfg analyticsConfig, stdout io.Write
 	return nil
 }
 
-// refreshFigures measures the histograms as a dashboard refreshes them: the window
+// refreshFigures measures the histograms and facets as a dashboard refreshes them: the window
 // ends at the current time, so each request has a partial first bucket and an open
-// last one, and the server with the closed-bucket cache (cacheSrv) computes only
-// those (and buckets whose logs changed: none here, nothing is ingested meanwhile).
+// last one (for facets, the 15-minute slots), and the server with the closed-bucket
+// cache (cacheSrv) computes only those (and buckets whose logs changed: none here,
+// nothing is ingested meanwhile).
 // Each refresh is checked equal to the uncached server's answer over the same window
 // before the timed requests; the figures say how many buckets the last refresh took
 // from the cache (extensions.stats).
 func refreshFigures(requests int, send func(*httptest.Server, string) ([]byte, error), srv, cacheSrv *httptest.Server,
 	berlin *time.Location, stdout io.Writer) error {
+	const histogram = `{ logHistogram(filter: {time: {from: %q, to: %q}}, %s) { buckets { start count bySeverity { severity count } } } }`
+	const facets = `{ logFacets(filter: {time: {from: %q, to: %q}}, %s) { field otherCount values { value count } } }`
 	histograms := []struct {
-		name string
-		span time.Duration
-		args string
+		name, query string
+		span        time.Duration
+		args        string
 	}{
-		{"logHistogram, 24 h, all kinds, 30 min buckets", 24 * time.Hour, `interval: "30m"`},
-		{"logHistogram, 30 days, 1 d buckets, Europe/Berlin", 30 * 24 * time.Hour, `interval: "1d", timeZone: "` + berlin.String() + `"`},
+		{"logHistogram, 24 h, all kinds, 30 min buckets", histogram, 24 * time.Hour, `interval: "30m"`},
+		{"logHistogram, 30 days, 1 d buckets, Europe/Berlin", histogram, 30 * 24 * time.Hour, `interval: "1d", timeZone: "` + berlin.String() + `"`},
+		{"logFacets, 24 h, SOURCE SEVERITY KIND (top 10 each)", facets, 24 * time.Hour, `fields: [SOURCE, SEVERITY, KIND]`},
+		{"logFacets, 7 days, SOURCE SEVERITY KIND (top 10 each)", facets, 7 * 24 * time.Hour, `fields: [SOURCE, SEVERITY, KIND]`},
 	}
-	query := func(span time.Duration, args string) string {
+	query := func(tmpl string, span time.Duration, args string) string {
 		now := time.Now().UTC()
-		return fmt.Sprintf(`{ logHistogram(filter: {time: {from: %q, to: %q}}, %s) { buckets { start count bySeverity { severity count } } } }`,
-			now.Add(-span).Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), args)
+		return fmt.Sprintf(tmpl, now.Add(-span).Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), args)
 	}
 	fmt.Fprintf(stdout, "dashboard refresh (window ending now, closed-bucket cache on; %d requests after 3 warm-ups, each answer checked against the uncached server's); milliseconds\n"+
 		"| query | refresh p50 | p95 | buckets cached / computed (last refresh) |\n|---|---|---|---|\n", requests)
@@ -254,7 +258,7 @@ func refreshFigures(requests int, send func(*httptest.Server, string) ([]byte, e
 		var ms []float64
 		var last []byte
 		for i := 0; i < requests+3; i++ {
-			q := query(h.span, h.args)
+			q := query(h.query, h.span, h.args)
 			start := time.Now()
 			reply, err := send(cacheSrv, q)
 			if err != nil {
