@@ -92,11 +92,15 @@ type cacheEntry struct {
 }
 
 // cacheCell is one closed bucket: the logs of [start, end) and their counts per
-// severity (ascending, histograms) or per facet value (facets).
+// severity (ascending, histograms), per facet value (facets) or per group
+// (apiRequestStats).
 type cacheCell struct {
 	start, end time.Time
 	counts     []int
 	facets     []facetCount
+	// requests are apiRequestStats' compacted request_rollups rows of the cell (a
+	// UTC day, hour or slot).
+	requests []requestStatsRow
 }
 
 // size is what e counts for in the cache's bound: a bucket each cell, and a bucket
@@ -105,6 +109,9 @@ func (e *cacheEntry) size() int {
 	n := len(e.cells)
 	for _, c := range e.cells {
 		n += len(c.facets) / 4
+		for _, r := range c.requests { // about 16 bytes a histogram entry
+			n += 1 + (len(r.TimingB)+len(r.DelayB))/6
+		}
 	}
 	return n
 }
@@ -167,6 +174,17 @@ func (c *AnalyticsCache) put(key string, e *cacheEntry) {
 		}
 		c.evicted.Add(uint64(old.size()))
 	}
+}
+
+// store counts an answer's use of the cache (misses: the cells it computed that it
+// could keep, changed ones included) and replaces key's entry with next, its cells
+// sorted by start.
+func (c *AnalyticsCache) store(key string, next *cacheEntry, use AnalyticsCacheUse, misses int) {
+	slices.SortFunc(next.cells, func(a, b cacheCell) int { return a.start.Compare(b.start) })
+	c.hits.Add(uint64(use.Cached))
+	c.changed.Add(uint64(use.Changed))
+	c.misses.Add(uint64(max(0, misses-use.Changed)))
+	c.put(key, next)
 }
 
 // analyticsKey names an analytic's cache entry: the analytic, the workspace, every

@@ -122,11 +122,7 @@ func (s *LogStore) cachedFacets(ctx context.Context, ws uuid.UUID, f *model.LogF
 			misses++
 		}
 	}
-	slices.SortFunc(next.cells, func(a, b cacheCell) int { return a.start.Compare(b.start) })
-	s.cache.hits.Add(uint64(use.Cached))
-	s.cache.changed.Add(uint64(use.Changed))
-	s.cache.misses.Add(uint64(misses - use.Changed))
-	s.cache.put(key, next)
+	s.cache.store(key, next, use, misses)
 	plan.Cache = &use
 	return out, nil
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -465,6 +466,9 @@ func requestCompactSQL(where string) string {
 	return `
 		WITH gone AS (
 			DELETE FROM request_rollups WHERE width = ` + strconv.Itoa(requestPending) + ` AND (` + where + `) RETURNING *
+		), changed AS (
+			` + changeSQL + `
+			SELECT workspace_id, min(slot), max(slot) + interval '15 minutes' - interval '1 microsecond' FROM gone GROUP BY workspace_id
 		), moved AS (
 			SELECT g.workspace_id, l.w AS width, date_bin(make_interval(mins => l.w), g.slot, 'epoch') AS slot, g.grouping,
 				g.collection_id, g.client_id, g.endpoint, g.code, g.gateway_code,
@@ -714,6 +718,10 @@ type requestStatsRow struct {
 	TimingN        int64s    `bun:"tn"`
 	DelayB         int64s    `bun:"db"`
 	DelayN         int64s    `bun:"dn"`
+	// Width and Cell are a compacted row's level and start (nil for the pending and
+	// raw rows): the analytics cache keeps them per (level, start).
+	Width *int16     `bun:"w"`
+	Cell  *time.Time `bun:"cell"`
 }
 
 // apiRequestStatsFromRollup is APIRequestStats over request_rollups' whole slots of the
@@ -723,7 +731,7 @@ type requestStatsRow struct {
 // histograms (RequestPercentileError). labels are the label columns over the group
 // g, joins their name joins (with their arguments joinArgs).
 func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, q APIRequestStatsQuery, dims []model.APIRequestDimension,
-	f *model.APIRequestLogFilter, w statsWindow, labels string, joins []string, joinArgs []any) ([]model.APIRequestStatsRow, error) {
+	f *model.APIRequestLogFilter, w statsWindow, labels string, joins []string, joinArgs []any, plan *AnalyticsPlan) ([]model.APIRequestStatsRow, error) {
 	col, _ := requestRollupColumn(dims, f)
 	grouping := int16(requestGroupingTotal)
 	if col != "" {
@@ -741,6 +749,42 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 			needsType = needsType || d == model.APIRequestDimensionCollectionType
 		}
 	}
+	// The whole slots: request_rollups AS t, whose columns bear the rows' names, so the
+	// filter (only the fields of the one column kept) applies as it does to the rows.
+	// Each level reads its own ranges (requestRanges), one index range scan each.
+	dimsOnly := *f
+	dimsOnly.Time = nil
+	ranges := requestRanges(lo, hi, w.IntervalUs)
+	if s.cache == nil {
+		rows, err := s.requestStatsRows(ctx, ws, f, &dimsOnly, w, grouping, ranges, keyCols, keyNames, needsType, labels, joins, joinArgs)
+		if err != nil {
+			return nil, err
+		}
+		return rankRequestStats(rows, q, dims, w.IntervalUs > 0), nil
+	}
+	cut := fmt.Sprintf("%v|%d", dims, w.IntervalUs)
+	var rows []requestStatsRow
+	err := s.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
+		in := *s
+		in.db = tx
+		var err error
+		rows, err = in.cachedRequestStatsRows(ctx, ws, &dimsOnly, cut, ranges, plan, func(ranges []requestRange) ([]requestStatsRow, error) {
+			return in.requestStatsRows(ctx, ws, f, &dimsOnly, w, grouping, ranges, keyCols, keyNames, needsType, labels, joins, joinArgs)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rankRequestStats(rows, q, dims, w.IntervalUs > 0), nil
+}
+
+// requestStatsRows is apiRequestStatsFromRollup's statement: the request_rollups
+// rows of ranges (their groups' keys keyCols, named keyNames) and the raw rows of the
+// window's partial edge slots, each with its group's labels.
+func (s *LogStore) requestStatsRows(ctx context.Context, ws uuid.UUID, f, dimsOnly *model.APIRequestLogFilter, w statsWindow, grouping int16,
+	ranges []requestRange, keyCols, keyNames []string, needsType bool, labels string, joins []string, joinArgs []any) ([]requestStatsRow, error) {
+	lo, hi, _ := wholeSlots(w.From, w.To)
 	bucket := func(c string) (string, []any) {
 		if w.IntervalUs == 0 {
 			return "'epoch'::timestamptz", nil
@@ -754,21 +798,21 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 			b.Join("JOIN api_collections AS ct ON ct.workspace_id = t.workspace_id AND ct.id = t.collection_id")
 		}
 	}
-	// The whole slots: request_rollups AS t, whose columns bear the rows' names, so the
-	// filter (only the fields of the one column kept) applies as it does to the rows.
-	// Each level reads its own ranges (requestRanges), one index range scan each.
-	dimsOnly := *f
-	dimsOnly.Time = nil
 	var parts []string
 	var srcArgs []any
-	for _, r := range requestRanges(lo, hi, w.IntervalUs) {
+	for _, r := range ranges {
 		rolled := s.db.NewSelect().TableExpr("request_rollups AS t").
 			Where("t.workspace_id = ? AND t.grouping = ? AND t.width = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, r.width, r.from, r.to)
-		if err := filterAPIRequest(rolled, ws, &dimsOnly); err != nil {
+		if err := filterAPIRequest(rolled, ws, dimsOnly); err != nil {
 			return nil, err
 		}
 		withKeys(rolled, "slot")
 		rolled.ColumnExpr("t.n, t.errors, t.timing_sum, t.timing_max, t.delay_sum, t.timing_b, t.timing_n, t.delay_b, t.delay_n")
+		if r.width == requestPending {
+			rolled.ColumnExpr("NULL::smallint AS w, NULL::timestamptz AS cell")
+		} else {
+			rolled.ColumnExpr("t.width AS w, t.slot AS cell")
+		}
 		parts, srcArgs = append(parts, "?"), append(srcArgs, rolled)
 	}
 	src := strings.Join(parts, " UNION ALL ")
@@ -785,7 +829,8 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 		}
 		withKeys(raw, "received_at")
 		raw.ColumnExpr("1::bigint, (t.code >= 400)::int::bigint, t.timing_ms::bigint, t.timing_ms, t.delay_ms::bigint, " +
-			"ARRAY[" + requestBucketSQL("t.timing_ms") + "], ARRAY[1], ARRAY[" + requestBucketSQL("t.delay_ms") + "], ARRAY[1]")
+			"ARRAY[" + requestBucketSQL("t.timing_ms") + "], ARRAY[1], ARRAY[" + requestBucketSQL("t.delay_ms") + "], ARRAY[1], " +
+			"NULL::smallint, NULL::timestamptz")
 		src += " UNION ALL ?"
 		srcArgs = append(srcArgs, raw)
 	}
@@ -794,18 +839,18 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 	// unnesting them into a hash aggregate (at 1M rows, 7 days of 40 endpoints: 1,256
 	// rollup rows, 45,000 histogram entries; 43 ms against 71 ms merged in SQL, see
 	// BENCHMARKS.md); each row carries its group's labels, looked up once per group.
-	sql := `WITH src AS (` + src + `),
+	stmt := `WITH src AS (` + src + `),
 keys AS (SELECT DISTINCT ` + keyList + ` FROM src),
 lab AS (SELECT g.*, ` + labels + ` FROM keys AS g ` + strings.Join(joins, " ") + `)
 SELECT src.bucket, src.n, src.errors AS e, src.timing_sum AS ts, src.timing_max AS tm, src.delay_sum AS ds,
-	src.timing_b AS tb, src.timing_n AS tn, src.delay_b AS db, src.delay_n AS dn,
+	src.timing_b AS tb, src.timing_n AS tn, src.delay_b AS db, src.delay_n AS dn, src.w, src.cell,
 	lab.client, lab.collection, lab.collection_type, lab.endpoint, lab.code, lab.code_class, lab.gateway_code
 FROM src JOIN lab USING (` + keyList + `)`
 	var rows []requestStatsRow
-	if err := s.db.NewRaw(sql, append(srcArgs, joinArgs...)...).Scan(ctx, &rows); err != nil {
+	if err := s.db.NewRaw(stmt, append(srcArgs, joinArgs...)...).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("api request stats: %w", err)
 	}
-	return rankRequestStats(rows, q, dims, w.IntervalUs > 0), nil
+	return rows, nil
 }
 
 // requestGroup is one group of a rollup answer: its labels, its whole-window summary

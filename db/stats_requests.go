@@ -299,10 +299,12 @@ func (s *LogStore) APIRequestStats(ctx context.Context, ws uuid.UUID, q APIReque
 	}
 
 	plan := s.requestStatsPlan(dims, &f, q.Interval, w)
-	noteAnalyticsPlan(ctx, plan)
 	if plan.Rollup {
-		return s.apiRequestStatsFromRollup(ctx, ws, q, dims, &f, w, labelList(""), joins, args[1:])
+		out, err := s.apiRequestStatsFromRollup(ctx, ws, q, dims, &f, w, labelList(""), joins, args[1:], &plan)
+		noteAnalyticsPlan(ctx, plan)
+		return out, err
 	}
+	noteAnalyticsPlan(ctx, plan)
 
 	sql := `WITH base AS (?),
 groups AS (SELECT ` + keyList + `, ` + measure + ` AS m FROM base AS b GROUP BY ` + keyList + `),

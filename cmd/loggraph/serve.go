@@ -112,9 +112,9 @@ func cmdServe(ctx context.Context, args []string, env envReader, stdout, stderr 
 	rollups := fs.Bool("analytics-rollups", env.boolDefault("LOGGRAPH_ANALYTICS_ROLLUPS", true),
 		"answer logHistogram and logFacets from the 15-minute rollups kept at ingest where they can (same answers); false reads rows only (env LOGGRAPH_ANALYTICS_ROLLUPS)")
 	analyticsCache := fs.Bool("analytics-cache", env.boolDefault("LOGGRAPH_ANALYTICS_CACHE", true),
-		"keep the closed buckets of logHistogram and the closed 15-minute slots of logFacets in memory, per workspace and filter, so a refresh reads only the open buckets and those whose logs changed (checked against the change log in the same statement: never stale); false computes every bucket (env LOGGRAPH_ANALYTICS_CACHE)")
+		"keep the closed buckets of logHistogram, the closed 15-minute slots of logFacets and the compacted days, hours and slots of apiRequestStats in memory, per workspace and filter, so a refresh reads only the open buckets and those whose logs changed (checked against the change log in the same statement: never stale); false computes every bucket (env LOGGRAPH_ANALYTICS_CACHE)")
 	cacheBuckets := fs.Int("analytics-cache-buckets", env.int("LOGGRAPH_ANALYTICS_CACHE_BUCKETS", db.DefaultAnalyticsCacheBuckets),
-		"most buckets the analytics cache keeps, about 100 bytes each (a facet slot counts one, plus one per four values); the least recently used analytics go first (env LOGGRAPH_ANALYTICS_CACHE_BUCKETS)")
+		"most buckets the analytics cache keeps, about 100 bytes each (a facet slot counts one plus one per four values, a stats row one plus one per six histogram entries); the least recently used analytics go first (env LOGGRAPH_ANALYTICS_CACHE_BUCKETS)")
 	fs.DurationVar(&cfg.StorageMetrics, "storage-metrics-interval", env.duration("LOGGRAPH_STORAGE_METRICS_INTERVAL", rest.DefaultStorageMetricsInterval),
 		"how often /metrics' storage figures (rows and bytes per kind and workspace, partitions) are read from the catalog and log_counts; 0 = not exported (env LOGGRAPH_STORAGE_METRICS_INTERVAL)")
 	fs.DurationVar(&cfg.RetentionInterval, "retention-interval", env.duration("LOGGRAPH_RETENTION_INTERVAL", time.Hour),
