@@ -2,6 +2,7 @@ package db
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -176,13 +177,12 @@ func (s *LogStore) patternsFromRows(ctx context.Context, ws uuid.UUID, f *model.
 // per severity (from the rollup), or a message's (from an edge slot's rows, masked
 // here).
 type patternPart struct {
-	Masked bool           `bun:"masked"`
-	Text   string         `bun:"text"`
-	Sev    model.Severity `bun:"sev"`
-	N      int            `bun:"n"`
-	F      time.Time      `bun:"f"`
-	L      time.Time      `bun:"l"`
-	S      string         `bun:"s"`
+	Masked bool
+	Text   string
+	Sev    model.Severity
+	N      int
+	F, L   time.Time
+	S      string
 }
 
 // patternsFromRollups is rankPatterns' answer for f's window from the whole slots
@@ -225,17 +225,24 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 			add(q)
 		}
 	}
-	var parts []patternPart
-	if err := s.db.NewSelect().TableExpr("(?) AS u", union).ColumnExpr("u.*").Scan(ctx, &parts); err != nil {
+	// Scanned column by column, not through bun's reflective model: at 10M rows the
+	// 24 h answer reads about 6,600 rows, and the model took half of its Go time.
+	rows, err := s.db.NewSelect().TableExpr("(?) AS u", union).ColumnExpr("u.*").Rows(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("log patterns: %w", err)
 	}
+	defer rows.Close()
 	type agg struct {
 		row   patternRow
-		bySev map[model.Severity]int
+		bySev [model.SeverityFatal + 1]int // by severity number (1-based)
 	}
 	templates := map[string]string{}
 	byPattern := map[string]*agg{}
-	for _, p := range parts {
+	var p patternPart
+	for rows.Next() {
+		if err := rows.Scan(&p.Masked, &p.Text, &p.Sev, &p.N, &p.F, &p.L, &p.S); err != nil {
+			return nil, fmt.Errorf("log patterns: %w", err)
+		}
 		pattern := p.Text
 		if !p.Masked {
 			tpl, ok := templates[p.Text]
@@ -247,11 +254,13 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 		}
 		a := byPattern[pattern]
 		if a == nil {
-			a = &agg{row: patternRow{Pattern: pattern, FirstSeen: p.F, LastSeen: p.L, Sample: p.S}, bySev: map[model.Severity]int{}}
+			a = &agg{row: patternRow{Pattern: pattern, FirstSeen: p.F, LastSeen: p.L, Sample: p.S}}
 			byPattern[pattern] = a
 		}
 		a.row.Count += p.N
-		a.bySev[p.Sev] += p.N
+		if int(p.Sev) >= 1 && int(p.Sev) < len(a.bySev) {
+			a.bySev[p.Sev] += p.N
+		}
 		if p.F.Before(a.row.FirstSeen) {
 			a.row.FirstSeen = p.F
 		}
@@ -260,23 +269,62 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 		}
 		a.row.Sample = min(a.row.Sample, p.S)
 	}
-	rows := make([]patternRow, 0, len(byPattern))
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("log patterns: %w", err)
+	}
+	out := make([]patternRow, 0, len(byPattern))
 	for _, a := range byPattern {
 		best := -1
-		for sev, n := range a.bySev { // most logs, the more severe on a tie
-			if n > best || (n == best && sev > a.row.Severity) {
-				a.row.Severity, best = sev, n
+		for sev, n := range a.bySev { // most logs, the more severe on a tie (ascending: >= keeps the last)
+			if n > 0 && n >= best {
+				a.row.Severity, best = model.Severity(sev), n
 			}
 		}
-		rows = append(rows, a.row)
+		out = append(out, a.row)
 	}
-	slices.SortFunc(rows, func(a, b patternRow) int {
+	less := func(a, b patternRow) int {
 		if a.Count != b.Count {
 			return cmp.Compare(b.Count, a.Count)
 		}
 		return strings.Compare(a.Pattern, b.Pattern) // byte order, as clients sort strings
-	})
-	return rows[:min(first, len(rows))], nil
+	}
+	// Only the first are ranked: a partial selection keeps the top of the counts.
+	if first < len(out) {
+		out = topPatterns(out, first, less)
+	}
+	slices.SortFunc(out, less)
+	return out, nil
+}
+
+// topPatterns returns the first rows of rows by less (unordered), in one pass with a
+// heap of first rows.
+func topPatterns(rows []patternRow, first int, less func(a, b patternRow) int) []patternRow {
+	h := &patternHeap{less: less}
+	for _, r := range rows {
+		if len(h.rows) < first {
+			heap.Push(h, r)
+		} else if less(r, h.rows[0]) < 0 {
+			h.rows[0] = r
+			heap.Fix(h, 0)
+		}
+	}
+	return h.rows
+}
+
+// patternHeap is a heap whose root is the last of its rows by less (the one to drop).
+type patternHeap struct {
+	rows []patternRow
+	less func(a, b patternRow) int
+}
+
+func (h *patternHeap) Len() int           { return len(h.rows) }
+func (h *patternHeap) Less(i, j int) bool { return h.less(h.rows[i], h.rows[j]) > 0 }
+func (h *patternHeap) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
+func (h *patternHeap) Push(x any)         { h.rows = append(h.rows, x.(patternRow)) }
+func (h *patternHeap) Pop() any {
+	r := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return r
 }
 
 // sampleKey is a log's key in patternRow.Sample.
