@@ -108,11 +108,7 @@ func (s *LogStore) Facets(ctx context.Context, ws uuid.UUID, f *model.LogFilter,
 		if refusal != "" && plan.Rollup {
 			plan.Rollup, plan.Reason = false, refusal
 		}
-		if union == nil {
-			union = branch
-		} else {
-			union = union.UnionAll(branch)
-		}
+		union = unionAll(union, branch)
 	}
 	if union == nil { // no selected kind has any asked field
 		return out, nil

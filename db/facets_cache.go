@@ -142,11 +142,7 @@ func (s *LogStore) facetSlots(ws uuid.UUID, f *model.LogFilter, asked []model.Lo
 			if branch == nil {
 				continue
 			}
-			if union == nil {
-				union = branch
-			} else {
-				union = union.UnionAll(branch)
-			}
+			union = unionAll(union, branch)
 		}
 	}
 	if union == nil {

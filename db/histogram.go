@@ -167,13 +167,6 @@ func (s *LogStore) histogramCounts(ws uuid.UUID, f *model.LogFilter, h Histogram
 	spans [][2]time.Time) (*bun.SelectQuery, error) {
 	kinds := logKinds(f)
 	var union *bun.SelectQuery
-	add := func(q *bun.SelectQuery) {
-		if union == nil {
-			union = q
-		} else {
-			union = union.UnionAll(q)
-		}
-	}
 	// raw adds each kind's rows of [from, to).
 	raw := func(from, to time.Time) error {
 		bf := boundedFilter(f, from, to)
@@ -184,7 +177,7 @@ func (s *LogStore) histogramCounts(ws uuid.UUID, f *model.LogFilter, h Histogram
 			}
 			col := bun.SafeQuery("t.?", bun.Ident(k.TimeColumn()))
 			q.ColumnExpr("? AS b, t.? AS sev, count(*) AS n", hs.bucketOf(col), bun.Ident(severityExpr(k))).GroupExpr("1, 2")
-			add(q)
+			union = unionAll(union, q)
 		}
 		return nil
 	}
@@ -212,7 +205,7 @@ func (s *LogStore) histogramCounts(ws uuid.UUID, f *model.LogFilter, h Histogram
 			slots := s.db.NewSelect().TableExpr("log_rollups AS r").
 				ColumnExpr("r.slot, r.severity, sum(r.n) AS n").GroupExpr("1, 2")
 			rollupWhere(slots, ws, k, f, lo, hi, false)
-			add(s.db.NewSelect().TableExpr("(?) AS r", slots).
+			union = unionAll(union, s.db.NewSelect().TableExpr("(?) AS r", slots).
 				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", hs.bucketOf(bun.SafeQuery("r.slot"))).
 				GroupExpr("1, 2"))
 		}

@@ -20,40 +20,14 @@ import (
 // the public ingest API, so the same file runs on older commits for an A/B of the
 // ingest cost (the rollups' share of it: go test -cpuprofile).
 func BenchmarkIngestAppBatch(b *testing.B) {
-	ctx := context.Background()
-	d := dbtest.New(b)
-	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "bench", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := db.NewIngestStore(d, db.NewPartitions(d))
 	services := []string{"user-service", "payment-gateway", "order-service", "inventory", "notification", "auth", "search", "shipping"}
 	levels := []string{"DEBUG", "INFO", "INFO", "INFO", "INFO", "WARN", "ERROR", "FATAL"}
-	r := rand.New(rand.NewPCG(1, 42))
-	now := time.Now().UTC()
-	body := func() string {
-		var sb strings.Builder
-		for range 5000 {
-			user := r.IntN(100000)
-			fmt.Fprintf(&sb, `{"timestamp":%q,"level":%q,"service":%q,"message":"request %d for user %d finished in %d ms","details":{"user_id":%d,"ip_address":"10.%d.%d.%d"}}`+"\n",
-				now.Add(-time.Duration(r.Int64N(int64(12*time.Hour)))).Format(time.RFC3339Nano), levels[r.IntN(len(levels))],
-				services[r.IntN(len(services))], r.IntN(1_000_000), user, r.IntN(900), user, r.IntN(256), r.IntN(256), r.IntN(256))
-		}
-		return sb.String()
-	}
-	bodies := []string{body(), body(), body(), body()}
-	i := 0
-	for b.Loop() {
-		batch, err := model.DecodeBatch(model.KindApp, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := store.Ingest(ctx, ws.ID, batch); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "rows/s")
+	benchIngestBatches(b, model.KindApp, rand.New(rand.NewPCG(1, 42)), func(r *rand.Rand, now time.Time) string {
+		user := r.IntN(100000)
+		return fmt.Sprintf(`{"timestamp":%q,"level":%q,"service":%q,"message":"request %d for user %d finished in %d ms","details":{"user_id":%d,"ip_address":"10.%d.%d.%d"}}`+"\n",
+			now.Add(-time.Duration(r.Int64N(int64(12*time.Hour)))).Format(time.RFC3339Nano), levels[r.IntN(len(levels))],
+			services[r.IntN(len(services))], r.IntN(1_000_000), user, r.IntN(900), user, r.IntN(256), r.IntN(256), r.IntN(256))
+	})
 }
 
 // BenchmarkIngestAPIRequestBatch is one 5,000-line batch of API gateway request logs
@@ -65,12 +39,27 @@ func BenchmarkIngestAppBatch(b *testing.B) {
 // the public ingest API, for an A/B of request_rollups' share of the ingest cost
 // against older commits.
 func BenchmarkIngestAPIRequestBatch(b *testing.B) {
+	methods := []string{"GET", "GET", "GET", "POST", "PATCH", "DELETE"}
+	paths := []string{"/orders", "/orders/{id}", "/customers", "/customers/{id}", "/invoices", "/invoices/{id}/pdf", "/products", "/stock"}
+	clients := []string{"Web Storefront", "Mobile App", "Internal Admin Portal", "Customer Success Team", "Partner API", "Batch Jobs"}
+	collections := []string{"Orders API", "Billing API", "Catalog API"}
+	codes := []int{200, 200, 200, 200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 504}
 	for _, span := range []time.Duration{12 * time.Hour, time.Minute} {
-		b.Run("span="+span.String(), func(b *testing.B) { benchIngestAPIRequests(b, span) })
+		b.Run("span="+span.String(), func(b *testing.B) {
+			benchIngestBatches(b, model.KindAPIRequest, rand.New(rand.NewPCG(1, 43)), func(r *rand.Rand, now time.Time) string {
+				timing := int(math.Exp(r.NormFloat64()*1.2 + 4.5))
+				return fmt.Sprintf(`{"received_at":%q,"code":%d,"ip":"10.%d.%d.%d","timing_ms":%d,"delay_ms":%d,"collection":%q,"collection_type":"recipe","endpoint":"%s %s","client":%q}`+"\n",
+					now.Add(-time.Duration(r.Int64N(int64(span)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
+					r.IntN(256), r.IntN(256), r.IntN(256), timing, r.IntN(40), collections[r.IntN(len(collections))],
+					methods[r.IntN(len(methods))], paths[r.IntN(len(paths))], clients[r.IntN(len(clients))])
+			})
+		})
 	}
 }
 
-func benchIngestAPIRequests(b *testing.B, span time.Duration) {
+// benchIngestBatches ingests batches of 5,000 lines of kind (line makes each one
+// from r; four distinct batches in turn) into a new workspace, reporting rows/s.
+func benchIngestBatches(b *testing.B, kind model.LogKind, r *rand.Rand, line func(r *rand.Rand, now time.Time) string) {
 	ctx := context.Background()
 	d := dbtest.New(b)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "bench", "")
@@ -78,28 +67,18 @@ func benchIngestAPIRequests(b *testing.B, span time.Duration) {
 		b.Fatal(err)
 	}
 	store := db.NewIngestStore(d, db.NewPartitions(d))
-	methods := []string{"GET", "GET", "GET", "POST", "PATCH", "DELETE"}
-	paths := []string{"/orders", "/orders/{id}", "/customers", "/customers/{id}", "/invoices", "/invoices/{id}/pdf", "/products", "/stock"}
-	clients := []string{"Web Storefront", "Mobile App", "Internal Admin Portal", "Customer Success Team", "Partner API", "Batch Jobs"}
-	collections := []string{"Orders API", "Billing API", "Catalog API"}
-	codes := []int{200, 200, 200, 200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 504}
-	r := rand.New(rand.NewPCG(1, 43))
 	now := time.Now().UTC()
-	body := func() string {
+	bodies := make([]string, 4)
+	for i := range bodies {
 		var sb strings.Builder
 		for range 5000 {
-			timing := int(math.Exp(r.NormFloat64()*1.2 + 4.5))
-			fmt.Fprintf(&sb, `{"received_at":%q,"code":%d,"ip":"10.%d.%d.%d","timing_ms":%d,"delay_ms":%d,"collection":%q,"collection_type":"recipe","endpoint":"%s %s","client":%q}`+"\n",
-				now.Add(-time.Duration(r.Int64N(int64(span)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
-				r.IntN(256), r.IntN(256), r.IntN(256), timing, r.IntN(40), collections[r.IntN(len(collections))],
-				methods[r.IntN(len(methods))], paths[r.IntN(len(paths))], clients[r.IntN(len(clients))])
+			sb.WriteString(line(r, now))
 		}
-		return sb.String()
+		bodies[i] = sb.String()
 	}
-	bodies := []string{body(), body(), body(), body()}
 	i := 0
 	for b.Loop() {
-		batch, err := model.DecodeBatch(model.KindAPIRequest, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
+		batch, err := model.DecodeBatch(kind, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -115,11 +115,7 @@ func (s *LogStore) traceContext(ctx context.Context, ws uuid.UUID, anchor model.
 			if err := unionKeyset(q, k, at, op); err != nil {
 				return nil, err
 			}
-			if union == nil {
-				union = q
-			} else {
-				union = union.UnionAll(q)
-			}
+			union = unionAll(union, q)
 		}
 		out := s.db.NewSelect().TableExpr("(?) AS u", union).ColumnExpr("u.*").
 			OrderExpr("u.ts " + dir + ", u.rank " + dir + ", u.id " + dir).Limit(int64(n))

@@ -147,11 +147,7 @@ func (s *LogStore) patternsFromRows(ctx context.Context, ws uuid.UUID, f *model.
 		q.ColumnExpr(`? AS msg, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? COLLATE "C") AS s`,
 			messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, sampleSQL(k)).
 			GroupExpr("1, 2")
-		if union == nil {
-			union = q
-		} else {
-			union = union.UnionAll(q)
-		}
+		union = unionAll(union, q)
 	}
 	masked := s.db.NewSelect().TableExpr("(?) AS m", union).
 		ColumnExpr("? AS pattern, m.sev, m.n, m.f, m.l, m.s", PatternSQL(bun.Safe("m.msg")))
@@ -197,19 +193,12 @@ type patternPart struct {
 func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *model.LogFilter, lo, hi time.Time, first int) ([]patternRow, error) {
 	from, to := *f.Time.From, *f.Time.To
 	var union *bun.SelectQuery
-	add := func(q *bun.SelectQuery) {
-		if union == nil {
-			union = q
-		} else {
-			union = union.UnionAll(q)
-		}
-	}
 	for _, k := range logKinds(f) {
 		q := s.db.NewSelect().TableExpr("log_pattern_rollups AS r").
 			ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
 			GroupExpr("2, 3")
 		patternRollupWhere(q, ws, k, f, lo, hi)
-		add(q)
+		union = unionAll(union, q)
 		ts := bun.Ident(k.TimeColumn())
 		for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
 			if !edge[0].Before(edge[1]) {
@@ -222,7 +211,7 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 			q.ColumnExpr(`false AS masked, ? AS text, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? COLLATE "C") AS s`,
 				messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, sampleSQL(k)).
 				GroupExpr("2, 3")
-			add(q)
+			union = unionAll(union, q)
 		}
 	}
 	// Scanned column by column, not through bun's reflective model: at 10M rows the
@@ -348,11 +337,7 @@ func (s *LogStore) logsByKey(ctx context.Context, ws uuid.UUID, rows []patternRo
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
 			ColumnExpr("? AS kind, to_json(t.*) AS row", string(k)).
 			Where("t.workspace_id = ? AND t.id = ANY(?::"+idType(k)+"[])", ws, pgdialect.Array(ids[k]))
-		if union == nil {
-			union = q
-		} else {
-			union = union.UnionAll(q)
-		}
+		union = unionAll(union, q)
 	}
 	out := make(map[string]model.Log, len(rows))
 	if union == nil {

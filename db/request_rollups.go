@@ -755,8 +755,10 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 	dimsOnly := *f
 	dimsOnly.Time = nil
 	ranges := requestRanges(lo, hi, w.IntervalUs)
+	st := requestStatsStatement{ws: ws, f: f, dimsOnly: &dimsOnly, w: w, grouping: grouping, keyCols: keyCols, keyNames: keyNames,
+		needsType: needsType, labels: labels, joins: joins, joinArgs: joinArgs}
 	if s.cache == nil {
-		rows, err := s.requestStatsRows(ctx, ws, f, &dimsOnly, w, grouping, ranges, keyCols, keyNames, needsType, labels, joins, joinArgs)
+		rows, err := st.rows(ctx, s, ranges)
 		if err != nil {
 			return nil, err
 		}
@@ -769,7 +771,7 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 		in.db = tx
 		var err error
 		rows, err = in.cachedRequestStatsRows(ctx, ws, &dimsOnly, cut, ranges, plan, func(ranges []requestRange) ([]requestStatsRow, error) {
-			return in.requestStatsRows(ctx, ws, f, &dimsOnly, w, grouping, ranges, keyCols, keyNames, needsType, labels, joins, joinArgs)
+			return st.rows(ctx, &in, ranges)
 		})
 		return err
 	})
@@ -779,11 +781,27 @@ func (s *LogStore) apiRequestStatsFromRollup(ctx context.Context, ws uuid.UUID, 
 	return rankRequestStats(rows, q, dims, w.IntervalUs > 0), nil
 }
 
-// requestStatsRows is apiRequestStatsFromRollup's statement: the request_rollups
-// rows of ranges (their groups' keys keyCols, named keyNames) and the raw rows of the
-// window's partial edge slots, each with its group's labels.
-func (s *LogStore) requestStatsRows(ctx context.Context, ws uuid.UUID, f, dimsOnly *model.APIRequestLogFilter, w statsWindow, grouping int16,
-	ranges []requestRange, keyCols, keyNames []string, needsType bool, labels string, joins []string, joinArgs []any) ([]requestStatsRow, error) {
+// requestStatsStatement is what apiRequestStatsFromRollup's statement is made of: the
+// filter (dimsOnly: without its time), the window, the grouping read, the groups'
+// key columns keyCols (named keyNames; needsType joins the collections for their
+// type), and the label columns with their name joins (and arguments).
+type requestStatsStatement struct {
+	ws                uuid.UUID
+	f, dimsOnly       *model.APIRequestLogFilter
+	w                 statsWindow
+	grouping          int16
+	keyCols, keyNames []string
+	needsType         bool
+	labels            string
+	joins             []string
+	joinArgs          []any
+}
+
+// rows runs the statement through s: the request_rollups rows of ranges and the raw
+// rows of the window's partial edge slots, each with its group's labels.
+func (st requestStatsStatement) rows(ctx context.Context, s *LogStore, ranges []requestRange) ([]requestStatsRow, error) {
+	ws, f, dimsOnly, w, grouping := st.ws, st.f, st.dimsOnly, st.w, st.grouping
+	keyCols, keyNames, needsType, labels, joins, joinArgs := st.keyCols, st.keyNames, st.needsType, st.labels, st.joins, st.joinArgs
 	lo, hi, _ := wholeSlots(w.From, w.To)
 	bucket := func(c string) (string, []any) {
 		if w.IntervalUs == 0 {

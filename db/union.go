@@ -119,11 +119,7 @@ func (s *LogStore) Logs(ctx context.Context, ws uuid.UUID, f *model.LogFilter, p
 			string(k), kindRank(k), col, col).
 			OrderExpr("t.? "+dir+", t.id "+dir, col).Limit(readLimit(p))
 		branch := s.db.NewSelect().TableExpr("(?) AS b", inner).Column("kind", "rank", "ts", "ord", "row")
-		if union == nil {
-			union = branch
-		} else {
-			union = union.UnionAll(branch)
-		}
+		union = unionAll(union, branch)
 	}
 	var rows []unionRow
 	err = s.db.NewSelect().TableExpr("(?) AS u", union).Column("kind", "row").
@@ -290,4 +286,13 @@ func (s *LogStore) ChildCounts(ctx context.Context, ws uuid.UUID, kind model.Log
 		out[r.Parent] = r.N
 	}
 	return out, nil
+}
+
+// unionAll appends q to union with UNION ALL; a nil union is none yet, so the
+// result is q.
+func unionAll(union, q *bun.SelectQuery) *bun.SelectQuery {
+	if union == nil {
+		return q
+	}
+	return union.UnionAll(q)
 }
