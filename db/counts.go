@@ -85,12 +85,13 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 	}
 	slots, sevs, sources, slotCounts := w.rollupRows(keep)
 	args := []any{w.ws, string(w.kind), days, levels, services, integrations, refs, counts, slots, sevs, sources, slotCounts}
-	args = append(args, w.patternRollupArgs(keep)...) // $13-$20
+	args = append(args, w.patternRollupArgs(keep)...) // $13-$22
 	// API requests' summaries for apiRequestStats (request_rollups.go), in the same statement.
 	requested := ""
 	if w.kind == model.KindAPIRequest {
-		requested = requestRollupInsert(len(args) + 1)
-		args = append(args, w.requestRollupRows(keep).params()...)
+		var params []any
+		requested, params = w.requestRollupRows(keep).insert(len(args) + 1)
+		args = append(args, params...)
 	}
 	first, last := w.timeRange(keep)
 	args = append(args, first, last) // the analytics cache's change log
@@ -120,8 +121,9 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 // Seed). Ingests into the workspace must not run meanwhile.
 func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 	stmts := []string{`DELETE FROM log_counts WHERE workspace_id = $1`, `DELETE FROM log_rollups WHERE workspace_id = $1`,
-		`DELETE FROM request_rollups WHERE workspace_id = $1`, requestRollupsSQL("api_request_logs WHERE workspace_id = $1", 1),
-		requestCompactSQL("workspace_id = $1"), // a bulk load answers from day rows at once
+		`DELETE FROM request_rollups WHERE workspace_id = $1`, `DELETE FROM request_rollup_batches WHERE workspace_id = $1`,
+		`DELETE FROM log_pattern_rollup_batches WHERE workspace_id = $1`, requestRollupsSQL("api_request_logs WHERE workspace_id = $1", 1),
+		requestCompactSQL("workspace_id = $1", "workspace_id = $1"), // a bulk load answers from day rows at once
 		`DELETE FROM log_pattern_rollups WHERE workspace_id = $1`,
 		changeSQL + ` VALUES ($1, '-infinity', 'infinity')`}
 	for _, k := range model.AllKinds {
@@ -303,7 +305,12 @@ type countScope struct {
 
 // where is the scope's WHERE clause on a table whose time column is col (day or
 // slot), and its arguments.
-func (c countScope) where(col string) (string, []any) {
+func (c countScope) where(col string) (string, []any) { return c.whereSpan(col, col) }
+
+// whereSpan is where for a table whose rows span from column first to column last
+// (the rollup batches: slot and last_slot): those lying wholly in the scope, with the
+// same arguments as where's.
+func (c countScope) whereSpan(first, last string) (string, []any) {
 	var conds []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -317,10 +324,10 @@ func (c countScope) where(col string) (string, []any) {
 		add("kind = $%d", string(c.kind))
 	}
 	if !c.from.IsZero() {
-		add(col+" >= $%d", c.from)
+		add(first+" >= $%d", c.from)
 	}
 	if !c.to.IsZero() {
-		add(col+" < $%d", c.to)
+		add(last+" < $%d", c.to)
 	}
 	if len(conds) == 0 {
 		return "true", nil
@@ -358,7 +365,8 @@ func mergeCounts(ctx context.Context, d *DB, scope countScope) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("compact rollups: %w", err)
 	}
-	patterns, err := mergePatternRollups(ctx, d, where, args)
+	batchWhere, _ := scope.whereSpan("slot", "last_slot")
+	patterns, err := mergePatternRollups(ctx, d, where, batchWhere, args)
 	if err != nil {
 		return 0, err
 	}

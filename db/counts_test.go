@@ -137,7 +137,7 @@ func TestCompactCounts(t *testing.T) {
 }
 
 // TestIngestRollupsInOneStatement: a batch's counts and rollups (log_counts,
-// log_rollups, log_pattern_rollups) cost no statement of their own: they share one
+// log_rollups, log_pattern_rollups, packed) cost no statement of their own: they share one
 // statement, and an app batch takes 12 statements as before log_pattern_rollups
 // (the transaction, the entities' sync, the COPY, that statement, the NOTIFY).
 func TestIngestRollupsInOneStatement(t *testing.T) {
@@ -153,7 +153,8 @@ func TestIngestRollupsInOneStatement(t *testing.T) {
 		t.Errorf("%d statements, want 12", n)
 	}
 	var n int
-	if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM log_pattern_rollups WHERE pattern = 'user <num> logged in'`).Scan(&n); err != nil || n != 2 {
-		t.Errorf("%d pattern rollup rows (%v), want 2", n, err)
+	if err := d.Pool.QueryRow(context.Background(), `SELECT count(*) FROM log_pattern_rollup_batches AS b, unnest(b.pattern) AS p
+		WHERE p = 'user <num> logged in'`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d packed pattern rollup rows (%v), want 2", n, err)
 	}
 }

@@ -186,10 +186,11 @@ func (l *Lifecycle) DeleteWorkspace(ctx context.Context, ws uuid.UUID, o DeleteO
 	// (its counts' foreign key share-locks the row), whose rows the sweep then takes;
 	// a later batch fails the key. Counts and rollups go with the row (ON DELETE
 	// CASCADE); entities, tokens, limits and retention overrides by their keys; the
-	// pattern rollups (no key: its check cost ingest) and the analytics cache's change
-	// rows here (a cache entry of the workspace can no longer be read: its tokens are
-	// revoked).
+	// pattern rollups and the batches' packed rollups (no key: its check cost ingest)
+	// and the analytics cache's change rows here (a cache entry of the workspace can
+	// no longer be read: its tokens are revoked).
 	stmts := []string{`DELETE FROM workspaces WHERE id = $1`, `DELETE FROM log_pattern_rollups WHERE workspace_id = $1`,
+		`DELETE FROM log_pattern_rollup_batches WHERE workspace_id = $1`, `DELETE FROM request_rollup_batches WHERE workspace_id = $1`,
 		`DELETE FROM analytics_changes WHERE workspace_id = $1`}
 	for _, k := range model.AllKinds {
 		stmts = append(stmts, "DELETE FROM "+pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1")

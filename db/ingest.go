@@ -528,7 +528,30 @@ func (w *batchWriter) columns() []string { return kindOf(w.kind).copyColumns }
 
 func (w *batchWriter) rows(keep []int) pgx.CopyFromSource {
 	row := kindOf(w.kind).copyRow
-	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) { return row(w, keep[j]) })
+	return pgx.CopyFromSlice(len(keep), func(j int) ([]any, error) {
+		vals, err := row(w, keep[j])
+		for i, v := range vals {
+			vals[i] = copyUUID(v)
+		}
+		return vals, err
+	})
+}
+
+// copyUUID is v with a uuid.UUID as its 16 bytes, which pgx encodes in binary at
+// once: a uuid.UUID is a driver.Valuer, which pgx encodes by trying its string form
+// as binary, failing (an error built per value), parsing the text and encoding
+// again, about a sixth of an API-request batch's Go time in COPY.
+func copyUUID(v any) any {
+	switch u := v.(type) {
+	case uuid.UUID:
+		return [16]byte(u)
+	case *uuid.UUID:
+		if u == nil {
+			return nil
+		}
+		return [16]byte(*u)
+	}
+	return v
 }
 
 func appRow(w *batchWriter, i int) ([]any, error) {

@@ -55,7 +55,8 @@ func sampleLess(a, b model.Log) bool {
 }
 
 // patternRollupArgs are the batch's rows of log_pattern_rollups as the parallel
-// arrays the ingest statement unnests ($13 on), in a stable order. Templates are
+// arrays of its log_pattern_rollup_batches row ($13 on, in slot order), then the
+// first and last slot. Templates are
 // model.MessagePattern's, each distinct message of the batch masked once.
 func (w *batchWriter) patternRollupArgs(keep []int) []any {
 	type key struct {
@@ -111,7 +112,11 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 		slots, sevs, sources, templs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev), append(sources, k.source), append(templs, k.template)
 		counts, firsts, lasts, samples = append(counts, g.n), append(firsts, g.first), append(lasts, g.last), append(samples, sampleKey(g.sample))
 	}
-	return []any{slots, sevs, sources, templs, counts, firsts, lasts, samples}
+	var first, last *time.Time // the packed row's span (nil: no row)
+	if len(slots) > 0 {
+		first, last = &slots[0], &slots[len(slots)-1]
+	}
+	return []any{slots, sevs, sources, templs, counts, firsts, lasts, samples, first, last}
 }
 
 // logMessage is l's message as messageSQL reads it from its row.
@@ -128,12 +133,13 @@ func logMessage(l model.Log) string {
 }
 
 // patternRollupCTE is the ingest statement's part that inserts patternRollupArgs
-// (bound from $13).
+// (bound from $13) as one log_pattern_rollup_batches row, the arrays as they come
+// (none when the batch stored nothing).
 const patternRollupCTE = `patterns AS (
-			INSERT INTO log_pattern_rollups (workspace_id, kind, slot, severity, source, pattern, n, first_seen, last_seen, sample)
-			SELECT $1, $2, p.slot, p.severity, p.source, p.pattern, p.n, p.first_seen, p.last_seen, p.sample
-			FROM unnest($13::timestamptz[], $14::int2[], $15::text[], $16::text[], $17::int8[], $18::timestamptz[], $19::timestamptz[], $20::text[])
-				AS p(slot, severity, source, pattern, n, first_seen, last_seen, sample)
+			INSERT INTO log_pattern_rollup_batches (workspace_id, kind, slots, severity, source, pattern, n, first_seen, last_seen, sample, slot, last_slot)
+			SELECT $1, $2, $13::timestamptz[], $14::int2[], $15::text[], $16::text[], $17::int8[], $18::timestamptz[], $19::timestamptz[], $20::text[],
+				$21::timestamptz, $22::timestamptz
+			WHERE $21::timestamptz IS NOT NULL
 		)`
 
 // sampleSQL is the key of a log of kind k on alias t as patternRow.Sample spells it
@@ -186,16 +192,22 @@ func patternSlotsRecompute(k model.LogKind, ws uuid.UUID) schema.QueryAppender {
 	kept := bun.SafeQuery(`? AS t JOIN pslots ON t.? >= pslots.slot AND t.? < pslots.slot + interval '15 minutes'
 		WHERE t.workspace_id = ? AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = t.id AND g.? = t.?)`,
 		bun.Ident(k.Table()), ts, ts, ws, ts, ts)
+	// The batches' packed rows of those slots go too: their other slots' rows stay, as
+	// log_pattern_rollups rows.
+	unpack := patternBatchesUnpack("pb.workspace_id = ? AND pb.kind = ? AND EXISTS (SELECT 1 FROM pslots WHERE pslots.slot BETWEEN pb.slot AND pb.last_slot)",
+		"NOT EXISTS (SELECT 1 FROM pslots WHERE pslots.slot = u.slot)")
 	return bun.SafeQuery(`pslots AS (SELECT DISTINCT date_bin('15 minutes', gone.?, 'epoch') AS slot FROM gone),
 		pgone AS (
 			DELETE FROM log_pattern_rollups p USING pslots
 			WHERE p.workspace_id = ? AND p.kind = ? AND p.slot = pslots.slot
-		), prolled AS (?)`, ts, ws, string(k), patternRollupsInsert(k, kept))
+		), `+unpack+`, prolled AS (?)`, ts, ws, string(k), ws, string(k), patternRollupsInsert(k, kept))
 }
 
-// patternRollupWhere restricts q, over log_pattern_rollups AS r, to kind k's slots of
-// [lo, hi) of workspace ws that f keeps (f's fields are those rollupRefusal accepts).
+// patternRollupWhere reads, in q, kind k's log_pattern_rollups rows (with the
+// batches' packed rows) as r, those of the slots of [lo, hi) of workspace ws that f
+// keeps (f's fields are those rollupRefusal accepts).
 func patternRollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
+	q.TableExpr("(?) AS r", patternRollupFrom(ws, string(k), lo, hi))
 	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
 	rollupDims(q, ws, k, f)
 }
@@ -212,11 +224,11 @@ func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, err
 		err := d.Bun.NewRaw(`SELECT count(*) FROM (?) raw FULL JOIN (
 				SELECT slot, severity, source, pattern, sum(n) AS n, min(first_seen) AS first_seen,
 					max(last_seen) AS last_seen, min(sample COLLATE "C") AS sample
-				FROM log_pattern_rollups WHERE workspace_id = ? AND kind = ? GROUP BY 1, 2, 3, 4
+				FROM (?) AS p WHERE workspace_id = ? AND kind = ? GROUP BY 1, 2, 3, 4
 			) r ON r.slot = raw.slot AND r.severity = raw.severity AND r.source IS NOT DISTINCT FROM raw.source
 				AND r.pattern = raw.pattern
 			WHERE (raw.n, raw.first_seen, raw.last_seen, raw.sample) IS DISTINCT FROM (r.n, r.first_seen, r.last_seen, r.sample)`,
-			fresh, ws, string(k)).Scan(ctx, &n)
+			fresh, patternRollupsWithBatches("b.workspace_id = ?", ws), ws, string(k)).Scan(ctx, &n)
 		if err != nil {
 			return 0, fmt.Errorf("compare pattern rollups of %s: %w", k.Table(), err)
 		}
@@ -226,21 +238,54 @@ func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, err
 }
 
 // mergePatternRollups merges the log_pattern_rollups rows matching where (a
-// countScope clause on slot) into one row per key, in one statement under
-// patternLockKey. It returns the rows written.
-func mergePatternRollups(ctx context.Context, d *DB, where string, args []any) (int64, error) {
+// countScope clause on slot) and the packed rows of the log_pattern_rollup_batches
+// rows matching batchWhere (its clause on their span, with the same arguments) into
+// one row per key, in one statement under patternLockKey. It returns the rows
+// written.
+func mergePatternRollups(ctx context.Context, d *DB, where, batchWhere string, args []any) (int64, error) {
+	return rewritePatterns(ctx, d, `
+		WITH goneRows AS (
+			DELETE FROM log_pattern_rollups WHERE `+where+` RETURNING *
+		), goneBatches AS (
+			DELETE FROM log_pattern_rollup_batches WHERE `+batchWhere+` RETURNING *
+		), src AS (
+			SELECT `+patternRollupCols+` FROM goneRows UNION ALL `+patternBatchRows("goneBatches")+`
+		)`, args...)
+}
+
+// CompactPatternRollups moves the log_pattern_rollup_batches rows whose slots all lie
+// before before (of every workspace) into log_pattern_rollups, merged with the rows
+// of the slots they touch into one row per key, in one statement under
+// patternLockKey: readers then take a slot's templates from a few rows instead of
+// unnesting every batch. It returns the rows written. serve runs it with
+// CompactRequestRollups.
+func CompactPatternRollups(ctx context.Context, d *DB, before time.Time) (int64, error) {
+	return rewritePatterns(ctx, d, `
+		WITH goneBatches AS (
+			DELETE FROM log_pattern_rollup_batches WHERE last_slot < $1 RETURNING *
+		), moved AS (`+patternBatchRows("goneBatches")+`
+		), folded AS (
+			DELETE FROM log_pattern_rollups AS r USING (SELECT DISTINCT workspace_id, kind, slot FROM moved) AS k
+			WHERE r.workspace_id = k.workspace_id AND r.kind = k.kind AND r.slot = k.slot
+			RETURNING r.*
+		), src AS (
+			SELECT `+patternRollupCols+` FROM moved UNION ALL SELECT `+patternRollupCols+` FROM folded
+		)`, before)
+}
+
+// rewritePatterns runs, under patternLockKey, the statement of with (WITH clauses
+// ending in src, the log_pattern_rollups rows it took out) inserting src's rows back
+// merged, one per key. It returns the rows written.
+func rewritePatterns(ctx context.Context, d *DB, with string, args ...any) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		if err := lockPatterns(ctx, tx); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
-			WITH gone AS (
-				DELETE FROM log_pattern_rollups WHERE `+where+` RETURNING *
-			)
-			INSERT INTO log_pattern_rollups (workspace_id, kind, slot, severity, source, pattern, n, first_seen, last_seen, sample)
+		tag, err := tx.Exec(ctx, with+`
+			INSERT INTO log_pattern_rollups (`+patternRollupCols+`)
 			SELECT workspace_id, kind, slot, severity, source, pattern, sum(n), min(first_seen), max(last_seen), min(sample COLLATE "C")
-			FROM gone GROUP BY workspace_id, kind, slot, severity, source, pattern`, args...)
+			FROM src GROUP BY workspace_id, kind, slot, severity, source, pattern`, args...)
 		n = tag.RowsAffected()
 		return err
 	})

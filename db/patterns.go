@@ -194,7 +194,7 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 	from, to := *f.Time.From, *f.Time.To
 	var union *bun.SelectQuery
 	for _, k := range logKinds(f) {
-		q := s.db.NewSelect().TableExpr("log_pattern_rollups AS r").
+		q := s.db.NewSelect().
 			ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
 			GroupExpr("2, 3")
 		patternRollupWhere(q, ws, k, f, lo, hi)

@@ -283,22 +283,69 @@ func (s *requestSummary) maxTiming() float64 {
 	return float64(top)
 }
 
-// requestRollupKey is one request_rollups row of a batch.
+// requestRollupKey is one request_rollups row of a batch: its slot, grouping and the
+// grouped column's value (a collection or client id, code or gateway code, or the
+// index of the endpoint in the batch's sorted endpoints), so that the keys order as
+// the rows would.
 type requestRollupKey struct {
-	slot       int64
-	grouping   int16
-	collection int64
-	client     int64
-	endpoint   string
-	code       int16
-	gateway    int32
+	slot     int64
+	grouping int16
+	val      int64
 }
 
-// requestRollupArgs are the parallel arrays of a batch's request_rollups rows, as the
-// ingest statement unnests them (the histograms as array literals).
+// ingestHist is a histogram of a batch's request values: bucket numbers ascending,
+// with their counts.
+type ingestHist struct {
+	b []int32
+	n []int64
+}
+
+// add counts one value of bucket b.
+func (h *ingestHist) add(b int) {
+	i, found := slices.BinarySearch(h.b, int32(b))
+	if found {
+		h.n[i]++
+		return
+	}
+	h.b, h.n = slices.Insert(h.b, i, int32(b)), slices.Insert(h.n, i, 1)
+}
+
+// literals are h's buckets and counts as PostgreSQL array literals, appended to buf.
+func (h *ingestHist) literals(buf []byte) (buckets, counts string, out []byte) {
+	start := len(buf)
+	buf = append(buf, '{')
+	for i, b := range h.b {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, int64(b), 10)
+	}
+	buf = append(buf, '}')
+	mid := len(buf)
+	buf = append(buf, '{')
+	for i, n := range h.n {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, n, 10)
+	}
+	buf = append(buf, '}')
+	return string(buf[start:mid]), string(buf[mid:]), buf
+}
+
+// ingestSummary sums one request_rollups row of a batch.
+type ingestSummary struct {
+	n, errors, timingSum, delaySum int64
+	timingMax                      int
+	timing, delay                  ingestHist
+}
+
+// requestRollupArgs are the parallel arrays of a batch's request_rollups rows of one
+// grouping, as its request_rollup_batches row holds them (the histograms as array
+// literals).
 type requestRollupArgs struct {
+	grouping                                int16
 	slots                                   []time.Time
-	groupings                               []int16
 	collections, clients                    []*int64
 	endpoints                               []*string
 	codes                                   []*int16
@@ -307,39 +354,51 @@ type requestRollupArgs struct {
 	timingB, timingN, delayB, delayN        []string
 }
 
+// requestRollupBatch is a batch's request_rollups rows, per grouping.
+type requestRollupBatch []*requestRollupArgs
+
+// requestDimGroupings are the groupings of requestRollupRows after the total, in order.
+var requestDimGroupings = []int16{requestGroupingOf("collection_id"), requestGroupingOf("client_id"), requestGroupingOf("endpoint"),
+	requestGroupingOf("code"), requestGroupingOf("gateway_code")}
+
 // requestRollupRows summarises the batch's stored API requests (keep) per slot in
-// total and per dimension, in a stable order.
-func (w *batchWriter) requestRollupRows(keep []int) requestRollupArgs {
-	sums := map[requestRollupKey]*requestSummary{}
+// total and per dimension: per grouping, its rows in slot order.
+func (w *batchWriter) requestRollupRows(keep []int) requestRollupBatch {
+	var endpoints []string
+	endpointAt := map[string]int64{}
+	for _, i := range keep {
+		e := w.b.APIRequest[i].Log.Endpoint
+		if _, ok := endpointAt[e]; !ok {
+			endpointAt[e] = 0
+			endpoints = append(endpoints, e)
+		}
+	}
+	slices.Sort(endpoints)
+	for i, e := range endpoints {
+		endpointAt[e] = int64(i)
+	}
+	sums := map[requestRollupKey]*ingestSummary{}
 	for _, i := range keep {
 		r := &w.b.APIRequest[i]
 		l := &r.Log
-		client, gateway := int64(-1), int32(-1)
+		client, gateway := int64(-1), int64(-1)
 		if r.Client != nil {
 			client = w.clientIDs[*r.Client]
 		}
 		if l.GatewayCode != nil {
-			gateway = int32(*l.GatewayCode)
+			gateway = int64(*l.GatewayCode)
 		}
-		full := requestRollupKey{slot: slotOf(l.ReceivedAt).Unix(), collection: w.collectionIDs[r.Collection], client: client,
-			endpoint: l.Endpoint, code: int16(l.Code), gateway: gateway}
-		for g := range 6 {
-			k := requestRollupKey{slot: full.slot, grouping: requestGroupingTotal}
-			switch g {
-			case 1:
-				k.grouping, k.collection = requestGroupingOf("collection_id"), full.collection
-			case 2:
-				k.grouping, k.client = requestGroupingOf("client_id"), full.client
-			case 3:
-				k.grouping, k.endpoint = requestGroupingOf("endpoint"), full.endpoint
-			case 4:
-				k.grouping, k.code = requestGroupingOf("code"), full.code
-			case 5:
-				k.grouping, k.gateway = requestGroupingOf("gateway_code"), full.gateway
+		slot := slotOf(l.ReceivedAt).Unix()
+		vals := [...]int64{0, w.collectionIDs[r.Collection], client, endpointAt[l.Endpoint], int64(l.Code), gateway}
+		tb, db := RequestBucket(l.TimingMs), RequestBucket(l.DelayMs)
+		for g, val := range vals {
+			k := requestRollupKey{slot: slot, grouping: requestGroupingTotal, val: val}
+			if g > 0 {
+				k.grouping = requestDimGroupings[g-1]
 			}
 			s := sums[k]
 			if s == nil {
-				s = newRequestSummary()
+				s = &ingestSummary{timingMax: l.TimingMs}
 				sums[k] = s
 			}
 			s.n++
@@ -347,12 +406,9 @@ func (w *batchWriter) requestRollupRows(keep []int) requestRollupArgs {
 				s.errors++
 			}
 			s.timingSum, s.delaySum = s.timingSum+int64(l.TimingMs), s.delaySum+int64(l.DelayMs)
-			if s.timingMax == nil || l.TimingMs > *s.timingMax {
-				m := l.TimingMs
-				s.timingMax = &m
-			}
-			s.timing[RequestBucket(l.TimingMs)]++
-			s.delay[RequestBucket(l.DelayMs)]++
+			s.timingMax = max(s.timingMax, l.TimingMs)
+			s.timing.add(tb)
+			s.delay.add(db)
 		}
 	}
 	keys := make([]requestRollupKey, 0, len(sums))
@@ -360,82 +416,72 @@ func (w *batchWriter) requestRollupRows(keep []int) requestRollupArgs {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b requestRollupKey) int {
-		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.grouping, b.grouping), cmp.Compare(a.collection, b.collection),
-			cmp.Compare(a.client, b.client), strings.Compare(a.endpoint, b.endpoint), cmp.Compare(a.code, b.code), cmp.Compare(a.gateway, b.gateway))
+		return cmp.Or(cmp.Compare(a.grouping, b.grouping), cmp.Compare(a.slot, b.slot), cmp.Compare(a.val, b.val))
 	})
-	var a requestRollupArgs
+	var out requestRollupBatch
+	var buf []byte
 	for _, k := range keys {
 		s := sums[k]
-		a.slots, a.groupings = append(a.slots, time.Unix(k.slot, 0).UTC()), append(a.groupings, k.grouping)
+		if len(out) == 0 || out[len(out)-1].grouping != k.grouping {
+			out = append(out, &requestRollupArgs{grouping: k.grouping})
+		}
+		a := out[len(out)-1]
+		a.slots = append(a.slots, time.Unix(k.slot, 0).UTC())
 		var coll, client *int64
 		var endpoint *string
 		var code *int16
 		var gateway *int32
-		switch k.grouping {
+		switch val := k.val; k.grouping {
 		case requestGroupingOf("collection_id"):
-			coll = &k.collection
+			coll = &val
 		case requestGroupingOf("client_id"):
-			client = &k.client
+			client = &val
 		case requestGroupingOf("endpoint"):
-			endpoint = &k.endpoint
+			endpoint = &endpoints[val]
 		case requestGroupingOf("code"):
-			code = &k.code
+			c := int16(val)
+			code = &c
 		case requestGroupingOf("gateway_code"):
-			gateway = &k.gateway
+			g := int32(val)
+			gateway = &g
 		}
 		a.collections, a.clients, a.endpoints = append(a.collections, coll), append(a.clients, client), append(a.endpoints, endpoint)
 		a.codes, a.gateways = append(a.codes, code), append(a.gateways, gateway)
 		a.ns, a.errs = append(a.ns, s.n), append(a.errs, s.errors)
-		a.timingSums, a.timingMaxes, a.dSum = append(a.timingSums, s.timingSum), append(a.timingMaxes, int64(*s.timingMax)), append(a.dSum, s.delaySum)
-		tb, tn := s.timing.literals()
-		db, dn := s.delay.literals()
+		a.timingSums, a.timingMaxes, a.dSum = append(a.timingSums, s.timingSum), append(a.timingMaxes, int64(s.timingMax)), append(a.dSum, s.delaySum)
+		var tb, tn, db, dn string
+		tb, tn, buf = s.timing.literals(buf[:0])
+		db, dn, buf = s.delay.literals(buf[:0])
 		a.timingB, a.timingN, a.delayB, a.delayN = append(a.timingB, tb), append(a.timingN, tn), append(a.delayB, db), append(a.delayN, dn)
 	}
-	return a
+	return out
 }
 
-// literals are h's buckets (ascending) and counts as PostgreSQL array literals.
-func (h requestHist) literals() (buckets, counts string) {
-	bs := make([]int, 0, len(h))
-	for b := range h {
-		bs = append(bs, b)
+// insert is the ingest statement's CTE inserting b as request_rollup_batches rows of
+// workspace $1, one per grouping, the arrays bound as they are from parameter $p on,
+// and those parameters; "" when b is empty.
+func (b requestRollupBatch) insert(p int) (string, []any) {
+	if len(b) == 0 {
+		return "", nil
 	}
-	slices.Sort(bs)
-	var bb, nb strings.Builder
-	for i, b := range bs {
-		if i > 0 {
-			bb.WriteByte(',')
-			nb.WriteByte(',')
+	types := []string{"timestamptz", "timestamptz", "timestamptz[]", "int8[]", "int8[]", "text[]", "int2[]", "int4[]",
+		"int8[]", "int8[]", "int8[]", "int8[]", "int8[]", "text[]", "text[]", "text[]", "text[]"}
+	var rows []string
+	var args []any
+	for _, a := range b {
+		row := []string{"$1", strconv.Itoa(int(a.grouping))}
+		for i, typ := range types {
+			row = append(row, fmt.Sprintf("$%d::%s", p+len(args)+i, typ))
 		}
-		bb.WriteString(strconv.Itoa(b))
-		nb.WriteString(strconv.FormatInt(h[b], 10))
-	}
-	return "{" + bb.String() + "}", "{" + nb.String() + "}"
-}
-
-// requestRollupInsert is the ingest statement's CTE inserting a batch's
-// request_rollups rows of workspace $1 from parameters $p.. $p+15
-// (requestRollupArgs.params).
-func requestRollupInsert(p int) string {
-	var params []string
-	for i, typ := range []string{"timestamptz", "int2", "int8", "int8", "text", "int2", "int4",
-		"int8", "int8", "int8", "int8", "int8", "text", "text", "text", "text"} {
-		params = append(params, fmt.Sprintf("$%d::%s[]", p+i, typ))
+		rows = append(rows, "("+strings.Join(row, ", ")+")")
+		args = append(args, a.slots[0], a.slots[len(a.slots)-1], a.slots, a.collections, a.clients, a.endpoints, a.codes,
+			a.gateways, a.ns, a.errs, a.timingSums, a.timingMaxes, a.dSum, a.timingB, a.timingN, a.delayB, a.delayN)
 	}
 	return `requested AS (
-			INSERT INTO request_rollups (workspace_id, slot, grouping, collection_id, client_id, endpoint, code, gateway_code,
-				n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
-			SELECT $1, q.slot, q.g, q.collection_id, q.client_id, q.endpoint, q.code, q.gateway_code, q.n, q.e, q.ts, q.tm, q.ds,
-				q.tb::int2[], q.tn::int4[], q.db::int2[], q.dn::int4[]
-			FROM unnest(` + strings.Join(params, ", ") + `)
-				AS q(slot, g, collection_id, client_id, endpoint, code, gateway_code, n, e, ts, tm, ds, tb, tn, db, dn)
-		),`
-}
-
-// params are the arguments of requestRollupInsert.
-func (a requestRollupArgs) params() []any {
-	return []any{a.slots, a.groupings, a.collections, a.clients, a.endpoints, a.codes, a.gateways,
-		a.ns, a.errs, a.timingSums, a.timingMaxes, a.dSum, a.timingB, a.timingN, a.delayB, a.delayN}
+			INSERT INTO request_rollup_batches (workspace_id, grouping, slot, last_slot, slots, collection_id, client_id, endpoint,
+				code, gateway_code, n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n)
+			VALUES ` + strings.Join(rows, ",\n\t\t\t\t") + `
+		),`, args
 }
 
 // request_rollups' levels (migration 20261205100000): a row's width is the minutes
@@ -448,15 +494,16 @@ const requestPending = 0
 var requestLevels = []int16{1440, 60, 15}
 
 // requestCompactSQL moves the pending request_rollups rows matching where (a
-// condition over request_rollups' columns) into the compacted levels, in one
-// statement: it deletes them and the compacted rows of every (workspace, width,
+// condition over request_rollups' columns) and the packed rows of the
+// request_rollup_batches rows matching batchWhere (over its columns) into the
+// compacted levels, in one statement: it deletes them and the compacted rows of every (workspace, width,
 // slot, grouping) they fall into, and inserts one row per key and level with the
 // sums of both, histogram buckets summed (buckets and keys that cancel out left
 // out). A row is thus either pending or folded into all three levels, never both;
 // compactions running at once may leave two compacted rows of one key (each
 // statement deletes only rows it saw), which queries sum and the next compaction
 // merges.
-func requestCompactSQL(where string) string {
+func requestCompactSQL(where, batchWhere string) string {
 	const keys = "workspace_id, width, slot, grouping, collection_id, client_id, endpoint, code, gateway_code"
 	const cols = keys + ", n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n"
 	var levels []string
@@ -464,8 +511,13 @@ func requestCompactSQL(where string) string {
 		levels = append(levels, fmt.Sprintf("(%d::int2)", w))
 	}
 	return `
-		WITH gone AS (
+		WITH goneRows AS (
 			DELETE FROM request_rollups WHERE width = ` + strconv.Itoa(requestPending) + ` AND (` + where + `) RETURNING *
+		), goneBatches AS (
+			DELETE FROM request_rollup_batches WHERE ` + batchWhere + ` RETURNING *
+		), gone AS (
+			SELECT ` + requestRollupCols + ` FROM goneRows
+			UNION ALL SELECT ` + requestBatchCols + ` FROM ` + requestBatchFrom("goneBatches") + `
 		), changed AS (
 			` + changeSQL + `
 			SELECT workspace_id, min(slot), max(slot) + interval '15 minutes' - interval '1 microsecond' FROM gone GROUP BY workspace_id
@@ -508,7 +560,8 @@ func requestCompactSQL(where string) string {
 // compacts the scope's pending rows (requestCompactSQL). It returns the rows written.
 func mergeRequestRollups(ctx context.Context, d *DB, scope countScope) (int64, error) {
 	where, args := scope.where("slot")
-	tag, err := d.Pool.Exec(ctx, requestCompactSQL(where), args...)
+	batchWhere, _ := scope.whereSpan("slot", "last_slot")
+	tag, err := d.Pool.Exec(ctx, requestCompactSQL(where, batchWhere), args...)
 	if err != nil {
 		return 0, fmt.Errorf("compact request rollups: %w", err)
 	}
@@ -536,8 +589,12 @@ func requestMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 	for _, w := range requestLevels {
 		levels = append(levels, fmt.Sprintf("(%d)", w))
 	}
+	batchesSQL, err := rawSQL(requestRollupsWithBatches("b.workspace_id = $1"))
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := d.Pool.QueryRow(ctx, `
+	err = d.Pool.QueryRow(ctx, `
 		WITH lv(w) AS (VALUES `+strings.Join(levels, ", ")+`), base AS (
 			SELECT lv.w, date_bin(make_interval(mins => lv.w), t.received_at, 'epoch') AS slot, t.collection_id,
 				coalesce(t.client_id, -1) AS client_id, t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code,
@@ -556,7 +613,7 @@ func requestMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 		), stored AS (
 			SELECT lv.w, date_bin(make_interval(mins => lv.w), r.slot, 'epoch') AS slot, r.grouping AS g, r.collection_id, r.client_id,
 				r.endpoint, r.code, r.gateway_code, r.n, r.errors, r.timing_sum, r.timing_max, r.delay_sum, r.timing_b, r.timing_n, r.delay_b, r.delay_n
-			FROM request_rollups AS r JOIN lv ON r.width IN (`+strconv.Itoa(requestPending)+`, lv.w)
+			FROM (`+batchesSQL+`) AS r JOIN lv ON r.width IN (`+strconv.Itoa(requestPending)+`, lv.w)
 			WHERE r.workspace_id = $1
 		), st AS (
 			SELECT `+keys+`, sum(n) AS n, sum(errors) AS e, sum(timing_sum) AS ts, max(timing_max) AS tm, sum(delay_sum) AS ds
@@ -819,8 +876,11 @@ func (st requestStatsStatement) rows(ctx context.Context, s *LogStore, ranges []
 	var parts []string
 	var srcArgs []any
 	for _, r := range ranges {
-		rolled := s.db.NewSelect().TableExpr("request_rollups AS t").
-			Where("t.workspace_id = ? AND t.grouping = ? AND t.width = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, r.width, r.from, r.to)
+		rolled := s.db.NewSelect().TableExpr("request_rollups AS t")
+		if r.width == requestPending { // with the batches' packed rows
+			rolled = s.db.NewSelect().TableExpr("(?) AS t", requestPendingFrom(ws, grouping, r.from, r.to))
+		}
+		rolled.Where("t.workspace_id = ? AND t.grouping = ? AND t.width = ? AND t.slot >= ? AND t.slot < ?", ws, grouping, r.width, r.from, r.to)
 		if err := filterAPIRequest(rolled, ws, dimsOnly); err != nil {
 			return nil, err
 		}

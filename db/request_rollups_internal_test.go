@@ -258,7 +258,7 @@ func TestRequestRanges(t *testing.T) {
 	}
 }
 
-// TestRequestRollupLevels: through ingest, a compaction of part of the slots, late
+// TestRequestRollupLevels: through ingest, a compaction of part of the batches, late
 // arrivals into compacted slots, a deletion's negative rows and a second compaction,
 // request_rollups stays equal to the rows at every level (requestMismatches) and
 // apiRequestStats from it to the rows-only answer; the check fails when a level is
@@ -277,12 +277,13 @@ func TestRequestRollupLevels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	codes := []int{200, 201, 404, 500, 503}
 	seq := 0
-	ingest := func(n int, span time.Duration) {
+	// ingest stores one batch of n requests received from ago to end before now.
+	ingest := func(n int, ago, end time.Duration) {
 		t.Helper()
 		var b strings.Builder
 		for range n {
 			seq++
-			at := now.Add(-time.Duration(rng.Int64N(int64(span))))
+			at := now.Add(-end - time.Duration(rng.Int64N(int64(ago-end))))
 			fmt.Fprintf(&b, `{"id":"%s","received_at":%q,"code":%d,"ip":"10.0.0.1","timing_ms":%d,"delay_ms":%d,"collection":"c%d","collection_type":"proxy","endpoint":"GET /%d"}`+"\n",
 				uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "lv%d", seq)), at.Format(time.RFC3339Nano), codes[rng.IntN(len(codes))],
 				int(math.Exp(rng.Float64()*10)), rng.IntN(300), rng.IntN(2), rng.IntN(4))
@@ -356,23 +357,33 @@ func TestRequestRollupLevels(t *testing.T) {
 			t.Run(fmt.Sprintf("%s %d", stage, i), func(t *testing.T) { compareRequestStats(t, got, want, true) })
 		}
 	}
-	ingest(3000, 72*time.Hour)
-	check("ingested")
-	// Compact up to a slot inside an hour: that hour's and day's rows hold part of
-	// their slots, the later slots stay pending.
+	batches := func() (n int) {
+		t.Helper()
+		if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM request_rollup_batches WHERE workspace_id = $1", ws).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Three batches, the second across the cut below.
 	cut := now.Add(-20 * time.Hour).Truncate(time.Hour).Add(30 * time.Minute)
+	ingest(2000, 72*time.Hour, 25*time.Hour)
+	ingest(500, 25*time.Hour, 15*time.Hour)
+	ingest(500, 15*time.Hour, 0)
+	check("ingested")
+	// Compact up to a slot inside an hour: the batches wholly before it go into the
+	// levels, the others stay packed (pending).
 	if _, err := CompactRequestRollups(ctx, d, cut); err != nil {
 		t.Fatal(err)
 	}
 	var pendingBefore int
-	if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM request_rollups WHERE width = 0 AND slot < $1", cut).Scan(&pendingBefore); err != nil || pendingBefore != 0 {
-		t.Fatalf("%d pending rows before the cut (%v)", pendingBefore, err)
+	if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM request_rollup_batches WHERE workspace_id = $1 AND last_slot < $2", ws, cut).Scan(&pendingBefore); err != nil || pendingBefore != 0 {
+		t.Fatalf("%d batch rows before the cut (%v)", pendingBefore, err)
 	}
-	if c := widths(); c[0] == 0 || c[15] == 0 || c[60] == 0 || c[1440] == 0 {
-		t.Fatalf("rows per width %v: some level empty", c)
+	if c := widths(); c[15] == 0 || c[60] == 0 || c[1440] == 0 || batches() != 2*6 {
+		t.Fatalf("rows per width %v, %d batch rows: some level empty", c, batches())
 	}
 	check("compacted before the cut")
-	ingest(500, 72*time.Hour) // late arrivals into compacted slots
+	ingest(500, 72*time.Hour, 0) // late arrivals into compacted slots
 	check("late arrivals")
 	kd := &KindDeletion{Kind: model.KindAPIRequest}
 	from, to := now.Add(-40*time.Hour), now.Add(-5*time.Hour)
@@ -384,8 +395,8 @@ func TestRequestRollupLevels(t *testing.T) {
 	if _, err := CompactRequestRollups(ctx, d, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if c := widths(); c[0] != 0 {
-		t.Fatalf("rows per width %v after compacting everything", c)
+	if c := widths(); c[0] != 0 || batches() != 0 {
+		t.Fatalf("rows per width %v, %d batch rows after compacting everything", c, batches())
 	}
 	check("all compacted")
 	// Each corruption is seen: a day row counted twice, a pending row left beside
@@ -400,6 +411,12 @@ func TestRequestRollupLevels(t *testing.T) {
 				timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n, 0
 			FROM request_rollups WHERE workspace_id = $1 AND width = 15 AND grouping = 27 LIMIT 1`,
 			`DELETE FROM request_rollups WHERE workspace_id = $1 AND width = 0`},
+		{"a compacted slot packed again",
+			`INSERT INTO request_rollup_batches SELECT workspace_id, grouping, slot, slot, ARRAY[slot], ARRAY[collection_id], ARRAY[client_id],
+				ARRAY[endpoint], ARRAY[code], ARRAY[gateway_code], ARRAY[n], ARRAY[errors], ARRAY[timing_sum], ARRAY[timing_max],
+				ARRAY[delay_sum], ARRAY[timing_b::text], ARRAY[timing_n::text], ARRAY[delay_b::text], ARRAY[delay_n::text]
+			FROM request_rollups WHERE workspace_id = $1 AND width = 15 AND grouping = 27 LIMIT 1`,
+			`DELETE FROM request_rollup_batches WHERE workspace_id = $1`},
 	} {
 		if _, err := d.Pool.Exec(ctx, corrupt.do, ws); err != nil {
 			t.Fatal(err)

@@ -370,6 +370,8 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 			WITH rolled AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			patterns AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			requested AS (DELETE FROM request_rollups WHERE $1 = 'API_REQUEST' AND slot >= $4 AND slot < $5),
+			`+requestBatchesUnpack("$1 = 'API_REQUEST' AND "+overlapSQL("$4", "$5"), "NOT (u.slot >= $4 AND u.slot < $5)")+`,
+			`+patternBatchesUnpack("kind = $1 AND "+overlapSQL("$4", "$5"), "NOT (u.slot >= $4 AND u.slot < $5)")+`,
 			changed AS (`+changeSQL+` VALUES ($6, $4, $5))
 			DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date`,
 				string(k), from, to, s.from, s.to, uuid.Nil)
@@ -395,11 +397,13 @@ func (l *Lifecycle) dropPartition(ctx context.Context, k model.LogKind, s span, 
 		recount := `WITH gone AS (DELETE FROM log_counts WHERE kind = $1 AND day >= $2::date AND day < $3::date),
 			rolledGone AS (DELETE FROM log_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
 			patternsGone AS (DELETE FROM log_pattern_rollups WHERE kind = $1 AND slot >= $4 AND slot < $5),
+			` + patternBatchesUnpack("kind = $1 AND "+overlapSQL("$4", "$5"), "NOT (u.slot >= $4 AND u.slot < $5)") + `,
 			patterns AS (` + patterns + `),
 			rolled AS (` + rollupsSQL(k, kept, "count(*)") + `),
 			changed AS (` + changeSQL + ` VALUES ($6, $4, $5)) ` + countsSQL(k, kept, "count(*)")
 		if k == model.KindAPIRequest { // request_rollups too: recounted from the rows left
 			recount = `WITH requestedGone AS (DELETE FROM request_rollups WHERE slot >= $4 AND slot < $5),
+			` + requestBatchesUnpack(overlapSQL("$4", "$5"), "NOT (u.slot >= $4 AND u.slot < $5)") + `,
 			requested AS (` + requestRollupsSQL(kept, 1) + `), ` + strings.TrimPrefix(recount, "WITH ")
 		}
 		err = pgx.BeginFunc(ctx, l.db.Pool, func(tx pgx.Tx) error {

@@ -402,14 +402,18 @@ func keepPartitions(ctx context.Context, d *db.DB, parts *db.Partitions, log *sl
 // requestCompactEvery is how often serve compacts request_rollups' closed slots.
 const requestCompactEvery = 5 * time.Minute
 
-// keepRequestRollups folds request_rollups' pending rows of closed 15-minute slots
-// into their slot, hour and day rows (db.CompactRequestRollups) every
-// requestCompactEvery, so that apiRequestStats reads a few rows per key and day
-// rather than one per batch and slot. Servers running it at once stay exact.
+// keepRequestRollups folds request_rollups' pending rows and packed batches of closed
+// 15-minute slots into their slot, hour and day rows (db.CompactRequestRollups), and
+// the packed pattern rollups of closed slots into log_pattern_rollups
+// (db.CompactPatternRollups), every requestCompactEvery, so that apiRequestStats
+// reads a few rows per key and day rather than one per batch and slot, and
+// logPatterns a few rows per slot. Servers running it at once stay exact.
 func keepRequestRollups(ctx context.Context, d *db.DB, log *slog.Logger) {
 	every(ctx, requestCompactEvery, log, "compact request rollups", func(now time.Time) error {
-		_, err := db.CompactRequestRollups(ctx, d, now.UTC().Truncate(db.RollupSlot))
-		return err
+		before := now.UTC().Truncate(db.RollupSlot)
+		_, err := db.CompactRequestRollups(ctx, d, before)
+		_, perr := db.CompactPatternRollups(ctx, d, before)
+		return errors.Join(err, perr)
 	})
 }
 
