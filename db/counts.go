@@ -61,9 +61,52 @@ func (k countKey) flat() comparableKey {
 	return c
 }
 
-// insertCounts adds the stored records' counts in the batch's transaction, so a total
-// read from log_counts is exactly what is committed.
-func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) error {
+// pendingCounts is the statement adding a batch's counts and rollups (insertCounts),
+// computed in a goroutine (startCounts); done is closed when it is set.
+type pendingCounts struct {
+	done chan struct{}
+	sql  string
+	args []any
+	err  error
+}
+
+// startCounts computes, in a goroutine, the statement adding the counts and rollups
+// of the batch's records keep: tens of milliseconds of Go for a backfill batch,
+// done while PostgreSQL takes the COPY. It only reads w, as the COPY does; the
+// caller waits for it (wait) before anything changes w (a retry's entity sync).
+func (w *batchWriter) startCounts(keep []int) *pendingCounts {
+	p := &pendingCounts{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer func() {
+			if r := recover(); r != nil {
+				p.err = fmt.Errorf("counts of the batch: %v", r)
+			}
+		}()
+		p.sql, p.args = w.countsStatement(keep)
+	}()
+	return p
+}
+
+// wait returns once the statement is computed.
+func (p *pendingCounts) wait() { <-p.done }
+
+// insertCounts runs the statement of startCounts in the batch's transaction, so a
+// total read from log_counts is exactly what is committed.
+func insertCounts(ctx context.Context, tx pgx.Tx, p *pendingCounts) error {
+	p.wait()
+	if p.err != nil {
+		return p.err
+	}
+	if _, err := tx.Exec(ctx, p.sql, p.args...); err != nil {
+		return fmt.Errorf("add counts: %w", err)
+	}
+	return nil
+}
+
+// countsStatement is the statement adding the counts and rollups of the batch's
+// records keep, and its arguments.
+func (w *batchWriter) countsStatement(keep []int) (string, []any) {
 	n := map[comparableKey]int64{}
 	keys := map[comparableKey]countKey{}
 	for _, i := range keep {
@@ -98,22 +141,18 @@ func (w *batchWriter) insertCounts(ctx context.Context, tx pgx.Tx, keep []int) e
 	changed := len(args) - 1
 	// One statement for every table and the analytics cache's change log: a batch costs
 	// no extra round trip for its rollups.
-	_, err := tx.Exec(ctx, `
-		WITH `+requested+` counts AS (
+	return `
+		WITH ` + requested + ` counts AS (
 			INSERT INTO log_counts (workspace_id, kind, day, level, service, integration_id, api_reference_id, n)
 			SELECT $1, $2, u.day, u.level, u.service, u.integration_id, u.api_reference_id, u.n
 			FROM unnest($3::date[], $4::int2[], $5::text[], $6::uuid[], $7::text[], $8::int8[])
 				AS u(day, level, service, integration_id, api_reference_id, n)
-		), `+patternRollupCTE+`, changed AS (
-			`+changeSQL+fmt.Sprintf(` VALUES ($1, $%d, $%d)`, changed, changed+1)+`
+		), ` + patternRollupCTE + `, changed AS (
+			` + changeSQL + fmt.Sprintf(` VALUES ($1, $%d, $%d)`, changed, changed+1) + `
 		)
 		INSERT INTO log_rollups (workspace_id, kind, slot, severity, source, n)
 		SELECT $1, $2, r.slot, r.severity, r.source, r.n
-		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`, args...)
-	if err != nil {
-		return fmt.Errorf("add counts: %w", err)
-	}
-	return nil
+		FROM unnest($9::timestamptz[], $10::int2[], $11::text[], $12::int8[]) AS r(slot, severity, source, n)`, args
 }
 
 // RebuildCounts recomputes a workspace's log_counts, log_rollups and request_rollups

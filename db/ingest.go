@@ -133,6 +133,11 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter, unchecked 
 		if err != nil {
 			return err
 		}
+		var counts *pendingCounts
+		if len(keep) > 0 {
+			counts = w.startCounts(keep) // while the COPY runs
+			defer counts.wait()
+		}
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{w.kind.Table()}, w.columns(), w.rows(keep))
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", w.kind.Table(), err)
@@ -141,7 +146,7 @@ func (s *IngestStore) ingestOnce(ctx context.Context, w *batchWriter, unchecked 
 		if n == 0 {
 			return nil
 		}
-		if err := w.insertCounts(ctx, tx, keep); err != nil {
+		if err := insertCounts(ctx, tx, counts); err != nil {
 			return err
 		}
 		from, to := w.timeRange(keep)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 func BenchmarkIngestAppBatch(b *testing.B) {
 	services := []string{"user-service", "payment-gateway", "order-service", "inventory", "notification", "auth", "search", "shipping"}
 	levels := []string{"DEBUG", "INFO", "INFO", "INFO", "INFO", "WARN", "ERROR", "FATAL"}
-	benchIngestBatches(b, model.KindApp, rand.New(rand.NewPCG(1, 42)), func(r *rand.Rand, now time.Time) string {
+	benchIngestBatches(b, model.KindApp, 1, rand.New(rand.NewPCG(1, 42)), func(r *rand.Rand, now time.Time) string {
 		user := r.IntN(100000)
 		return fmt.Sprintf(`{"timestamp":%q,"level":%q,"service":%q,"message":"request %d for user %d finished in %d ms","details":{"user_id":%d,"ip_address":"10.%d.%d.%d"}}`+"\n",
 			now.Add(-time.Duration(r.Int64N(int64(12*time.Hour)))).Format(time.RFC3339Nano), levels[r.IntN(len(levels))],
@@ -44,9 +46,17 @@ func BenchmarkIngestAPIRequestBatch(b *testing.B) {
 	clients := []string{"Web Storefront", "Mobile App", "Internal Admin Portal", "Customer Success Team", "Partner API", "Batch Jobs"}
 	collections := []string{"Orders API", "Billing API", "Catalog API"}
 	codes := []int{200, 200, 200, 200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 504}
-	for _, span := range []time.Duration{12 * time.Hour, time.Minute} {
-		b.Run("span="+span.String(), func(b *testing.B) {
-			benchIngestBatches(b, model.KindAPIRequest, rand.New(rand.NewPCG(1, 43)), func(r *rand.Rand, now time.Time) string {
+	for _, c := range []struct {
+		span    time.Duration
+		clients int
+	}{{12 * time.Hour, 1}, {time.Minute, 1}, {12 * time.Hour, 2}, {time.Minute, 2}} {
+		name := "span=" + c.span.String()
+		if c.clients > 1 {
+			name += fmt.Sprintf("/clients=%d", c.clients)
+		}
+		span := c.span
+		b.Run(name, func(b *testing.B) {
+			benchIngestBatches(b, model.KindAPIRequest, c.clients, rand.New(rand.NewPCG(1, 43)), func(r *rand.Rand, now time.Time) string {
 				timing := int(math.Exp(r.NormFloat64()*1.2 + 4.5))
 				return fmt.Sprintf(`{"received_at":%q,"code":%d,"ip":"10.%d.%d.%d","timing_ms":%d,"delay_ms":%d,"collection":%q,"collection_type":"recipe","endpoint":"%s %s","client":%q}`+"\n",
 					now.Add(-time.Duration(r.Int64N(int64(span)))).Format(time.RFC3339Nano), codes[r.IntN(len(codes))],
@@ -58,8 +68,10 @@ func BenchmarkIngestAPIRequestBatch(b *testing.B) {
 }
 
 // benchIngestBatches ingests batches of 5,000 lines of kind (line makes each one
-// from r; four distinct batches in turn) into a new workspace, reporting rows/s.
-func benchIngestBatches(b *testing.B, kind model.LogKind, r *rand.Rand, line func(r *rand.Rand, now time.Time) string) {
+// from r; four distinct batches in turn) into a new workspace, reporting rows/s:
+// from one client in turn, or from clients goroutines at once (as bench ingest's
+// two HTTP clients: the CPU the batches share, not one batch's latency).
+func benchIngestBatches(b *testing.B, kind model.LogKind, clients int, r *rand.Rand, line func(r *rand.Rand, now time.Time) string) {
 	ctx := context.Background()
 	d := dbtest.New(b)
 	ws, err := db.NewWorkspaceStore(d.Bun).Create(ctx, "bench", "")
@@ -76,16 +88,31 @@ func benchIngestBatches(b *testing.B, kind model.LogKind, r *rand.Rand, line fun
 		}
 		bodies[i] = sb.String()
 	}
-	i := 0
-	for b.Loop() {
+	ingest := func(i int) error {
 		batch, err := model.DecodeBatch(kind, strings.NewReader(bodies[i%len(bodies)]), time.Now(), model.IngestLimits{})
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if _, err := store.Ingest(ctx, ws.ID, batch); err != nil {
-			b.Fatal(err)
+		_, err = store.Ingest(ctx, ws.ID, batch)
+		return err
+	}
+	if clients > 1 {
+		var next atomic.Int64
+		b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := ingest(int(next.Add(1))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	} else {
+		for i := 0; b.Loop(); i++ {
+			if err := ingest(i); err != nil {
+				b.Fatal(err)
+			}
 		}
-		i++
 	}
 	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
