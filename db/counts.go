@@ -173,6 +173,8 @@ func RebuildCounts(ctx context.Context, d *DB, ws uuid.UUID) error {
 		stmts = append(stmts, rebuildCountsSQL(k), rollupsSQL(k, pgx.Identifier{k.Table()}.Sanitize()+" WHERE workspace_id = $1", "count(*)"),
 			patterns)
 	}
+	// ... and answers from the pattern rollups' hour rows at once.
+	stmts = append(stmts, patternCompactSQL("workspace_id = $1", "workspace_id = $1"))
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		if err := lockPatterns(ctx, tx); err != nil {
 			return err
@@ -405,7 +407,7 @@ func mergeCounts(ctx context.Context, d *DB, scope countScope) (int64, error) {
 		return 0, fmt.Errorf("compact rollups: %w", err)
 	}
 	batchWhere, _ := scope.whereSpan("slot", "last_slot")
-	patterns, err := mergePatternRollups(ctx, d, where, batchWhere, args)
+	patterns, err := compactPatterns(ctx, d, where, batchWhere, args...)
 	if err != nil {
 		return 0, err
 	}

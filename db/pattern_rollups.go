@@ -55,8 +55,8 @@ func sampleLess(a, b model.Log) bool {
 }
 
 // patternRollupArgs are the batch's rows of log_pattern_rollups as the parallel
-// arrays of its log_pattern_rollup_batches row ($13 on, in slot order), then the
-// first and last slot. Templates are
+// arrays of its log_pattern_rollup_batches row ($13 on; in slot order, then in the
+// order their first log came), then the first and last slot. Templates are
 // model.MessagePattern's, each distinct message of the batch masked once.
 func (w *batchWriter) patternRollupArgs(keep []int) []any {
 	type key struct {
@@ -66,7 +66,9 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 	}
 	sourceAt := kindOf(w.kind).sourceAt
 	templates := map[string]string{}
-	groups := map[key]*patternAgg{}
+	at := map[key]int{}
+	var keys []key
+	var groups []patternAgg
 	for _, i := range keep {
 		l, _ := w.logAt(i)
 		msg := logMessage(l)
@@ -77,11 +79,13 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 		}
 		t := l.Time().Truncate(time.Microsecond) // as stored
 		k := key{slotOf(t).Unix(), int16(l.Severity()), sourceAt(w, i), tpl}
-		g := groups[k]
-		if g == nil {
-			groups[k] = &patternAgg{n: 1, first: t, last: t, sample: l}
+		j, ok := at[k]
+		if !ok {
+			at[k] = len(groups)
+			keys, groups = append(keys, k), append(groups, patternAgg{n: 1, first: t, last: t, sample: l})
 			continue
 		}
+		g := &groups[j]
 		g.n++
 		if t.Before(g.first) {
 			g.first = t
@@ -93,22 +97,20 @@ func (w *batchWriter) patternRollupArgs(keep []int) []any {
 			g.sample = l
 		}
 	}
-	keys := make([]key, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
+	order := make([]int, len(keys))
+	for j := range order {
+		order[j] = j
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.sev, b.sev), strings.Compare(a.source, b.source),
-			strings.Compare(a.template, b.template))
-	})
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[a].slot, keys[b].slot) })
 	var (
-		slots, firsts, lasts     []time.Time
-		sevs                     []int16
-		sources, templs, samples []string
-		counts                   []int64
+		n                        = len(order)
+		slots, firsts, lasts     = make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+		sevs                     = make([]int16, 0, n)
+		sources, templs, samples = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		counts                   = make([]int64, 0, n)
 	)
-	for _, k := range keys {
-		g := groups[k]
+	for _, j := range order {
+		k, g := keys[j], &groups[j]
 		slots, sevs, sources, templs = append(slots, time.Unix(k.slot, 0).UTC()), append(sevs, k.sev), append(sources, k.source), append(templs, k.template)
 		counts, firsts, lasts, samples = append(counts, g.n), append(firsts, g.first), append(lasts, g.last), append(samples, sampleKey(g.sample))
 	}
@@ -184,51 +186,84 @@ func lockPatterns(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// log_pattern_rollups' levels (migration 20261206110000): a row's width is the
+// minutes it covers: pending rows (width 0, one 15-minute slot: deletions',
+// retention's and rebuilds' recomputes, like the batches' packed rows) are counted at
+// every level until the compaction (compactPatterns) moves them into the compacted
+// rows of their slot (15) and UTC hour (60), one per key. A query reads each whole
+// hour's hour rows, its other whole slots' slot rows, and every pending row of its
+// whole slots.
+const patternPending = 0
+
+// patternLevels are the compacted widths in minutes, widest first.
+var patternLevels = []int16{60, 15}
+
 // patternSlotsRecompute is the part of a deletion statement (after its gone CTE,
 // which returns the deleted rows' id and time column) that recomputes the
-// log_pattern_rollups rows of the slots the deletion touched from the rows kept.
+// log_pattern_rollups rows of the UTC hours the deletion touched from the rows kept,
+// as pending rows: it deletes those hours' rows at every level (an hour row holds
+// all four slots) and unpacks the batches overlapping them, keeping their rows of
+// other hours.
 func patternSlotsRecompute(k model.LogKind, ws uuid.UUID) schema.QueryAppender {
 	ts := bun.Ident(k.TimeColumn())
-	kept := bun.SafeQuery(`? AS t JOIN pslots ON t.? >= pslots.slot AND t.? < pslots.slot + interval '15 minutes'
+	kept := bun.SafeQuery(`? AS t JOIN phours ON t.? >= phours.hour AND t.? < phours.hour + interval '1 hour'
 		WHERE t.workspace_id = ? AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = t.id AND g.? = t.?)`,
 		bun.Ident(k.Table()), ts, ts, ws, ts, ts)
-	// The batches' packed rows of those slots go too: their other slots' rows stay, as
-	// log_pattern_rollups rows.
-	unpack := patternBatchesUnpack("pb.workspace_id = ? AND pb.kind = ? AND EXISTS (SELECT 1 FROM pslots WHERE pslots.slot BETWEEN pb.slot AND pb.last_slot)",
-		"NOT EXISTS (SELECT 1 FROM pslots WHERE pslots.slot = u.slot)")
-	return bun.SafeQuery(`pslots AS (SELECT DISTINCT date_bin('15 minutes', gone.?, 'epoch') AS slot FROM gone),
+	unpack := patternBatchesUnpack(`pb.workspace_id = ? AND pb.kind = ?
+			AND EXISTS (SELECT 1 FROM phours WHERE phours.hour <= pb.last_slot AND phours.hour + interval '1 hour' > pb.slot)`,
+		"NOT EXISTS (SELECT 1 FROM phours WHERE phours.hour = date_bin('1 hour', u.slot, 'epoch'))")
+	return bun.SafeQuery(`phours AS (SELECT DISTINCT date_bin('1 hour', gone.?, 'epoch') AS hour FROM gone),
 		pgone AS (
-			DELETE FROM log_pattern_rollups p USING pslots
-			WHERE p.workspace_id = ? AND p.kind = ? AND p.slot = pslots.slot
+			DELETE FROM log_pattern_rollups p USING phours
+			WHERE p.workspace_id = ? AND p.kind = ? AND p.slot >= phours.hour AND p.slot < phours.hour + interval '1 hour'
 		), `+unpack+`, prolled AS (?)`, ts, ws, string(k), ws, string(k), patternRollupsInsert(k, kept))
 }
 
-// patternRollupWhere reads, in q, kind k's log_pattern_rollups rows (with the
-// batches' packed rows) as r, those of the slots of [lo, hi) of workspace ws that f
-// keeps (f's fields are those rollupRefusal accepts).
-func patternRollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, lo, hi time.Time) {
-	q.TableExpr("(?) AS r", patternRollupFrom(ws, string(k), lo, hi))
+// patternRollupWhere reads, in q, kind k's log_pattern_rollups rows of width w (with
+// the batches' packed rows when pending) as r, those of the slots of [lo, hi) of
+// workspace ws that f keeps (f's fields are those rollupRefusal accepts).
+func patternRollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *model.LogFilter, w int16, lo, hi time.Time) {
+	q.TableExpr("(?) AS r", patternRollupFrom(ws, string(k), w, lo, hi))
 	q.Where("r.workspace_id = ? AND r.kind = ? AND r.slot >= ? AND r.slot < ?", ws, string(k), lo, hi)
 	rollupDims(q, ws, k, f)
 }
 
-// PatternRollupMismatches counts the (kind, slot, severity, source, template) groups
-// of workspace ws whose log_pattern_rollups rows (merged) differ from the same
-// aggregates computed afresh from the rows, in count, first or last time or sample:
-// 0 when the pattern rollup is exact.
+// PatternRollupMismatches counts, at both levels of patternLevels, the (kind, slot or
+// hour, severity, source, template) groups of workspace ws whose log_pattern_rollups
+// rows of that level plus the pending rows and packed batch rows inside it (merged)
+// differ from the same aggregates computed afresh from the rows, in count, first or
+// last time or sample, plus the compacted rows not aligned to their width: 0 when
+// the pattern rollup is exact at every level.
 func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
+	var levels []string
+	for _, w := range patternLevels {
+		levels = append(levels, fmt.Sprintf("(%d)", w))
+	}
 	total := 0
 	for _, k := range model.AllKinds {
 		fresh := patternRollupsSelect(k, bun.SafeQuery("? AS t WHERE t.workspace_id = ?", bun.Ident(k.Table()), ws))
 		var n int
-		err := d.Bun.NewRaw(`SELECT count(*) FROM (?) raw FULL JOIN (
-				SELECT slot, severity, source, pattern, sum(n) AS n, min(first_seen) AS first_seen,
-					max(last_seen) AS last_seen, min(sample COLLATE "C") AS sample
-				FROM (?) AS p WHERE workspace_id = ? AND kind = ? GROUP BY 1, 2, 3, 4
-			) r ON r.slot = raw.slot AND r.severity = raw.severity AND r.source IS NOT DISTINCT FROM raw.source
-				AND r.pattern = raw.pattern
-			WHERE (raw.n, raw.first_seen, raw.last_seen, raw.sample) IS DISTINCT FROM (r.n, r.first_seen, r.last_seen, r.sample)`,
-			fresh, patternRollupsWithBatches("b.workspace_id = ?", ws), ws, string(k)).Scan(ctx, &n)
+		err := d.Bun.NewRaw(`WITH lv(w) AS (VALUES `+strings.Join(levels, ", ")+`), fresh AS (?), stored AS (
+				SELECT width, slot, severity, source, pattern, n, first_seen, last_seen, sample
+				FROM log_pattern_rollups WHERE workspace_id = ? AND kind = ?
+				UNION ALL SELECT 0, u.slot, u.severity, u.source, u.pattern, u.n, u.first_seen, u.last_seen, u.sample
+				FROM `+patternBatchFrom("log_pattern_rollup_batches")+`
+				WHERE b.workspace_id = ? AND b.kind = ?
+			), raw AS (
+				SELECT lv.w, date_bin(make_interval(mins => lv.w), f.slot, 'epoch') AS slot, f.severity, f.source, f.pattern, sum(f.n) AS n,
+					min(f.first_seen) AS first_seen, max(f.last_seen) AS last_seen, min(f.sample COLLATE "C") AS sample
+				FROM fresh AS f CROSS JOIN lv GROUP BY 1, 2, 3, 4, 5
+			), st AS (
+				SELECT lv.w, date_bin(make_interval(mins => lv.w), p.slot, 'epoch') AS slot, p.severity, p.source, p.pattern, sum(p.n) AS n,
+					min(p.first_seen) AS first_seen, max(p.last_seen) AS last_seen, min(p.sample COLLATE "C") AS sample
+				FROM stored AS p JOIN lv ON p.width IN (`+fmt.Sprint(patternPending)+`, lv.w) GROUP BY 1, 2, 3, 4, 5
+			)
+			SELECT (SELECT count(*) FROM raw FULL JOIN st ON st.w = raw.w AND st.slot = raw.slot AND st.severity = raw.severity
+					AND st.source IS NOT DISTINCT FROM raw.source AND st.pattern = raw.pattern
+				WHERE (raw.n, raw.first_seen, raw.last_seen, raw.sample) IS DISTINCT FROM (st.n, st.first_seen, st.last_seen, st.sample))
+			     + (SELECT count(*) FROM stored WHERE width <> `+fmt.Sprint(patternPending)+`
+				AND slot <> date_bin(make_interval(mins => width), slot, 'epoch'))`,
+			fresh, ws, string(k), ws, string(k)).Scan(ctx, &n)
 		if err != nil {
 			return 0, fmt.Errorf("compare pattern rollups of %s: %w", k.Table(), err)
 		}
@@ -237,55 +272,68 @@ func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, err
 	return total, nil
 }
 
-// mergePatternRollups merges the log_pattern_rollups rows matching where (a
-// countScope clause on slot) and the packed rows of the log_pattern_rollup_batches
-// rows matching batchWhere (its clause on their span, with the same arguments) into
-// one row per key, in one statement under patternLockKey. It returns the rows
-// written.
-func mergePatternRollups(ctx context.Context, d *DB, where, batchWhere string, args []any) (int64, error) {
-	return rewritePatterns(ctx, d, `
+// compactPatterns moves the pending log_pattern_rollups rows matching where (a
+// condition over its columns) and the packed rows of the log_pattern_rollup_batches
+// rows matching batchWhere (over its columns; both with args) into the compacted
+// levels, in one statement under patternLockKey: it deletes them and the compacted
+// rows of every (workspace, kind, width, slot) they fall into, and inserts one row
+// per key and level merging both. A row is thus either pending or folded into both
+// levels, never both. It returns the rows written.
+func compactPatterns(ctx context.Context, d *DB, where, batchWhere string, args ...any) (int64, error) {
+	return rewritePatterns(ctx, d, patternCompactSQL(where, batchWhere), args...)
+}
+
+// patternCompactSQL is compactPatterns' statement.
+func patternCompactSQL(where, batchWhere string) string {
+	var levels []string
+	for _, w := range patternLevels {
+		levels = append(levels, fmt.Sprintf("(%d::int2)", w))
+	}
+	return `
 		WITH goneRows AS (
-			DELETE FROM log_pattern_rollups WHERE `+where+` RETURNING *
+			DELETE FROM log_pattern_rollups WHERE width = ` + fmt.Sprint(patternPending) + ` AND (` + where + `) RETURNING *
 		), goneBatches AS (
-			DELETE FROM log_pattern_rollup_batches WHERE `+batchWhere+` RETURNING *
-		), src AS (
-			SELECT `+patternRollupCols+` FROM goneRows UNION ALL `+patternBatchRows("goneBatches")+`
-		)`, args...)
-}
-
-// CompactPatternRollups moves the log_pattern_rollup_batches rows whose slots all lie
-// before before (of every workspace) into log_pattern_rollups, merged with the rows
-// of the slots they touch into one row per key, in one statement under
-// patternLockKey: readers then take a slot's templates from a few rows instead of
-// unnesting every batch. It returns the rows written. serve runs it with
-// CompactRequestRollups.
-func CompactPatternRollups(ctx context.Context, d *DB, before time.Time) (int64, error) {
-	return rewritePatterns(ctx, d, `
-		WITH goneBatches AS (
-			DELETE FROM log_pattern_rollup_batches WHERE last_slot < $1 RETURNING *
-		), moved AS (`+patternBatchRows("goneBatches")+`
+			DELETE FROM log_pattern_rollup_batches WHERE ` + batchWhere + ` RETURNING *
+		), gone AS (
+			SELECT ` + patternRollupCols + ` FROM goneRows UNION ALL ` + patternBatchRows("goneBatches") + `
+		), moved AS (
+			SELECT g.workspace_id, g.kind, l.w AS width, date_bin(make_interval(mins => l.w), g.slot, 'epoch') AS slot,
+				g.severity, g.source, g.pattern, g.n, g.first_seen, g.last_seen, g.sample
+			FROM gone AS g CROSS JOIN (VALUES ` + strings.Join(levels, ", ") + `) AS l(w)
 		), folded AS (
-			DELETE FROM log_pattern_rollups AS r USING (SELECT DISTINCT workspace_id, kind, slot FROM moved) AS k
-			WHERE r.workspace_id = k.workspace_id AND r.kind = k.kind AND r.slot = k.slot
-			RETURNING r.*
+			DELETE FROM log_pattern_rollups AS r USING (SELECT DISTINCT workspace_id, kind, width, slot FROM moved) AS k
+			WHERE r.workspace_id = k.workspace_id AND r.kind = k.kind AND r.width = k.width AND r.slot = k.slot
+			RETURNING r.workspace_id, r.kind, r.width, r.slot, r.severity, r.source, r.pattern, r.n, r.first_seen, r.last_seen, r.sample
 		), src AS (
-			SELECT `+patternRollupCols+` FROM moved UNION ALL SELECT `+patternRollupCols+` FROM folded
-		)`, before)
+			SELECT * FROM moved UNION ALL SELECT * FROM folded
+		)` + patternMergeSQL
 }
 
-// rewritePatterns runs, under patternLockKey, the statement of with (WITH clauses
-// ending in src, the log_pattern_rollups rows it took out) inserting src's rows back
-// merged, one per key. It returns the rows written.
-func rewritePatterns(ctx context.Context, d *DB, with string, args ...any) (int64, error) {
+// patternMergeSQL ends a statement whose WITH clauses end in src (log_pattern_rollups
+// rows with their width): it inserts src's rows merged, one per key and width.
+const patternMergeSQL = `
+	INSERT INTO log_pattern_rollups (workspace_id, kind, width, slot, severity, source, pattern, n, first_seen, last_seen, sample)
+	SELECT workspace_id, kind, width, slot, severity, source, pattern, sum(n), min(first_seen), max(last_seen), min(sample COLLATE "C")
+	FROM src GROUP BY workspace_id, kind, width, slot, severity, source, pattern`
+
+// CompactPatternRollups compacts (compactPatterns) the pending log_pattern_rollups
+// rows of the slots before before and the log_pattern_rollup_batches rows whose
+// slots all lie before it (of every workspace), so that readers take a closed hour's
+// templates from its hour rows instead of unnesting every batch. It returns the rows
+// written. serve runs it with CompactRequestRollups.
+func CompactPatternRollups(ctx context.Context, d *DB, before time.Time) (int64, error) {
+	return compactPatterns(ctx, d, "slot < $1", "last_slot < $1", before)
+}
+
+// rewritePatterns runs stmt, which rewrites log_pattern_rollups rows, under
+// patternLockKey. It returns the rows written.
+func rewritePatterns(ctx context.Context, d *DB, stmt string, args ...any) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		if err := lockPatterns(ctx, tx); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, with+`
-			INSERT INTO log_pattern_rollups (`+patternRollupCols+`)
-			SELECT workspace_id, kind, slot, severity, source, pattern, sum(n), min(first_seen), max(last_seen), min(sample COLLATE "C")
-			FROM src GROUP BY workspace_id, kind, slot, severity, source, pattern`, args...)
+		tag, err := tx.Exec(ctx, stmt, args...)
 		n = tag.RowsAffected()
 		return err
 	})

@@ -194,11 +194,15 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 	from, to := *f.Time.From, *f.Time.To
 	var union *bun.SelectQuery
 	for _, k := range logKinds(f) {
-		q := s.db.NewSelect().
-			ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
-			GroupExpr("2, 3")
-		patternRollupWhere(q, ws, k, f, lo, hi)
-		union = unionAll(union, q)
+		// The hour rows of the whole hours, the slot rows of the other whole slots, the
+		// pending rows of all of them.
+		for _, r := range levelRanges(patternLevels, lo, hi, 0) {
+			q := s.db.NewSelect().
+				ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
+				GroupExpr("2, 3")
+			patternRollupWhere(q, ws, k, f, r.width, r.from, r.to)
+			union = unionAll(union, q)
+		}
 		ts := bun.Ident(k.TimeColumn())
 		for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
 			if !edge[0].Before(edge[1]) {

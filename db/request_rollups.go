@@ -293,41 +293,41 @@ type requestRollupKey struct {
 	val      int64
 }
 
-// ingestHist is a histogram of a batch's request values: bucket numbers ascending,
-// with their counts.
-type ingestHist struct {
-	b []int32
-	n []int64
-}
+// ingestHist is a histogram of a batch's request values: their bucket numbers, in
+// arrival order (a row of a backfill batch holds a few values; sorting them once
+// costs less than keeping them counted in order).
+type ingestHist []int32
 
 // add counts one value of bucket b.
-func (h *ingestHist) add(b int) {
-	i, found := slices.BinarySearch(h.b, int32(b))
-	if found {
-		h.n[i]++
-		return
-	}
-	h.b, h.n = slices.Insert(h.b, i, int32(b)), slices.Insert(h.n, i, 1)
-}
+func (h *ingestHist) add(b int) { *h = append(*h, int32(b)) }
 
-// literals are h's buckets and counts as PostgreSQL array literals, appended to buf.
-func (h *ingestHist) literals(buf []byte) (buckets, counts string, out []byte) {
+// literals are h's buckets (ascending) and their counts as PostgreSQL array literals,
+// appended to buf.
+func (h ingestHist) literals(buf []byte) (buckets, counts string, out []byte) {
+	slices.Sort(h)
 	start := len(buf)
 	buf = append(buf, '{')
-	for i, b := range h.b {
-		if i > 0 {
-			buf = append(buf, ',')
+	for i, b := range h {
+		if i == 0 || b != h[i-1] {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendInt(buf, int64(b), 10)
 		}
-		buf = strconv.AppendInt(buf, int64(b), 10)
 	}
 	buf = append(buf, '}')
 	mid := len(buf)
 	buf = append(buf, '{')
-	for i, n := range h.n {
+	for i := 0; i < len(h); {
+		j := i + 1
+		for j < len(h) && h[j] == h[i] {
+			j++
+		}
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendInt(buf, n, 10)
+		buf = strconv.AppendInt(buf, int64(j-i), 10)
+		i = j
 	}
 	buf = append(buf, '}')
 	return string(buf[start:mid]), string(buf[mid:]), buf
@@ -377,7 +377,9 @@ func (w *batchWriter) requestRollupRows(keep []int) requestRollupBatch {
 	for i, e := range endpoints {
 		endpointAt[e] = int64(i)
 	}
-	sums := map[requestRollupKey]*ingestSummary{}
+	at := map[requestRollupKey]int{}
+	var keys []requestRollupKey
+	var sums []ingestSummary
 	for _, i := range keep {
 		r := &w.b.APIRequest[i]
 		l := &r.Log
@@ -396,11 +398,13 @@ func (w *batchWriter) requestRollupRows(keep []int) requestRollupBatch {
 			if g > 0 {
 				k.grouping = requestDimGroupings[g-1]
 			}
-			s := sums[k]
-			if s == nil {
-				s = &ingestSummary{timingMax: l.TimingMs}
-				sums[k] = s
+			j, ok := at[k]
+			if !ok {
+				j = len(sums)
+				at[k] = j
+				keys, sums = append(keys, k), append(sums, ingestSummary{timingMax: l.TimingMs})
 			}
+			s := &sums[j]
 			s.n++
 			if l.Code >= 400 {
 				s.errors++
@@ -411,17 +415,18 @@ func (w *batchWriter) requestRollupRows(keep []int) requestRollupBatch {
 			s.delay.add(db)
 		}
 	}
-	keys := make([]requestRollupKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
+	order := make([]int, len(keys))
+	for j := range order {
+		order[j] = j
 	}
-	slices.SortFunc(keys, func(a, b requestRollupKey) int {
-		return cmp.Or(cmp.Compare(a.grouping, b.grouping), cmp.Compare(a.slot, b.slot), cmp.Compare(a.val, b.val))
+	slices.SortFunc(order, func(a, b int) int {
+		ka, kb := keys[a], keys[b]
+		return cmp.Or(cmp.Compare(ka.grouping, kb.grouping), cmp.Compare(ka.slot, kb.slot), cmp.Compare(ka.val, kb.val))
 	})
 	var out requestRollupBatch
 	var buf []byte
-	for _, k := range keys {
-		s := sums[k]
+	for _, j := range order {
+		k, s := keys[j], &sums[j]
 		if len(out) == 0 || out[len(out)-1].grouping != k.grouping {
 			out = append(out, &requestRollupArgs{grouping: k.grouping})
 		}
@@ -727,8 +732,14 @@ type requestRange struct {
 // intervalUs microseconds (a whole number of slots, aligned at the epoch), only the
 // levels whose width divides the interval, whose rows thus lie each in one bucket.
 func requestRanges(lo, hi time.Time, intervalUs int64) []requestRange {
+	return levelRanges(requestLevels, lo, hi, intervalUs)
+}
+
+// levelRanges is requestRanges for a rollup whose compacted widths are levels
+// (widest first).
+func levelRanges(levels []int16, lo, hi time.Time, intervalUs int64) []requestRange {
 	var widths []int16
-	for _, w := range requestLevels {
+	for _, w := range levels {
 		if intervalUs == 0 || intervalUs%(time.Duration(w)*time.Minute).Microseconds() == 0 {
 			widths = append(widths, w)
 		}

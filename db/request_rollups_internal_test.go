@@ -456,3 +456,25 @@ func TestInt64sScan(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestHistLiterals: a batch row's histogram is its distinct buckets ascending
+// and their counts, as array literals.
+func TestIngestHistLiterals(t *testing.T) {
+	for _, c := range []struct {
+		vals       []int
+		bs, counts string
+	}{
+		{[]int{5}, "{5}", "{1}"},
+		{[]int{5, 3, 5, 300, 3, 5}, "{3,5,300}", "{2,3,1}"},
+		{[]int{7, 7, 7}, "{7}", "{3}"},
+	} {
+		var h ingestHist
+		for _, v := range c.vals {
+			h.add(v)
+		}
+		bs, counts, _ := h.literals([]byte("prefix"))
+		if bs != c.bs || counts != c.counts {
+			t.Errorf("%v: %s %s, want %s %s", c.vals, bs, counts, c.bs, c.counts)
+		}
+	}
+}

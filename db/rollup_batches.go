@@ -76,26 +76,28 @@ const patternRollupCols = `workspace_id, kind, slot, severity, source, pattern, 
 // u.
 func patternBatchRows(rel string) string {
 	return `SELECT b.workspace_id, b.kind, u.slot, u.severity, u.source, u.pattern, u.n, u.first_seen, u.last_seen, u.sample
-		FROM ` + rel + ` AS b CROSS JOIN LATERAL unnest(b.slots, b.severity, b.source, b.pattern, b.n, b.first_seen, b.last_seen, b.sample)
+		FROM ` + patternBatchFrom(rel)
+}
+
+// patternBatchFrom is the FROM clause unnesting the log_pattern_rollup_batches rows
+// of rel as b and u.
+func patternBatchFrom(rel string) string {
+	return rel + ` AS b CROSS JOIN LATERAL unnest(b.slots, b.severity, b.source, b.pattern, b.n, b.first_seen, b.last_seen, b.sample)
 			AS u(slot, severity, source, pattern, n, first_seen, last_seen, sample)`
 }
 
-// patternRollupsWithBatches is log_pattern_rollups with the packed rows of the
-// batches matching batchWhere (a condition over log_pattern_rollup_batches AS b and
-// its unnested rows AS u; its arguments follow).
-func patternRollupsWithBatches(batchWhere string, args ...any) schema.QueryAppender {
-	return bun.SafeQuery(`SELECT `+patternRollupCols+` FROM log_pattern_rollups
-		UNION ALL `+patternBatchRows("log_pattern_rollup_batches")+` WHERE `+batchWhere, args...)
-}
-
-// patternRollupFrom is kind k's log_pattern_rollups rows of workspace ws in the slots
-// [lo, hi), with the packed rows of the batches overlapping them.
-func patternRollupFrom(ws uuid.UUID, k string, lo, hi any) schema.QueryAppender {
-	return bun.SafeQuery(`SELECT `+patternRollupCols+` FROM log_pattern_rollups
-			WHERE workspace_id = ? AND kind = ? AND slot >= ? AND slot < ?
-		UNION ALL `+patternBatchRows("log_pattern_rollup_batches")+`
+// patternRollupFrom is kind k's log_pattern_rollups rows of width w (pending: 0) of
+// workspace ws in the slots [lo, hi), with the packed rows of the batches
+// overlapping them when w is 0 (they are pending too).
+func patternRollupFrom(ws uuid.UUID, k string, w int16, lo, hi any) schema.QueryAppender {
+	rows := bun.SafeQuery(`SELECT `+patternRollupCols+` FROM log_pattern_rollups
+			WHERE workspace_id = ? AND kind = ? AND width = ? AND slot >= ? AND slot < ?`, ws, k, w, lo, hi)
+	if w != patternPending {
+		return rows
+	}
+	return bun.SafeQuery(`? UNION ALL `+patternBatchRows("log_pattern_rollup_batches")+`
 			WHERE b.workspace_id = ? AND b.kind = ? AND b.slot < ? AND b.last_slot >= ? AND u.slot >= ? AND u.slot < ?`,
-		ws, k, lo, hi, ws, k, hi, lo, lo, hi)
+		rows, ws, k, hi, lo, lo, hi)
 }
 
 // patternBatchesUnpack is requestBatchesUnpack for log_pattern_rollup_batches: where

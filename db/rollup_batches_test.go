@@ -92,7 +92,7 @@ func TestRollupBatchesAcrossRecomputes(t *testing.T) {
 	}
 	var left, dups int
 	if err := d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM log_pattern_rollup_batches WHERE workspace_id = $1),
-		(SELECT count(*) - count(DISTINCT (kind, slot, severity, source, pattern)) FROM log_pattern_rollups WHERE workspace_id = $1)`,
+		(SELECT count(*) - count(DISTINCT (width, kind, slot, severity, source, pattern)) FROM log_pattern_rollups WHERE workspace_id = $1)`,
 		w.ID).Scan(&left, &dups); err != nil || left != 0 || dups != 0 {
 		t.Fatalf("after the pattern compaction: %d batch rows, %d duplicate keys (%v)", left, dups, err)
 	}
