@@ -101,6 +101,8 @@ type cacheCell struct {
 	// requests are apiRequestStats' compacted request_rollups rows of the cell (a
 	// UTC day, hour or slot).
 	requests []requestStatsRow
+	// patterns are logPatterns' (template, severity) sums of the cell (a UTC hour).
+	patterns []patternPart
 }
 
 // size is what e counts for in the cache's bound: a bucket each cell, and a bucket
@@ -112,6 +114,7 @@ func (e *cacheEntry) size() int {
 		for _, r := range c.requests { // about 16 bytes a histogram entry
 			n += 1 + (len(r.TimingB)+len(r.DelayB))/6
 		}
+		n += len(c.patterns) // a template's sums and strings: about a bucket each
 	}
 	return n
 }

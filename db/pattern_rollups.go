@@ -310,11 +310,15 @@ func patternCompactSQL(where, batchWhere string) string {
 }
 
 // patternMergeSQL ends a statement whose WITH clauses end in src (log_pattern_rollups
-// rows with their width): it inserts src's rows merged, one per key and width.
+// rows with their width): it inserts src's rows merged, one per key and width, in
+// the order of the table's index, so that a slot's or an hour's rows lie together in
+// the heap: written in the hash aggregate's order, the 6,100 hour rows of 24 h of
+// API requests lay on 5,700 pages at 10M rows, and reading them took 300 ms cold.
 const patternMergeSQL = `
 	INSERT INTO log_pattern_rollups (workspace_id, kind, width, slot, severity, source, pattern, n, first_seen, last_seen, sample)
 	SELECT workspace_id, kind, width, slot, severity, source, pattern, sum(n), min(first_seen), max(last_seen), min(sample COLLATE "C")
-	FROM src GROUP BY workspace_id, kind, width, slot, severity, source, pattern`
+	FROM src GROUP BY workspace_id, kind, width, slot, severity, source, pattern
+	ORDER BY workspace_id, kind, width, slot`
 
 // CompactPatternRollups compacts (compactPatterns) the pending log_pattern_rollups
 // rows of the slots before before and the log_pattern_rollup_batches rows whose

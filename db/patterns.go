@@ -105,12 +105,12 @@ func (s *LogStore) Patterns(ctx context.Context, ws uuid.UUID, f *model.LogFilte
 		return []model.LogPattern{}, err
 	}
 	from, to := *f.Time.From, *f.Time.To
-	lo, hi, spanned := wholeSlots(from, to)
+	_, _, spanned := wholeSlots(from, to)
 	plan := planAnalytic("patterns", s.rowsOnly, f, spanned, "the window holds no whole 15-minute slot")
-	noteAnalyticsPlan(ctx, plan)
+	defer func() { noteAnalyticsPlan(ctx, plan) }() // with the cache's part
 	var rows []patternRow
 	if plan.Rollup {
-		rows, err = s.patternsFromRollups(ctx, ws, f, lo, hi, first)
+		rows, err = s.patternsFromRollups(ctx, ws, f, first, &plan)
 	} else {
 		rows, err = s.patternsFromRows(ctx, ws, f, first)
 	}
@@ -171,8 +171,10 @@ func (s *LogStore) patternsFromRows(ctx context.Context, ws uuid.UUID, f *model.
 
 // patternPart is a row of patternsFromRollups' statement: a template's aggregates
 // per severity (from the rollup), or a message's (from an edge slot's rows, masked
-// here).
+// here); Cell is the UTC hour the rollup row lies in when the statement asks for it
+// (the analytics cache's cells), else nil.
 type patternPart struct {
+	Cell   *time.Time
 	Masked bool
 	Text   string
 	Sev    model.Severity
@@ -189,84 +191,169 @@ type patternPart struct {
 // under 1 µs here), and merging the few thousand (template, severity) rows in Go
 // costs less than hashing and sorting the templates in SQL (at 10M rows the 24 h
 // answer took 70 ms as one SQL aggregate, most of it masking 1,000 edge messages
-// and grouping 6,600 rows by template; see BENCHMARKS.md).
-func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *model.LogFilter, lo, hi time.Time, first int) ([]patternRow, error) {
+// and grouping 6,600 rows by template; see BENCHMARKS.md). With the analytics cache
+// the closed whole hours come from it (cachedPatterns).
+func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *model.LogFilter, first int, plan *AnalyticsPlan) ([]patternRow, error) {
 	from, to := *f.Time.From, *f.Time.To
+	var m patternMerger
+	if s.cache != nil {
+		if err := s.cachedPatterns(ctx, ws, f, from, to, &m, plan); err != nil {
+			return nil, err
+		}
+		return m.rank(first), nil
+	}
+	union, err := s.patternSpans(ws, f, [][2]time.Time{{from, to}}, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.scanPatternParts(ctx, union, func(p *patternPart) { m.add(p) }, nil); err != nil {
+		return nil, err
+	}
+	return m.rank(first), nil
+}
+
+// patternSpans is the statement of patternParts over the spans (disjoint, within
+// the window): for each kind and span, the rollup's rows of the span's whole slots
+// (hour rows for its whole hours, slot rows for its other slots, pending rows for
+// all; with their hour when byCell) grouped by (template, severity), and the rows of
+// its partial slots grouped by (message, severity).
+func (s *LogStore) patternSpans(ws uuid.UUID, f *model.LogFilter, spans [][2]time.Time, byCell bool) (*bun.SelectQuery, error) {
 	var union *bun.SelectQuery
 	for _, k := range logKinds(f) {
-		// The hour rows of the whole hours, the slot rows of the other whole slots, the
-		// pending rows of all of them.
-		for _, r := range levelRanges(patternLevels, lo, hi, 0) {
-			q := s.db.NewSelect().
-				ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`).
-				GroupExpr("2, 3")
-			patternRollupWhere(q, ws, k, f, r.width, r.from, r.to)
-			union = unionAll(union, q)
-		}
 		ts := bun.Ident(k.TimeColumn())
-		for _, edge := range [][2]time.Time{{from, lo}, {hi, to}} {
-			if !edge[0].Before(edge[1]) {
-				continue
+		for _, sp := range spans {
+			edges := [][2]time.Time{sp}
+			if lo, hi, ok := wholeSlots(sp[0], sp[1]); ok {
+				edges = [][2]time.Time{{sp[0], lo}, {hi, sp[1]}}
+				for _, r := range levelRanges(patternLevels, lo, hi, 0) {
+					q := s.db.NewSelect()
+					if byCell {
+						q.ColumnExpr("date_bin('1 hour', r.slot, 'epoch') AS cell").GroupExpr("1, 3, 4")
+					} else {
+						q.ColumnExpr("NULL::timestamptz AS cell").GroupExpr("3, 4")
+					}
+					q.ColumnExpr(`true AS masked, r.pattern AS text, r.severity AS sev, sum(r.n)::bigint AS n, min(r.first_seen) AS f, max(r.last_seen) AS l, min(r.sample COLLATE "C") AS s`)
+					patternRollupWhere(q, ws, k, f, r.width, r.from, r.to)
+					union = unionAll(union, q)
+				}
 			}
-			q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
-			if err := filterCommon(q, ws, k, boundedFilter(f, edge[0], edge[1])); err != nil {
-				return nil, err
+			for _, edge := range edges {
+				if !edge[0].Before(edge[1]) {
+					continue
+				}
+				q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).Where("t.workspace_id = ?", ws)
+				if err := filterCommon(q, ws, k, boundedFilter(f, edge[0], edge[1])); err != nil {
+					return nil, err
+				}
+				q.ColumnExpr(`NULL::timestamptz AS cell, false AS masked, ? AS text, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? COLLATE "C") AS s`,
+					messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, sampleSQL(k)).
+					GroupExpr("3, 4")
+				union = unionAll(union, q)
 			}
-			q.ColumnExpr(`false AS masked, ? AS text, t.? AS sev, count(*) AS n, min(t.?) AS f, max(t.?) AS l, min(? COLLATE "C") AS s`,
-				messageSQL(k), bun.Ident(severityExpr(k)), ts, ts, sampleSQL(k)).
-				GroupExpr("2, 3")
-			union = unionAll(union, q)
 		}
 	}
-	// Scanned column by column, not through bun's reflective model: at 10M rows the
-	// 24 h answer reads about 6,600 rows, and the model took half of its Go time.
-	rows, err := s.db.NewSelect().TableExpr("(?) AS u", union).ColumnExpr("u.*").Rows(ctx)
+	return union, nil
+}
+
+// scanPatternParts runs q (patternSpans' statement) and passes each row to each,
+// masking the edge rows' messages (each distinct one once). When meta is not nil,
+// q's rows also carry the change check's columns (changeCheck: snap, below, changed)
+// and its row (the one with a snapshot) goes to meta. Scanned column by column, not
+// through bun's reflective model: at 10M rows the 24 h answer reads about 6,600
+// rows, and the model took half of its Go time.
+func (s *LogStore) scanPatternParts(ctx context.Context, q *bun.SelectQuery, each func(*patternPart), meta func(snap string, below int64, changed []int)) error {
+	if meta == nil {
+		q = s.db.NewSelect().TableExpr("(?) AS u", q).ColumnExpr("u.*")
+	}
+	rows, err := q.Rows(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("log patterns: %w", err)
+		return fmt.Errorf("log patterns: %w", err)
 	}
 	defer rows.Close()
-	type agg struct {
-		row   patternRow
-		bySev [model.SeverityFatal + 1]int // by severity number (1-based)
-	}
 	templates := map[string]string{}
-	byPattern := map[string]*agg{}
-	var p patternPart
 	for rows.Next() {
-		if err := rows.Scan(&p.Masked, &p.Text, &p.Sev, &p.N, &p.F, &p.L, &p.S); err != nil {
-			return nil, fmt.Errorf("log patterns: %w", err)
+		var p patternPart
+		var masked *bool
+		var text *string
+		var sev *int16
+		var n *int64
+		var first, last *time.Time
+		var sample, snap *string
+		var below *int64
+		var changed []int
+		dest := []any{&p.Cell, &masked, &text, &sev, &n, &first, &last, &sample}
+		if meta != nil {
+			dest = append(dest, &snap, &below, pgdialect.Array(&changed))
 		}
-		pattern := p.Text
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("log patterns: %w", err)
+		}
+		if masked == nil { // the change check's row
+			if snap != nil {
+				var b int64
+				if below != nil {
+					b = *below
+				}
+				meta(*snap, b, changed)
+			}
+			continue
+		}
+		p.Masked, p.Text, p.Sev, p.N, p.F, p.L, p.S = *masked, *text, model.Severity(*sev), int(*n), *first, *last, *sample
 		if !p.Masked {
 			tpl, ok := templates[p.Text]
 			if !ok {
 				tpl = model.MessagePattern(p.Text)
 				templates[p.Text] = tpl
 			}
-			pattern = tpl
+			p.Text, p.Masked = tpl, true
 		}
-		a := byPattern[pattern]
-		if a == nil {
-			a = &agg{row: patternRow{Pattern: pattern, FirstSeen: p.F, LastSeen: p.L, Sample: p.S}}
-			byPattern[pattern] = a
-		}
-		a.row.Count += p.N
-		if int(p.Sev) >= 1 && int(p.Sev) < len(a.bySev) {
-			a.bySev[p.Sev] += p.N
-		}
-		if p.F.Before(a.row.FirstSeen) {
-			a.row.FirstSeen = p.F
-		}
-		if p.L.After(a.row.LastSeen) {
-			a.row.LastSeen = p.L
-		}
-		a.row.Sample = min(a.row.Sample, p.S)
+		each(&p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("log patterns: %w", err)
+		return fmt.Errorf("log patterns: %w", err)
 	}
-	out := make([]patternRow, 0, len(byPattern))
-	for _, a := range byPattern {
+	return nil
+}
+
+// patternMerger sums masked pattern parts per template and ranks them.
+type patternMerger struct {
+	byPattern map[string]*templateSums
+}
+
+// templateSums is one template's sums, its counts per severity number (1-based).
+type templateSums struct {
+	row   patternRow
+	bySev [model.SeverityFatal + 1]int
+}
+
+// add merges p (masked) in.
+func (m *patternMerger) add(p *patternPart) {
+	if m.byPattern == nil {
+		m.byPattern = map[string]*templateSums{}
+	}
+	a := m.byPattern[p.Text]
+	if a == nil {
+		a = &templateSums{row: patternRow{Pattern: p.Text, FirstSeen: p.F, LastSeen: p.L, Sample: p.S}}
+		m.byPattern[p.Text] = a
+	}
+	a.row.Count += p.N
+	if int(p.Sev) >= 1 && int(p.Sev) < len(a.bySev) {
+		a.bySev[p.Sev] += p.N
+	}
+	if p.F.Before(a.row.FirstSeen) {
+		a.row.FirstSeen = p.F
+	}
+	if p.L.After(a.row.LastSeen) {
+		a.row.LastSeen = p.L
+	}
+	a.row.Sample = min(a.row.Sample, p.S)
+}
+
+// rank is the first templates, most frequent first (then by template, in byte order),
+// each with its dominant severity.
+func (m *patternMerger) rank(first int) []patternRow {
+	out := make([]patternRow, 0, len(m.byPattern))
+	for _, a := range m.byPattern {
 		best := -1
 		for sev, n := range a.bySev { // most logs, the more severe on a tie (ascending: >= keeps the last)
 			if n > 0 && n >= best {
@@ -286,7 +373,7 @@ func (s *LogStore) patternsFromRollups(ctx context.Context, ws uuid.UUID, f *mod
 		out = topPatterns(out, first, less)
 	}
 	slices.SortFunc(out, less)
-	return out, nil
+	return out
 }
 
 // topPatterns returns the first rows of rows by less (unordered), in one pass with a
@@ -328,10 +415,28 @@ func sampleKey(l model.Log) string {
 // logsByKey fetches the patterns' samples in one statement, keyed by sampleKey.
 func (s *LogStore) logsByKey(ctx context.Context, ws uuid.UUID, rows []patternRow) (map[string]model.Log, error) {
 	ids := map[model.LogKind][]string{}
+	// Each kind's samples' times bound its statement, so that only the partitions
+	// holding them are planned and searched (at 30 daily partitions a kind, the
+	// unbounded lookup probed every partition's index).
+	span := map[model.LogKind][2]time.Time{}
 	for _, r := range rows {
 		kind, rest, _ := strings.Cut(r.Sample, " ")
-		_, id, _ := strings.Cut(rest, " ")
-		ids[model.LogKind(kind)] = append(ids[model.LogKind(kind)], id)
+		us, id, _ := strings.Cut(rest, " ")
+		k := model.LogKind(kind)
+		ids[k] = append(ids[k], id)
+		n, err := strconv.ParseInt(us, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("pattern sample key %q: %w", r.Sample, err)
+		}
+		t := time.UnixMicro(n).UTC()
+		sp, seen := span[k]
+		if !seen || t.Before(sp[0]) {
+			sp[0] = t
+		}
+		if !seen || t.After(sp[1]) {
+			sp[1] = t
+		}
+		span[k] = sp
 	}
 	var union *bun.SelectQuery
 	for _, k := range model.AllKinds {
@@ -340,7 +445,8 @@ func (s *LogStore) logsByKey(ctx context.Context, ws uuid.UUID, rows []patternRo
 		}
 		q := s.db.NewSelect().TableExpr("? AS t", bun.Ident(k.Table())).
 			ColumnExpr("? AS kind, to_json(t.*) AS row", string(k)).
-			Where("t.workspace_id = ? AND t.id = ANY(?::"+idType(k)+"[])", ws, pgdialect.Array(ids[k]))
+			Where("t.workspace_id = ? AND t.id = ANY(?::"+idType(k)+"[])", ws, pgdialect.Array(ids[k])).
+			Where("t.? >= ? AND t.? <= ?", bun.Ident(k.TimeColumn()), span[k][0], bun.Ident(k.TimeColumn()), span[k][1])
 		union = unionAll(union, q)
 	}
 	out := make(map[string]model.Log, len(rows))

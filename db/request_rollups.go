@@ -558,7 +558,8 @@ func requestCompactSQL(where, batchWhere string) string {
 			s.n, s.e, s.ts, s.tm, s.ds, coalesce(a.tb, '{}'), coalesce(a.tn, '{}'), coalesce(a.db, '{}'), coalesce(a.dn, '{}')
 		FROM s LEFT JOIN a ON a.workspace_id = s.workspace_id AND a.width = s.width AND a.slot = s.slot AND a.grouping = s.grouping
 			AND (a.collection_id, a.client_id, a.endpoint, a.code, a.gateway_code) IS NOT DISTINCT FROM
-			    (s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code)`
+			    (s.collection_id, s.client_id, s.endpoint, s.code, s.gateway_code)
+		ORDER BY s.workspace_id, s.grouping, s.width, s.slot -- request_rollups_idx's order: a level's rows together in the heap`
 }
 
 // mergeRequestRollups is mergeCounts for request_rollups (scope without a kind): it

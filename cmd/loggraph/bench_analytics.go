@@ -226,7 +226,7 @@ func cmdBenchAnalytics(ctx context.Context, cfg analyticsConfig, stdout io.Write
 	return nil
 }
 
-// refreshFigures measures the histograms, facets and stats as a dashboard refreshes them: the window
+// refreshFigures measures the histograms, facets, stats and patterns as a dashboard refreshes them: the window
 // ends at the current time, so each request has a partial first bucket and an open
 // last one (for facets, the 15-minute slots), and the server with the closed-bucket
 // cache (cacheSrv) computes only those (and buckets whose logs changed: none here,
@@ -239,6 +239,7 @@ func refreshFigures(requests int, send func(*httptest.Server, string) ([]byte, e
 	const histogram = `{ logHistogram(filter: {time: {from: %q, to: %q}}, %s) { buckets { start count bySeverity { severity count } } } }`
 	const facets = `{ logFacets(filter: {time: {from: %q, to: %q}}, %s) { field otherCount values { value count } } }`
 	const stats = `{ apiRequestStats(filter: {time: {from: %q, to: %q}}, %s) { rows { endpoint other count errorCount timing { p50 p95 p99 } } } }`
+	const patterns = `{ logPatterns(filter: {time: {from: %q, to: %q}}%s) { pattern count severity firstSeen lastSeen } }`
 	histograms := []struct {
 		name, query string
 		span        time.Duration
@@ -249,6 +250,7 @@ func refreshFigures(requests int, send func(*httptest.Server, string) ([]byte, e
 		{"logFacets, 24 h, SOURCE SEVERITY KIND (top 10 each)", facets, 24 * time.Hour, `fields: [SOURCE, SEVERITY, KIND]`},
 		{"logFacets, 7 days, SOURCE SEVERITY KIND (top 10 each)", facets, 7 * 24 * time.Hour, `fields: [SOURCE, SEVERITY, KIND]`},
 		{"apiRequestStats by ENDPOINT, 7 days, ordered by p95", stats, 7 * 24 * time.Hour, `groupBy: [ENDPOINT], orderBy: {field: TIMING_P95}`},
+		{"logPatterns, 24 h (first 20)", patterns, 24 * time.Hour, ``},
 	}
 	query := func(tmpl string, span time.Duration, args string) string {
 		now := time.Now().UTC()
