@@ -200,12 +200,20 @@ func (s *LogStore) histogramCounts(ws uuid.UUID, f *model.LogFilter, h Histogram
 				return nil, err
 			}
 		}
+		// Every kind's rows summed per slot and severity first, in one aggregate, so
+		// that each slot is put in its bucket once: a bucket of a time zone costs a
+		// conversion, and at 10M rows the 30-day histogram bucketed each kind's 14,400
+		// slot rows apart (71 ms warm, against 22 ms for one aggregate; EXPLAIN
+		// ANALYZE in BENCHMARKS.md).
+		var rolled *bun.SelectQuery
 		for _, k := range kinds {
-			// Summed per slot first, so that each slot is put in its bucket once.
-			slots := s.db.NewSelect().TableExpr("log_rollups AS r").
-				ColumnExpr("r.slot, r.severity, sum(r.n) AS n").GroupExpr("1, 2")
+			slots := s.db.NewSelect().TableExpr("log_rollups AS r").ColumnExpr("r.slot, r.severity, r.n")
 			rollupWhere(slots, ws, k, f, lo, hi, false)
-			union = unionAll(union, s.db.NewSelect().TableExpr("(?) AS r", slots).
+			rolled = unionAll(rolled, slots)
+		}
+		if rolled != nil {
+			perSlot := s.db.NewSelect().TableExpr("(?) AS r", rolled).ColumnExpr("r.slot, r.severity, sum(r.n) AS n").GroupExpr("1, 2")
+			union = unionAll(union, s.db.NewSelect().TableExpr("(?) AS r", perSlot).
 				ColumnExpr("? AS b, r.severity AS sev, sum(r.n)::bigint AS n", hs.bucketOf(bun.SafeQuery("r.slot"))).
 				GroupExpr("1, 2"))
 		}
