@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -235,15 +234,11 @@ func patternRollupWhere(q *bun.SelectQuery, ws uuid.UUID, k model.LogKind, f *mo
 // last time or sample, plus the compacted rows not aligned to their width: 0 when
 // the pattern rollup is exact at every level.
 func PatternRollupMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
-	var levels []string
-	for _, w := range patternLevels {
-		levels = append(levels, fmt.Sprintf("(%d)", w))
-	}
 	total := 0
 	for _, k := range model.AllKinds {
 		fresh := patternRollupsSelect(k, bun.SafeQuery("? AS t WHERE t.workspace_id = ?", bun.Ident(k.Table()), ws))
 		var n int
-		err := d.Bun.NewRaw(`WITH lv(w) AS (VALUES `+strings.Join(levels, ", ")+`), fresh AS (?), stored AS (
+		err := d.Bun.NewRaw(`WITH lv(w) AS (VALUES `+levelValues(patternLevels)+`), fresh AS (?), stored AS (
 				SELECT width, slot, severity, source, pattern, n, first_seen, last_seen, sample
 				FROM log_pattern_rollups WHERE workspace_id = ? AND kind = ?
 				UNION ALL SELECT 0, u.slot, u.severity, u.source, u.pattern, u.n, u.first_seen, u.last_seen, u.sample
@@ -285,10 +280,6 @@ func compactPatterns(ctx context.Context, d *DB, where, batchWhere string, args 
 
 // patternCompactSQL is compactPatterns' statement.
 func patternCompactSQL(where, batchWhere string) string {
-	var levels []string
-	for _, w := range patternLevels {
-		levels = append(levels, fmt.Sprintf("(%d::int2)", w))
-	}
 	return `
 		WITH goneRows AS (
 			DELETE FROM log_pattern_rollups WHERE width = ` + fmt.Sprint(patternPending) + ` AND (` + where + `) RETURNING *
@@ -299,7 +290,7 @@ func patternCompactSQL(where, batchWhere string) string {
 		), moved AS (
 			SELECT g.workspace_id, g.kind, l.w AS width, date_bin(make_interval(mins => l.w), g.slot, 'epoch') AS slot,
 				g.severity, g.source, g.pattern, g.n, g.first_seen, g.last_seen, g.sample
-			FROM gone AS g CROSS JOIN (VALUES ` + strings.Join(levels, ", ") + `) AS l(w)
+			FROM gone AS g CROSS JOIN (VALUES ` + levelValues(patternLevels) + `) AS l(w)
 		), folded AS (
 			DELETE FROM log_pattern_rollups AS r USING (SELECT DISTINCT workspace_id, kind, width, slot FROM moved) AS k
 			WHERE r.workspace_id = k.workspace_id AND r.kind = k.kind AND r.width = k.width AND r.slot = k.slot

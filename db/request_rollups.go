@@ -501,20 +501,16 @@ var requestLevels = []int16{1440, 60, 15}
 // requestCompactSQL moves the pending request_rollups rows matching where (a
 // condition over request_rollups' columns) and the packed rows of the
 // request_rollup_batches rows matching batchWhere (over its columns) into the
-// compacted levels, in one statement: it deletes them and the compacted rows of every (workspace, width,
-// slot, grouping) they fall into, and inserts one row per key and level with the
-// sums of both, histogram buckets summed (buckets and keys that cancel out left
-// out). A row is thus either pending or folded into all three levels, never both;
+// compacted levels, in one statement: it deletes them and the compacted rows of
+// every (workspace, width, slot, grouping) they fall into, and inserts one row per
+// key and level with the sums of both, histogram buckets summed (buckets and keys
+// that cancel out left out). A row is thus either pending or folded into all three levels, never both;
 // compactions running at once may leave two compacted rows of one key (each
 // statement deletes only rows it saw), which queries sum and the next compaction
 // merges.
 func requestCompactSQL(where, batchWhere string) string {
 	const keys = "workspace_id, width, slot, grouping, collection_id, client_id, endpoint, code, gateway_code"
 	const cols = keys + ", n, errors, timing_sum, timing_max, delay_sum, timing_b, timing_n, delay_b, delay_n"
-	var levels []string
-	for _, w := range requestLevels {
-		levels = append(levels, fmt.Sprintf("(%d::int2)", w))
-	}
 	return `
 		WITH goneRows AS (
 			DELETE FROM request_rollups WHERE width = ` + strconv.Itoa(requestPending) + ` AND (` + where + `) RETURNING *
@@ -530,7 +526,7 @@ func requestCompactSQL(where, batchWhere string) string {
 			SELECT g.workspace_id, l.w AS width, date_bin(make_interval(mins => l.w), g.slot, 'epoch') AS slot, g.grouping,
 				g.collection_id, g.client_id, g.endpoint, g.code, g.gateway_code,
 				g.n, g.errors, g.timing_sum, g.timing_max, g.delay_sum, g.timing_b, g.timing_n, g.delay_b, g.delay_n
-			FROM gone AS g CROSS JOIN (VALUES ` + strings.Join(levels, ", ") + `) AS l(w)
+			FROM gone AS g CROSS JOIN (VALUES ` + levelValues(requestLevels) + `) AS l(w)
 		), folded AS (
 			DELETE FROM request_rollups AS r USING (SELECT DISTINCT workspace_id, width, slot, grouping FROM moved) AS k
 			WHERE r.workspace_id = k.workspace_id AND r.grouping = k.grouping AND r.width = k.width AND r.slot = k.slot
@@ -591,17 +587,13 @@ func CompactRequestRollups(ctx context.Context, d *DB, before time.Time) (int64,
 // pending row left beside its compacted sum) or lost shows.
 func requestMismatches(ctx context.Context, d *DB, ws uuid.UUID) (int, error) {
 	const keys = "w, slot, g, collection_id, client_id, endpoint, code, gateway_code"
-	var levels []string
-	for _, w := range requestLevels {
-		levels = append(levels, fmt.Sprintf("(%d)", w))
-	}
 	batchesSQL, err := rawSQL(requestRollupsWithBatches("b.workspace_id = $1"))
 	if err != nil {
 		return 0, err
 	}
 	var n int
 	err = d.Pool.QueryRow(ctx, `
-		WITH lv(w) AS (VALUES `+strings.Join(levels, ", ")+`), base AS (
+		WITH lv(w) AS (VALUES `+levelValues(requestLevels)+`), base AS (
 			SELECT lv.w, date_bin(make_interval(mins => lv.w), t.received_at, 'epoch') AS slot, t.collection_id,
 				coalesce(t.client_id, -1) AS client_id, t.endpoint, t.code, coalesce(t.gateway_code, -1) AS gateway_code,
 				t.timing_ms, t.delay_ms
@@ -734,6 +726,15 @@ type requestRange struct {
 // levels whose width divides the interval, whose rows thus lie each in one bucket.
 func requestRanges(lo, hi time.Time, intervalUs int64) []requestRange {
 	return levelRanges(requestLevels, lo, hi, intervalUs)
+}
+
+// levelValues are a rollup's compacted widths as the rows of a VALUES list.
+func levelValues(levels []int16) string {
+	rows := make([]string, len(levels))
+	for i, w := range levels {
+		rows[i] = fmt.Sprintf("(%d::int2)", w)
+	}
+	return strings.Join(rows, ", ")
 }
 
 // levelRanges is requestRanges for a rollup whose compacted widths are levels

@@ -1,8 +1,6 @@
 package db
 
 import (
-	"strings"
-
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
@@ -112,6 +110,4 @@ func patternBatchesUnpack(where, keep string) string {
 
 // overlapSQL is a condition over a batch table's columns: its slots overlap
 // [lo, hi) (SQL expressions).
-func overlapSQL(lo, hi string) string {
-	return strings.Join([]string{"slot < " + hi, "last_slot >= " + lo}, " AND ")
-}
+func overlapSQL(lo, hi string) string { return "slot < " + hi + " AND last_slot >= " + lo }
